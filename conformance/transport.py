@@ -1,0 +1,312 @@
+"""A POP3 client session over TCP: the thin transport.
+
+The socket is driven through pexpect's ``SocketSpawn`` (the stack the user
+fixed), in a subclass that repairs its 4.9 defects (style.md): bytes only,
+CRLF line ends, reads copied to ``logfile_read``, an RST reported as EOF, a
+``close()`` that survives an RST, and no sleep after every read.
+
+Responses are cut by the sans-IO codec, never by regex ``expect()``: a regex
+over a multi-megabyte RETR rescans its buffer on every read.  Every wait has
+a deadline; a deadline that passes yields a ``Response`` of kind "timeout",
+which is reported as such and never as a wrong answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+import struct
+import time
+from typing import Any
+
+from pexpect import EOF, TIMEOUT
+from pexpect.socket_pexpect import SocketSpawn
+
+from conformance.codec import NEED_DATA, Response, ResponseReader, encode_command
+from conformance.protocol import Shape, State, next_state, response_shape, split_command
+from conformance.transcript import Transcript
+
+READ_CHUNK = 65536
+
+
+class ConnectError(Exception):
+    """The target could not be reached (refused, unroutable or no answer to SYN)."""
+
+
+class PopSpawn(SocketSpawn):  # type: ignore[misc]
+    """``SocketSpawn`` with the defects of pexpect 4.9 mended."""
+
+    def __init__(self, sock: socket.socket, timeout: float) -> None:
+        # encoding=None: pexpect 4.9's encoding= path is broken for sockets.
+        super().__init__(sock, timeout=timeout, maxread=READ_CHUNK, encoding=None)
+        # The default sleeps 100 us after every read: 7x slower round trips.
+        self.delayafterread = None
+        self.linesep = b"\r\n"
+
+    def sendline(self, s: bytes = b"") -> int:
+        # SocketSpawn.sendline appends os.linesep, which is LF here.
+        return int(self.send(s + b"\r\n"))
+
+    def read_nonblocking(self, size: int = 1, timeout: float | None = -1) -> bytes:
+        try:
+            data: bytes = super().read_nonblocking(size, timeout)
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            # A peer RST is an end of stream like any other for us.
+            self.flag_eof = True
+            raise EOF(f"connection reset: {exc}") from exc
+        if self.logfile_read is not None:
+            # SocketSpawn never writes what it reads to logfile_read.
+            self.logfile_read.write(data)
+        return data
+
+    def close(self) -> None:
+        if self.child_fd == -1:  # type: ignore[has-type]
+            return
+        try:
+            self.socket.shutdown(socket.SHUT_RDWR)
+        except OSError as exc:
+            # ENOTCONN after an RST: the connection is already gone.
+            if exc.errno not in (errno.ENOTCONN, errno.EBADF, errno.ECONNRESET):
+                raise
+        self.socket.close()
+        self.child_fd = -1
+        self.closed = True
+
+
+class Session:
+    """One POP3 connection, tracking the protocol state from the table.
+
+    ``label`` names the session in the transcript ("A", "B").
+    """
+
+    def __init__(
+        self,
+        label: str,
+        host: str,
+        port: int,
+        transcript: Transcript,
+        *,
+        timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.label = label
+        self.host = host
+        self.port = port
+        self.transcript = transcript
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.state = State.AUTHORIZATION
+        self.greeting: Response | None = None
+        self.closed_by_server = False
+        self._reader = ResponseReader()
+        self._spawn: PopSpawn | None = None
+        self._sock: socket.socket | None = None
+
+    # -- connection -------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._spawn is not None
+
+    def connect(self) -> Response:
+        """Open the connection and read the greeting (with their own deadlines)."""
+        self.transcript.event(self.label, f"connect {self.host}:{self.port}")
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+        except OSError as exc:
+            self.transcript.event(self.label, f"connect failed: {exc}")
+            raise ConnectError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._spawn = PopSpawn(sock, timeout=self.timeout)
+        self.greeting = self.read_response(Shape.SINGLE)
+        return self.greeting
+
+    def _require(self) -> PopSpawn:
+        if self._spawn is None:
+            raise RuntimeError(f"session {self.label} is not connected")
+        return self._spawn
+
+    # -- sending ----------------------------------------------------------
+    def send_raw(self, data: bytes) -> None:
+        spawn = self._require()
+        self.transcript.client(self.label, data, in_sasl=self.state is State.AUTHORIZATION_SASL)
+        try:
+            spawn.send(data)
+        except OSError as exc:
+            self.transcript.event(self.label, f"send failed: {exc}")
+
+    def command(self, line: str, timeout: float | None = None) -> Response:
+        """Send one command line and read its answer, shaped by the state table."""
+        keyword, args = split_command(line)
+        shape = response_shape(self.state, keyword, bool(args))
+        self.send_raw(encode_command(line))
+        response = self.read_response(shape, timeout)
+        self.advance(keyword, response)
+        return response
+
+    def advance(self, keyword: str, response: Response) -> None:
+        """Move the tracked state after an answer to ``keyword``."""
+        if response.kind == "continuation":
+            self.state = State.AUTHORIZATION_SASL
+        elif self.state is State.AUTHORIZATION_SASL:
+            self.state = State.TRANSACTION if response.ok else State.AUTHORIZATION
+        elif response.status in ("+OK", "-ERR"):
+            self.state = next_state(self.state, keyword, response.ok)
+
+    # -- receiving --------------------------------------------------------
+    def read_response(self, shape: Shape, timeout: float | None = None) -> Response:
+        """Read one response of ``shape`` before the deadline."""
+        spawn = self._require()
+        limit = self.timeout if timeout is None else timeout
+        start = time.monotonic()
+        deadline = start + limit
+        self._reader.expect(shape)
+        received: list[bytes] = []
+        while True:
+            event = self._reader.next_event()
+            if event is not NEED_DATA:
+                assert isinstance(event, Response)
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                event = Response(kind="timeout", partial=b"".join(received))
+                self.transcript.event(
+                    self.label, f"timeout: no complete response within {limit:g} s"
+                )
+                break
+            try:
+                data = spawn.read_nonblocking(READ_CHUNK, remaining)
+            except TIMEOUT:
+                continue
+            except EOF:
+                self.closed_by_server = True
+                self._reader.receive_data(b"")
+                continue
+            received.append(data)
+            self._reader.receive_data(data)
+        event.elapsed_ms = (time.monotonic() - start) * 1000.0
+        self._record(event)
+        return event
+
+    def _record(self, response: Response) -> None:
+        if response.kind in ("status", "continuation", "multi") or response.status_line:
+            lines = [response.status_line]
+            lines += [(b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in response.lines]
+            if response.kind == "multi":
+                lines.append(b".\r\n")
+            self.transcript.server_lines(self.label, lines, response.octets)
+        if response.kind == "closed":
+            if response.partial:
+                self.transcript.add(self.label, "S", response.partial.decode("latin-1"))
+            self.transcript.event(self.label, "connection closed by the server")
+        for finding in response.findings:
+            self.transcript.event(self.label, f"finding: {finding}")
+
+    def stray_data(self) -> bytes:
+        """Bytes received after the last complete response (should be none)."""
+        return self._reader.pending()
+
+    def wait_closed(self, within: float) -> bool:
+        """Wait until the server closes the connection; data that arrives meanwhile is recorded."""
+        spawn = self._require()
+        if self.closed_by_server or self._reader.eof:
+            return True
+        deadline = time.monotonic() + within
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            try:
+                data = spawn.read_nonblocking(READ_CHUNK, remaining)
+            except TIMEOUT:
+                return False
+            except EOF:
+                self.closed_by_server = True
+                self.transcript.event(self.label, "connection closed by the server")
+                return True
+            self.transcript.add(self.label, "S", data.decode("latin-1"))
+
+    # -- ending -----------------------------------------------------------
+    def quit(self, timeout: float | None = None) -> Response:
+        """QUIT, then wait for the server to close (the close is judged apart)."""
+        response = self.command("QUIT", timeout)
+        return response
+
+    def close(self, settle: float = 1.0) -> None:
+        """End with a FIN and no QUIT.
+
+        The write side is shut first so that a FIN goes out even if unread
+        data is pending (closing a socket with unread data sends an RST on
+        Linux), then what the server still sends is drained briefly.
+        """
+        sock = self._sock
+        if sock is None:
+            return
+        self.transcript.event(self.label, "close (FIN, no QUIT)")
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+        self.wait_closed(settle)
+        self._discard()
+
+    def reset(self) -> None:
+        """End with an RST: SO_LINGER on with a zero timeout, then close."""
+        sock = self._sock
+        if sock is None:
+            return
+        self.transcript.event(self.label, "reset (RST)")
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._discard()
+
+    def half_close(self, within: float = 5.0) -> bool:
+        """Shut down the write side only and wait for the server to close its side."""
+        sock = self._sock
+        if sock is None:
+            return True
+        self.transcript.event(self.label, "half-close (shutdown of the write side)")
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+        closed = self.wait_closed(within)
+        self._discard()
+        return closed
+
+    def drop_mid_command(self, partial: bytes = b"QUI") -> None:
+        """Send part of a command line, then reset."""
+        self.send_raw(partial)
+        self.reset()
+
+    def drop_mid_retr(self, message: int, after_octets: int = 1) -> int:
+        """Send RETR and reset once the first octets of the answer arrived; returns octets read."""
+        spawn = self._require()
+        self.send_raw(encode_command(f"RETR {message}"))
+        got = 0
+        deadline = time.monotonic() + self.timeout
+        while got < after_octets and time.monotonic() < deadline:
+            try:
+                got += len(spawn.read_nonblocking(READ_CHUNK, deadline - time.monotonic()))
+            except (TIMEOUT, EOF):
+                break
+        self.transcript.event(self.label, f"read {got} octets of the RETR answer")
+        self.reset()
+        return got
+
+    def _discard(self) -> None:
+        spawn = self._spawn
+        self._spawn = None
+        self._sock = None
+        if spawn is not None:
+            with contextlib.suppress(OSError):
+                spawn.socket.close()
+            spawn.child_fd = -1
+            spawn.closed = True
+
+    def abandon(self) -> None:
+        """Close without ceremony (used at teardown after QUIT)."""
+        self._discard()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._discard()
