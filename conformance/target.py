@@ -1,0 +1,314 @@
+"""The server under test: where it listens, the accounts to use, how to seed them.
+
+A target comes from command-line options or from a profile file (TOML)::
+
+    [target]
+    host = "127.0.0.1"        # required
+    port = 110                # default 110
+    timeout = 10              # seconds to wait for each response (default 10)
+    connect_timeout = 5       # seconds to wait for the TCP connection (default 5)
+
+    [[account]]               # one table per account; at least one
+    user = "alice"
+    password = "secret"       # or: password_env = "ALICE_PW" (read from the environment)
+    disposable = true         # may the harness delete its mail? (default false)
+
+    [provision]               # optional; without it the mailbox content is unknown
+    kind = "maildir"          # maildir | mbox | exec | none
+    path = "/srv/mail/{user}" # maildir and mbox; relative paths start at the profile's folder
+    seed = "doveadm save -u {user} -m INBOX {file}"         # exec
+    clear = "doveadm expunge -u {user} mailbox INBOX all"   # exec
+    timeout = 60              # seconds per seed/clear command (default 60)
+
+Unknown keys are errors (a misspelt ``pasword`` must not pass silently).
+Every error is a :class:`ValueError` naming the file and what is wrong.
+
+Disposable accounts: destructive scenarios (DELE then QUIT) run only on an
+account the operator gave up.  A provisioned mailbox is replaced before every
+scenario anyway, so when the provisioner is available every account counts as
+disposable (:meth:`Target.is_disposable`, the one place this rule lives).
+
+Parallel scenarios must not share a mailbox; :class:`AccountPool` leases
+distinct accounts to them.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.provision import NoProvisioner, Provisioner, make_provisioner
+
+
+@dataclass(frozen=True)
+class Account:
+    user: str
+    password: str = field(repr=False)
+    disposable: bool = False
+
+
+@dataclass
+class Target:
+    host: str
+    port: int
+    accounts: list[Account]
+    provisioner: Provisioner
+    timeout: float = 10.0
+    connect_timeout: float = 5.0
+
+    def is_disposable(self, account: Account) -> bool:
+        """Whether the harness may remove ``account``'s mail.
+
+        A provisioned mailbox is disposable by definition: its content is
+        replaced before each scenario.  Otherwise the operator must say so.
+        """
+        return account.disposable or self.provisioner.available
+
+    def describe(self) -> dict[str, object]:
+        """JSON-ready description for reports; never includes a password."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "accounts": [
+                {"user": a.user, "disposable": self.is_disposable(a)} for a in self.accounts
+            ],
+            "provisioner": self.provisioner.kind,
+            "timeout": self.timeout,
+            "connect_timeout": self.connect_timeout,
+        }
+
+
+def parse_account(spec: str, disposable: bool = False) -> Account:
+    """``user:password``, split at the first colon (a password may contain colons)."""
+    # Error messages never repeat the spec: it may be a password.
+    user, sep, password = spec.partition(":")
+    if not sep:
+        raise ValueError("an account is USER:PASSWORD, and this one has no ':'")
+    if not user:
+        raise ValueError("an account is USER:PASSWORD, and the user is empty")
+    if not password:
+        raise ValueError(f"the password of account {user!r} is empty")
+    return Account(user, password, disposable)
+
+
+def secrets_of(target: Target) -> list[str]:
+    """Every password of the target, for redaction from transcripts and reports."""
+    return [a.password for a in target.accounts if a.password]
+
+
+# -- profiles -----------------------------------------------------------------------
+
+_TARGET_KEYS = {"host", "port", "timeout", "connect_timeout"}
+_ACCOUNT_KEYS = {"user", "password", "password_env", "disposable"}
+_PROVISION_KEYS = {"kind", "path", "seed", "clear", "timeout"}
+
+
+class _Profile:
+    """Typed access to a parsed profile, with errors that name the file and the key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def error(self, what: str) -> ValueError:
+        return ValueError(f"{self.path}: {what}")
+
+    def table(self, data: dict[str, Any], key: str, allowed: set[str]) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.error(f"[{key}] must be a table")
+        self.only(value, allowed, f"[{key}]")
+        return value
+
+    def only(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            raise self.error(
+                f"unknown key {unknown[0]!r} in {where}; known: {', '.join(sorted(allowed))}"
+            )
+
+    def string(self, table: dict[str, Any], key: str, where: str) -> str:
+        value = table.get(key)
+        if not isinstance(value, str) or not value:
+            raise self.error(f'{where} needs {key} = "..." (a non-empty string)')
+        return value
+
+    def number(self, table: dict[str, Any], key: str, where: str, default: float) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise self.error(f"{where} {key} must be a positive number of seconds")
+        return float(value)
+
+
+def load_profile(path: Path) -> Target:
+    """Read a target profile (TOML, the format in the module docstring)."""
+    p = _Profile(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise p.error(f"cannot read the profile: {e.strerror or e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise p.error(f"not valid TOML: {e}") from e
+    p.only(data, {"target", "account", "provision"}, "the profile")
+
+    if "target" not in data:
+        raise p.error("a [target] table with host (and port) is required")
+    t = p.table(data, "target", _TARGET_KEYS)
+    host = p.string(t, "host", "[target]")
+    port = t.get("port", 110)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise p.error("[target] port must be an integer from 1 to 65535")
+
+    accounts = _accounts(p, data.get("account"))
+    provisioner = _provisioner(p, data)
+    return Target(
+        host=host,
+        port=port,
+        accounts=accounts,
+        provisioner=provisioner,
+        timeout=p.number(t, "timeout", "[target]", 10.0),
+        connect_timeout=p.number(t, "connect_timeout", "[target]", 5.0),
+    )
+
+
+def _accounts(p: _Profile, raw: object) -> list[Account]:
+    if raw is None:
+        raise p.error("at least one [[account]] with user and password is required")
+    if not isinstance(raw, list) or not all(isinstance(a, dict) for a in raw):
+        raise p.error("accounts are written as [[account]] tables")
+    accounts = []
+    for i, a in enumerate(raw, start=1):
+        where = f"[[account]] #{i}"
+        p.only(a, _ACCOUNT_KEYS, where)
+        user = p.string(a, "user", where)
+        if ("password" in a) == ("password_env" in a):
+            raise p.error(f"{where} ({user}) needs exactly one of password and password_env")
+        if "password" in a:
+            password = p.string(a, "password", where)
+        else:
+            var = p.string(a, "password_env", where)
+            password = os.environ.get(var, "")
+            if not password:
+                raise p.error(f"{where} ({user}): environment variable {var} is not set or empty")
+        disposable = a.get("disposable", False)
+        if not isinstance(disposable, bool):
+            raise p.error(f"{where} ({user}): disposable must be true or false")
+        accounts.append(Account(user, password, disposable))
+    users = [a.user for a in accounts]
+    for u in users:
+        if users.count(u) > 1:
+            raise p.error(f"account {u!r} is listed twice (parallel scenarios need distinct ones)")
+    return accounts
+
+
+def _provisioner(p: _Profile, data: dict[str, Any]) -> Provisioner:
+    if "provision" not in data:
+        return NoProvisioner()
+    pr = p.table(data, "provision", _PROVISION_KEYS)
+    kind = p.string(pr, "kind", "[provision]")
+    timeout = p.number(pr, "timeout", "[provision]", 60.0)
+    try:
+        if kind in ("maildir", "mbox"):
+            template = p.string(pr, "path", "[provision]")
+            if not Path(template).is_absolute():
+                # Relative to the profile, so that a profile and its mail
+                # folder can move together.
+                template = str(p.path.parent.resolve() / template)
+            return make_provisioner(f"{kind}:{template}", timeout=timeout)
+        if kind == "exec":
+            return make_provisioner(
+                "exec",
+                seed_cmd=p.string(pr, "seed", "[provision]"),
+                clear_cmd=p.string(pr, "clear", "[provision]"),
+                timeout=timeout,
+            )
+        return make_provisioner(kind, timeout=timeout)
+    except ValueError as e:
+        raise p.error(f"[provision]: {e}") from e
+
+
+# -- leasing accounts to parallel scenarios ------------------------------------------------
+
+
+class AccountPool:
+    """Lends distinct accounts to scenarios that run at the same time.
+
+    Two scenarios on one mailbox would see each other's deletions and locks,
+    so each leases the accounts it uses.  Waiters are served first come,
+    first served: a scenario that needs two accounts is not starved by a
+    stream of scenarios that need one.
+    """
+
+    def __init__(self, accounts: Sequence[Account]) -> None:
+        self._accounts = list(accounts)
+        self._free = [True] * len(self._accounts)
+        self._cond = threading.Condition()
+        self._queue: collections.deque[object] = collections.deque()
+
+    @property
+    def size(self) -> int:
+        return len(self._accounts)
+
+    def free(self) -> int:
+        with self._cond:
+            return sum(self._free)
+
+    @contextlib.contextmanager
+    def lease(
+        self,
+        n: int,
+        timeout: float,
+        where: Callable[[Account], bool] | None = None,
+    ) -> Iterator[list[Account]]:
+        """Block until ``n`` accounts (matching ``where``, if given) are free, then lend them.
+
+        The accounts come back in pool order; they return to the pool when the
+        ``with`` block ends.  TimeoutError after ``timeout`` seconds.
+        """
+        ok = where or (lambda _a: True)
+        eligible = [i for i, a in enumerate(self._accounts) if ok(a)]
+        if n < 1:
+            raise ValueError("a lease takes at least one account")
+        if n > len(eligible):
+            raise ValueError(
+                f"a lease of {n} accounts can never be served: the pool has {len(eligible)}"
+                + (" that qualify" if where else "")
+            )
+        ticket = object()
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._queue.append(ticket)
+            try:
+                while True:
+                    free = [i for i in eligible if self._free[i]]
+                    if self._queue[0] is ticket and len(free) >= n:
+                        taken = free[:n]
+                        break
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(
+                            f"no {n} free accounts within {timeout:g} s "
+                            f"({sum(self._free)} of {len(self._accounts)} free)"
+                        )
+                    self._cond.wait(left)
+                for i in taken:
+                    self._free[i] = False
+            finally:
+                self._queue.remove(ticket)
+                # The next waiter may now be first in line.
+                self._cond.notify_all()
+        try:
+            yield [self._accounts[i] for i in taken]
+        finally:
+            with self._cond:
+                for i in taken:
+                    self._free[i] = True
+                self._cond.notify_all()

@@ -1,0 +1,345 @@
+"""Targets: accounts, profiles and their errors, the account pool under concurrency."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conformance.provision import ExecProvisioner, MaildirProvisioner, NoProvisioner
+from conformance.target import (
+    Account,
+    AccountPool,
+    Target,
+    load_profile,
+    parse_account,
+    secrets_of,
+)
+
+# -- accounts -------------------------------------------------------------------------------
+
+
+def test_parse_account_splits_at_the_first_colon() -> None:
+    a = parse_account("alice:pa:ss:word")
+    assert (a.user, a.password, a.disposable) == ("alice", "pa:ss:word", False)
+    assert parse_account("bob:x", disposable=True).disposable
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("alicesecret", "no ':'"), (":secret", "user is empty"), ("alice:", "password of account")],
+)
+def test_parse_account_errors_never_show_the_password(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        parse_account(spec)
+    assert "secret" not in str(info.value)
+
+
+def test_account_repr_hides_the_password() -> None:
+    assert "hunter2" not in repr(Account("alice", "hunter2"))
+
+
+def test_target_describe_and_disposable_rule() -> None:
+    accounts = [Account("alice", "pw1", disposable=True), Account("bob", "pw2")]
+    t = Target("127.0.0.1", 1110, accounts, NoProvisioner())
+    assert t.is_disposable(accounts[0]) and not t.is_disposable(accounts[1])
+    d = t.describe()
+    text = json.dumps(d)
+    assert "pw1" not in text and "pw2" not in text
+    assert d == {
+        "host": "127.0.0.1",
+        "port": 1110,
+        "accounts": [
+            {"user": "alice", "disposable": True},
+            {"user": "bob", "disposable": False},
+        ],
+        "provisioner": "none",
+        "timeout": 10.0,
+        "connect_timeout": 5.0,
+    }
+    assert secrets_of(t) == ["pw1", "pw2"]
+    # With a provisioner every mailbox is replaced before use: all disposable.
+    p = Target("127.0.0.1", 110, accounts, MaildirProvisioner("/tmp/x/{user}"))
+    assert all(p.is_disposable(a) for a in accounts)
+    assert json.loads(json.dumps(p.describe()))["accounts"] == [
+        {"user": "alice", "disposable": True},
+        {"user": "bob", "disposable": True},
+    ]
+
+
+# -- profiles -------------------------------------------------------------------------------
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "target.toml"
+    path.write_text(text)
+    return path
+
+
+FULL = """
+[target]
+host = "127.0.0.1"
+port = 1110
+timeout = 12.5
+connect_timeout = 3
+
+[[account]]
+user = "alice"
+password = "alicepw"
+disposable = true
+
+[[account]]
+user = "bob"
+password_env = "POP3_TEST_BOB_PW"
+
+[provision]
+kind = "maildir"
+path = "mail/{user}/Maildir"
+"""
+
+
+def test_load_full_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POP3_TEST_BOB_PW", "bob:pw")
+    t = load_profile(write(tmp_path, FULL))
+    assert (t.host, t.port, t.timeout, t.connect_timeout) == ("127.0.0.1", 1110, 12.5, 3.0)
+    assert [(a.user, a.password, a.disposable) for a in t.accounts] == [
+        ("alice", "alicepw", True),
+        ("bob", "bob:pw", False),
+    ]
+    assert isinstance(t.provisioner, MaildirProvisioner)
+    # A relative path starts at the profile's folder.
+    assert t.provisioner.path("bob") == tmp_path.resolve() / "mail" / "bob" / "Maildir"
+    assert sorted(secrets_of(t)) == ["alicepw", "bob:pw"]
+
+
+def test_load_minimal_profile_defaults(tmp_path: Path) -> None:
+    t = load_profile(
+        write(tmp_path, '[target]\nhost = "mail.test"\n[[account]]\nuser = "a"\npassword = "b"\n')
+    )
+    assert (t.port, t.timeout, t.connect_timeout) == (110, 10.0, 5.0)
+    assert isinstance(t.provisioner, NoProvisioner)
+
+
+def test_load_exec_and_mbox_profiles(tmp_path: Path) -> None:
+    base = '[target]\nhost = "h"\n[[account]]\nuser = "a"\npassword = "b"\n'
+    t = load_profile(
+        write(
+            tmp_path,
+            base + '[provision]\nkind = "exec"\nseed = "doveadm save -u {user} -m INBOX {file}"\n'
+            'clear = "doveadm expunge -u {user} mailbox INBOX all"\ntimeout = 30\n',
+        )
+    )
+    assert isinstance(t.provisioner, ExecProvisioner)
+    assert t.provisioner.timeout == 30.0
+    assert t.provisioner.seed_cmd.startswith("doveadm save")
+    t = load_profile(
+        write(tmp_path, base + '[provision]\nkind = "mbox"\npath = "/var/mail/{user}"')
+    )
+    assert t.provisioner.kind == "mbox"
+    t = load_profile(write(tmp_path, base + '[provision]\nkind = "none"\n'))
+    assert not t.provisioner.available
+
+
+BASE_ACCOUNT = '[[account]]\nuser = "a"\npassword = "b"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[target\n", "not valid TOML"),
+        (BASE_ACCOUNT, r"a \[target\] table with host"),
+        ("[target]\nport = 110\n" + BASE_ACCOUNT, r"\[target\] needs host"),
+        ('[target]\nhost = "h"\nport = 70000\n' + BASE_ACCOUNT, "port must be an integer"),
+        ('[target]\nhost = "h"\nport = "110"\n' + BASE_ACCOUNT, "port must be an integer"),
+        ('[target]\nhost = "h"\ntimeout = 0\n' + BASE_ACCOUNT, "timeout must be a positive"),
+        ('[target]\nhost = "h"\nhots = "x"\n' + BASE_ACCOUNT, "unknown key 'hots' in \\[target\\]"),
+        ('[target]\nhost = "h"\n', r"at least one \[\[account\]\]"),
+        ('[target]\nhost = "h"\n[[account]]\nuser = "a"\n', "exactly one of password"),
+        (
+            '[target]\nhost = "h"\n[[account]]\nuser = "a"\npasword = "b"\n',
+            "unknown key 'pasword' in \\[\\[account\\]\\] #1",
+        ),
+        (
+            '[target]\nhost = "h"\n[[account]]\nuser = "a"\npassword = "b"\npassword_env = "X"\n',
+            "exactly one of password",
+        ),
+        (
+            '[target]\nhost = "h"\n[[account]]\nuser = "a"\npassword_env = "POP3_TEST_UNSET_VAR"\n',
+            "POP3_TEST_UNSET_VAR is not set",
+        ),
+        (
+            '[target]\nhost = "h"\n[[account]]\nuser = "a"\npassword = "b"\ndisposable = "yes"\n',
+            "disposable must be true or false",
+        ),
+        ('[target]\nhost = "h"\n' + BASE_ACCOUNT * 2, "account 'a' is listed twice"),
+        ('[target]\nhost = "h"\naccount = 3\n', "unknown key 'account' in \\[target\\]"),
+        ('[target]\nhost = "h"\n' + BASE_ACCOUNT + "[extra]\n", "unknown key 'extra'"),
+        (
+            '[target]\nhost = "h"\n' + BASE_ACCOUNT + '[provision]\nkind = "ftp"\n',
+            r"\[provision\]: unknown provisioner 'ftp'",
+        ),
+        (
+            '[target]\nhost = "h"\n' + BASE_ACCOUNT + '[provision]\nkind = "maildir"\n',
+            r"\[provision\] needs path",
+        ),
+        (
+            '[target]\nhost = "h"\n'
+            + BASE_ACCOUNT
+            + '[provision]\nkind = "maildir"\npath = "/x"\n',
+            r"must contain \{user\}",
+        ),
+        (
+            '[target]\nhost = "h"\n' + BASE_ACCOUNT + '[provision]\nkind = "exec"\nseed = "x"\n',
+            r"\[provision\] needs clear",
+        ),
+    ],
+)
+def test_profile_errors_name_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError, match=message) as info:
+        load_profile(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_profile_that_cannot_be_read(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ValueError, match=f"{missing}: cannot read the profile"):
+        load_profile(missing)
+
+
+def test_profile_errors_do_not_leak_passwords(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, '[target]\nhost = "h"\n[[account]]\nuser = "a"\npassword = "s3cr3t"\nx=1'
+    )
+    with pytest.raises(ValueError) as info:
+        load_profile(path)
+    assert "s3cr3t" not in str(info.value)
+
+
+# -- the account pool ---------------------------------------------------------------------------
+
+
+def pool_of(n: int) -> tuple[list[Account], AccountPool]:
+    accounts = [Account(f"u{i}", f"p{i}", disposable=i % 2 == 0) for i in range(n)]
+    return accounts, AccountPool(accounts)
+
+
+def test_lease_gives_distinct_accounts_in_order_and_returns_them() -> None:
+    accounts, pool = pool_of(3)
+    with pool.lease(2, timeout=1) as got:
+        assert got == accounts[:2]
+        assert pool.free() == 1
+        with pool.lease(1, timeout=1) as more:
+            assert more == [accounts[2]]
+            assert pool.free() == 0
+    assert pool.free() == 3
+
+
+def test_lease_returns_accounts_after_an_exception() -> None:
+    _, pool = pool_of(2)
+    with pytest.raises(RuntimeError), pool.lease(2, timeout=1):
+        raise RuntimeError("scenario crashed")
+    assert pool.free() == 2
+
+
+def test_lease_times_out() -> None:
+    _, pool = pool_of(2)
+    with pool.lease(2, timeout=1):
+        start = time.monotonic()
+        with (
+            pytest.raises(TimeoutError, match=r"no 1 free accounts within 0\.2 s"),
+            pool.lease(1, timeout=0.2),
+        ):
+            pass
+        assert 0.15 <= time.monotonic() - start < 2
+    assert pool.free() == 2
+
+
+def test_impossible_leases_fail_at_once() -> None:
+    _, pool = pool_of(2)
+    with pytest.raises(ValueError, match="can never be served"), pool.lease(3, timeout=10):
+        pass
+    with pytest.raises(ValueError, match="at least one"), pool.lease(0, timeout=10):
+        pass
+    with (
+        pytest.raises(ValueError, match="that qualify"),
+        pool.lease(2, timeout=10, where=lambda a: a.disposable),
+    ):
+        pass
+
+
+def test_lease_with_a_condition() -> None:
+    accounts, pool = pool_of(4)
+    with pool.lease(2, timeout=1, where=lambda a: a.disposable) as got:
+        assert got == [accounts[0], accounts[2]]
+        with pool.lease(2, timeout=1) as rest:
+            assert rest == [accounts[1], accounts[3]]
+
+
+def test_concurrent_leases_never_share_an_account() -> None:
+    accounts, pool = pool_of(4)
+    in_use: set[str] = set()
+    guard = threading.Lock()
+    errors: list[str] = []
+    max_seen = [0]
+
+    def worker(k: int) -> None:
+        need = 1 + k % 2
+        for _ in range(20):
+            with pool.lease(need, timeout=10) as got:
+                assert len(got) == need
+                with guard:
+                    for a in got:
+                        if a.user in in_use:
+                            errors.append(f"{a.user} leased twice")
+                        in_use.add(a.user)
+                    max_seen[0] = max(max_seen[0], len(in_use))
+                time.sleep(0.001)
+                with guard:
+                    for a in got:
+                        in_use.discard(a.user)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+        assert not t.is_alive()
+    assert errors == []
+    assert max_seen[0] >= 2  # leases really overlapped
+    assert pool.free() == len(accounts)
+
+
+def test_waiters_are_served_in_order() -> None:
+    """A lease of two is not starved by a stream of leases of one."""
+    _, pool = pool_of(2)
+    order: list[str] = []
+    first = pool.lease(1, timeout=5)
+    first.__enter__()
+    started = threading.Event()
+
+    def big() -> None:
+        started.set()
+        with pool.lease(2, timeout=5):
+            order.append("big")
+
+    def small_one(name: str) -> None:
+        with pool.lease(1, timeout=5):
+            order.append(name)
+
+    t_big = threading.Thread(target=big)
+    t_big.start()
+    started.wait(5)
+    time.sleep(0.1)  # the big lease is queued first
+    t_small = threading.Thread(target=small_one, args=("small",))
+    t_small.start()
+    time.sleep(0.1)
+    # One account is free, but the small lease waits behind the big one.
+    assert order == []
+    first.__exit__(None, None, None)
+    t_big.join(5)
+    t_small.join(5)
+    assert order == ["big", "small"]
