@@ -1,0 +1,148 @@
+"""JUnit XML for CI: one suite per RFC section, one test case per scenario.
+
+This is the only module that imports ``junit_xml`` (style.md: the library is
+unmaintained and drops control characters, so its use stays in one place).
+Every text handed to it goes through :func:`~conformance.report.escape.visible`
+first, which spells out CR, NUL, ESC and the other controls; otherwise a
+CRLF-versus-LF finding would vanish from the very report that shows it.
+
+Outcome mapping (style.md, Conventions):
+
+================  =============================================================
+fail              ``<failure type="fail">``
+nondeterministic  ``<failure type="nondeterministic">``
+error             ``<error>``
+unsupported       ``<skipped>`` with the reason
+non-strict        ``<failure type="non-strict">`` under ``--strict``; else a
+                  pass with the details in ``<system-out>``
+info, waived      a pass with the details (waived: the reason) in ``<system-out>``
+pass              a pass
+================  =============================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from junit_xml import TestCase, TestSuite, to_xml_report_string
+
+from conformance.outcomes import Outcome
+from conformance.report.escape import visible
+from conformance.report.files import write_atomically
+from conformance.report.text import (
+    group_by_section,
+    passive_line,
+    scenario_detail,
+    summary_message,
+)
+from conformance.results import PassiveFinding, RunResult, ScenarioResult
+
+SUITE_PREFIX = "pop3-conformance."
+PASSIVE_SUITE = SUITE_PREFIX + "passive"
+
+
+def _properties(run: RunResult) -> dict[str, str]:
+    """Suite-level properties (junit-xml has no test-case properties)."""
+    return {
+        "tool_version": visible(run.tool_version),
+        "target.host": visible(str(run.target.get("host", ""))),
+        "target.port": visible(str(run.target.get("port", ""))),
+        "strict": "true" if run.strict else "false",
+    }
+
+
+def _is_failure(outcome: Outcome, strict: bool) -> bool:
+    if outcome in (Outcome.FAIL, Outcome.NONDETERMINISTIC):
+        return True
+    return strict and outcome is Outcome.NON_STRICT
+
+
+def _apply_outcome(case: Any, outcome: Outcome, strict: bool, message: str, output: str) -> None:
+    """Record ``outcome`` on a junit_xml TestCase; ``message``/``output`` are already visible."""
+    if _is_failure(outcome, strict):
+        case.add_failure_info(message=message, output=output, failure_type=outcome.value)
+    elif outcome is Outcome.ERROR:
+        case.add_error_info(message=message, output=output, error_type=outcome.value)
+    elif outcome is Outcome.UNSUPPORTED:
+        case.add_skipped_info(message=message, output=output or None)
+    elif outcome is not Outcome.PASS and output:
+        # non-strict (without --strict), info, waived: a pass that says why.
+        case.stdout = output
+
+
+def _scenario_case(scenario: ScenarioResult, strict: bool) -> Any:
+    case = TestCase(
+        name=visible(scenario.id),
+        classname=visible(scenario.section),
+        elapsed_sec=scenario.duration_ms / 1000.0,
+        file=visible(scenario.file),
+        status=scenario.outcome.value,
+    )
+    header = [f"{scenario.outcome.value}: {visible(scenario.title)}"]
+    if scenario.outcome is Outcome.WAIVED and scenario.reason:
+        header.append(f"waived: {visible(scenario.reason)}")
+    output = "\n".join(header + scenario_detail(scenario)) + "\n"
+    message = summary_message(scenario)
+    if scenario.outcome is Outcome.UNSUPPORTED:
+        # A skip needs only its reason; the transcript of a probe is noise.
+        message = visible(scenario.reason or "unsupported")
+        output = ""
+    _apply_outcome(case, scenario.outcome, strict, message, output)
+    return case
+
+
+def _passive_case(finding: PassiveFinding, strict: bool) -> Any:
+    case = TestCase(
+        name=visible(f"{finding.requirement} {finding.code}"),
+        classname=PASSIVE_SUITE,
+        status=finding.outcome.value,
+    )
+    output = "\n".join(
+        [
+            passive_line(finding),
+            f"Requirement: {visible(finding.requirement)}",
+            f"Code:        {visible(finding.code)}",
+            f"Detail:      {visible(finding.detail)}",
+            f"First seen:  {visible(finding.scenario)}",
+            f"Count:       {finding.count}",
+        ]
+    )
+    _apply_outcome(case, finding.outcome, strict, passive_line(finding), output + "\n")
+    return case
+
+
+def build_suites(run: RunResult) -> list[Any]:
+    """The junit_xml TestSuites for a run: sections in natural order, then passive findings."""
+    properties = _properties(run)
+    suites = []
+    for section, scenarios in group_by_section(run.scenarios):
+        suites.append(
+            TestSuite(
+                name=visible(SUITE_PREFIX + section),
+                test_cases=[_scenario_case(s, run.strict) for s in scenarios],
+                timestamp=visible(run.started),
+                properties=properties,
+            )
+        )
+    if run.passive:
+        suites.append(
+            TestSuite(
+                name=PASSIVE_SUITE,
+                test_cases=[_passive_case(p, run.strict) for p in run.passive],
+                timestamp=visible(run.started),
+                properties=properties,
+            )
+        )
+    return suites
+
+
+def to_junit_xml(run: RunResult) -> str:
+    """The JUnit XML document for ``run``, as text."""
+    xml: str = to_xml_report_string(build_suites(run), prettyprint=True)
+    return xml
+
+
+def write_junit(run: RunResult, path: Path) -> None:
+    """Write the JUnit XML for ``run`` to ``path`` atomically."""
+    write_atomically(path, to_junit_xml(run))
