@@ -189,12 +189,16 @@ class MaildirProvisioner:
         # Times in the past, one second apart: a server may ignore files with
         # an mtime in the future, and equal mtimes would leave order to chance.
         base = int(time.time()) - len(messages) - 1
+        # A name is never used twice in a maildir: servers keep a uid list by
+        # file name (dovecot-uidlist), and a re-seeded name that is still on
+        # that list would keep its old, lower uid and be listed out of order.
+        nonce = time.time_ns()
         try:
             _makedirs(root, owner)
             for sub in ("new", "cur", "tmp"):
                 _makedirs(root / sub, owner)
             for i, message in enumerate(messages):
-                name = f"{base + i}.S{i:06d}.pop3-conformance"
+                name = f"{base + i}.N{nonce}S{i:06d}.pop3-conformance"
                 tmp = root / "tmp" / name
                 tmp.write_bytes(message.as_lf())
                 tmp.chmod(0o600)
