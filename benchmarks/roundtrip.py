@@ -1,0 +1,106 @@
+"""NOOP round trips against the embedded reference server: our Session (pexpect
+SocketSpawn + codec) against a raw-socket client, in the same run.
+
+    python -m benchmarks.roundtrip [--count N]
+
+Prints microseconds per round trip for both and their ratio.  The figures
+are for people, never for assertions: these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import time
+from collections.abc import Callable
+
+from conformance.server.embedded import EmbeddedServer
+from conformance.transcript import Transcript
+from conformance.transport import Session
+
+
+def raw_client(host: str, port: int, user: str, password: str) -> Callable[[], None]:
+    sock = socket.create_connection((host, port), timeout=5)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = b""
+
+    def line() -> bytes:
+        nonlocal buf
+        while b"\r\n" not in buf:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        out, buf = buf.split(b"\r\n", 1)
+        return out
+
+    line()
+    for cmd in (f"USER {user}", f"PASS {password}"):
+        sock.sendall(cmd.encode() + b"\r\n")
+        if not line().startswith(b"+OK"):
+            raise RuntimeError("raw login failed")
+
+    def noop() -> None:
+        sock.sendall(b"NOOP\r\n")
+        if not line().startswith(b"+OK"):
+            raise RuntimeError("NOOP refused")
+
+    return noop
+
+
+def session_client(host: str, port: int, user: str, password: str) -> Callable[[], None]:
+    session = Session("B", host, port, Transcript([password]), timeout=5)
+    session.connect()
+    session.command(f"USER {user}")
+    if not session.command(f"PASS {password}").ok:
+        raise RuntimeError("session login failed")
+
+    def noop() -> None:
+        if not session.command("NOOP").ok:
+            raise RuntimeError("NOOP refused")
+        # The transcript grows with every line; benchmark the steady state.
+        session.transcript.entries.clear()
+
+    return noop
+
+
+def measure(fn: Callable[[], None], count: int, rounds: int = 5) -> float:
+    """Median over rounds of the mean microseconds per call."""
+    for _ in range(min(200, count)):
+        fn()  # warm up
+    per_round = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(count):
+            fn()
+        per_round.append((time.perf_counter() - t0) / count * 1e6)
+    return statistics.median(per_round)
+
+
+def run(count: int) -> dict[str, float]:
+    with EmbeddedServer() as server:
+        a, b = server.accounts[0], server.accounts[1]
+        raw = raw_client(server.host, server.port, a.user, a.password)
+        ours = session_client(server.host, server.port, b.user, b.password)
+        # Interleave the two so that machine noise hits both alike.
+        raw_us = measure(raw, count)
+        ours_us = measure(ours, count)
+        raw_us = min(raw_us, measure(raw, count))
+        ours_us = min(ours_us, measure(ours, count))
+    return {"raw_us": raw_us, "session_us": ours_us, "ratio": ours_us / raw_us}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000)
+    args = parser.parse_args()
+    r = run(args.count)
+    print(f"NOOP round trip, {args.count} per round, median of 5 rounds, best of 2:")
+    print(f"  raw socket client : {r['raw_us']:8.1f} us")
+    print(f"  pop3-conformance  : {r['session_us']:8.1f} us")
+    print(f"  ratio             : {r['ratio']:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()

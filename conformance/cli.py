@@ -1,0 +1,227 @@
+"""The ``pop3-conformance`` command.
+
+Exit codes: 0 no fail or error, 1 a fail, error or nondeterministic result
+(or non-strict under --strict), 2 usage or configuration error, 3 target
+unreachable, 4 nothing selected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from conformance import __version__
+from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
+from conformance.provision import make_provisioner
+from conformance.report.console import render_console
+from conformance.report.json_report import write_results
+from conformance.report.junit_report import write_junit
+from conformance.results import ScenarioResult
+from conformance.scenario.loader import load_all
+from conformance.scenario.steps import Scenario
+from conformance.target import Account, Target, load_profile, parse_account
+from conformance.transport import ConnectError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOTHING = 0, 1, 2, 3, 4
+
+
+class UsageError(Exception):
+    pass
+
+
+def _add_target_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("target (default: the embedded reference server)")
+    g.add_argument("--host", help="server host")
+    g.add_argument("--port", type=int, help="server port (default 110)")
+    g.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="USER:PASS",
+        help="an account (repeatable); split at the first colon",
+    )
+    g.add_argument(
+        "--disposable",
+        action="append",
+        default=[],
+        metavar="USER",
+        help="declare USER's mail disposable (destructive scenarios may run)",
+    )
+    g.add_argument(
+        "--provision",
+        default="none",
+        metavar="SPEC",
+        help="maildir:DIR/{user}, mbox:PATH/{user}, exec, or none (default)",
+    )
+    g.add_argument("--seed-cmd", help="exec provisioner: command template with {user} and {file}")
+    g.add_argument("--clear-cmd", help="exec provisioner: command template with {user}")
+    g.add_argument("--profile", type=Path, help="a TOML target profile instead of the flags")
+    g.add_argument(
+        "--timeout", type=float, default=None, help="seconds to wait for each response (default 10)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pop3-conformance", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"pop3-conformance {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the scenarios against a POP3 server")
+    run.add_argument(
+        "--suites",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="scenario files or folders to run instead of the installed ones",
+    )
+    run.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="id glob, tag, or requirement-ID prefix such as RFC1939-6 (repeatable)",
+    )
+    run.add_argument("--list", action="store_true", help="list the selected cases, run nothing")
+    run.add_argument("--report-dir", type=Path, help="default: reports/<timestamp>/")
+    run.add_argument("--strict", action="store_true", help="non-strict results fail the run")
+    run.add_argument(
+        "--jobs", type=int, default=1, help="scenarios run at once (accounts permitting)"
+    )
+    run.add_argument("-v", "--verbose", action="store_true", help="transcripts of every scenario")
+    _add_target_options(run)
+
+    serve = sub.add_parser("serve", help="run the embedded reference POP3 server")
+    from conformance.server import cli as server_cli
+
+    server_cli.add_arguments(serve)
+    return parser
+
+
+def load_scenarios(dirs: Sequence[Path]) -> list[Scenario]:
+    scenarios, errors = load_all(list(dirs))
+    if errors:
+        raise UsageError("\n".join(str(e) for e in errors))
+    return scenarios
+
+
+@contextlib.contextmanager
+def target_from(args: argparse.Namespace) -> Iterator[Target]:
+    """The target the flags describe, or a started embedded server.
+
+    ``args`` needs: profile, host, port, account, disposable, provision,
+    seed_cmd, clear_cmd, timeout (the pytest plugin builds the same names).
+    """
+    if args.profile is not None:
+        try:
+            target = load_profile(args.profile)
+        except (OSError, ValueError) as exc:
+            raise UsageError(str(exc)) from exc
+        if args.timeout is not None:
+            target.timeout = args.timeout
+        yield target
+        return
+    if args.host:
+        try:
+            provisioner = make_provisioner(
+                args.provision, seed_cmd=args.seed_cmd, clear_cmd=args.clear_cmd
+            )
+            disposable = set(args.disposable)
+            accounts = []
+            for spec in args.account:
+                account = parse_account(spec)
+                accounts.append(Account(account.user, account.password, account.user in disposable))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        if not accounts:
+            raise UsageError("--host needs at least one --account USER:PASS")
+        yield Target(
+            host=args.host,
+            port=args.port or 110,
+            accounts=accounts,
+            provisioner=provisioner,
+            timeout=args.timeout or 10.0,
+        )
+        return
+    from conformance.server.embedded import EmbeddedServer
+
+    with EmbeddedServer() as server:
+        yield Target(
+            host=server.host,
+            port=server.port,
+            accounts=[Account(a.user, a.password, True) for a in server.accounts],
+            provisioner=make_provisioner(f"maildir:{server.maildir_template}"),
+            timeout=args.timeout or 10.0,
+        )
+
+
+def default_report_dir() -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return Path("reports") / stamp
+
+
+def _progress_line(result: ScenarioResult) -> None:
+    print(f"  {result.outcome.value:<16} {result.id}", file=sys.stderr, flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    dirs = args.suites or default_suite_dirs()
+    scenarios = select(load_scenarios(dirs), args.select)
+    if not scenarios:
+        print("nothing selected: no scenario matches", file=sys.stderr)
+        return EXIT_NOTHING
+    if args.list:
+        for s in scenarios:
+            print(f"{s.id:<48} {','.join(s.requirements):<40} {s.title}")
+        print(f"{len(scenarios)} scenarios")
+        return EXIT_OK
+    report_dir = args.report_dir or default_report_dir()
+    with target_from(args) as target:
+        print(
+            f"pop3-conformance {__version__}: {len(scenarios)} scenarios against "
+            f"{target.host}:{target.port}",
+            file=sys.stderr,
+        )
+        try:
+            run = run_campaign(
+                scenarios,
+                target,
+                RunOptions(strict=args.strict, jobs=max(1, args.jobs), selection=args.select),
+                progress=_progress_line,
+            )
+        except ConnectError as exc:
+            print(f"target unreachable: {exc}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+    report_dir.mkdir(parents=True, exist_ok=True)
+    write_results(run, report_dir / "results.json")
+    write_junit(run, report_dir / "junit.xml")
+    print(render_console(run, verbose=args.verbose, color=sys.stdout.isatty()))
+    print(f"reports written to {report_dir}/", file=sys.stderr)
+    if run.failed():
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
+    try:
+        if args.command == "serve":
+            from conformance.server import cli as server_cli
+
+            return server_cli.run(args)
+        return cmd_run(args)
+    except UsageError as exc:
+        print(f"pop3-conformance: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""What the harness learns about a server once, at the start of a run.
+
+The greeting and CAPA (RFC 2449) are read on one connection before any
+scenario runs.  A server without CAPA is judged by RFC 1939 alone: its
+optional commands are found out by use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from conformance.transcript import Transcript
+from conformance.transport import Session
+
+# RFC 1939 optional commands that a server without CAPA may still implement;
+# a scenario that needs one of them runs and finds out.
+RFC1939_OPTIONAL = frozenset({"TOP", "UIDL", "USER", "APOP"})
+
+
+@dataclass(frozen=True)
+class ServerProfile:
+    greeting: str
+    has_capa: bool
+    capa_lines: tuple[str, ...] = ()
+    capabilities: frozenset[str] = field(default_factory=frozenset)
+    timestamp: str | None = None  # the APOP timestamp of the probe's greeting, if any
+
+    def advertises(self, name: str) -> bool:
+        return name.upper() in self.capabilities
+
+    def missing(self, needs: list[str]) -> list[str]:
+        """The needed capabilities this server cannot be assumed to have."""
+        out = []
+        for need in needs:
+            if self.advertises(need):
+                continue
+            if not self.has_capa and need.upper() in RFC1939_OPTIONAL:
+                continue
+            out.append(need)
+        return out
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "greeting": self.greeting,
+            "capa": list(self.capa_lines) if self.has_capa else None,
+        }
+
+
+def capabilities_of(lines: list[str]) -> frozenset[str]:
+    """Capability names from CAPA lines: the first word of each, upper-cased."""
+    return frozenset(line.split()[0].upper() for line in lines if line.split())
+
+
+def probe(host: str, port: int, timeout: float, connect_timeout: float) -> ServerProfile:
+    """Connect once, read the greeting and CAPA; raises ConnectError when unreachable."""
+    transcript = Transcript()
+    session = Session("P", host, port, transcript, timeout=timeout, connect_timeout=connect_timeout)
+    greeting = session.connect()
+    try:
+        text = greeting.status_line.rstrip(b"\r\n").decode("latin-1")
+        stamp = None
+        if "<" in text and ">" in text.split("<", 1)[1]:
+            stamp = "<" + text.split("<", 1)[1].split(">", 1)[0] + ">"
+        capa = session.command("CAPA") if greeting.ok else None
+        if capa is not None and capa.kind == "multi" and capa.ok:
+            lines = [ln.decode("latin-1") for ln in capa.lines]
+            profile = ServerProfile(text, True, tuple(lines), capabilities_of(lines), stamp)
+        else:
+            profile = ServerProfile(text, False, timestamp=stamp)
+        if session.connected:
+            session.command("QUIT", timeout=min(timeout, 3.0))
+        return profile
+    finally:
+        session.abandon()

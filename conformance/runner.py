@@ -1,0 +1,627 @@
+"""Carries one scenario's steps out against the target and grades them.
+
+The runner owns the sessions, the mailbox models (one per leased account)
+and the list of checks.  Grading itself lives in :mod:`conformance.verdicts`;
+the expected answers come from :mod:`conformance.model`.  Steps are dispatched
+through a table keyed by step type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from conformance.catalog import section_of
+from conformance.codec import Finding, Response
+from conformance.messages import corpus
+from conformance.model import Discrepancy, Maildrop, SessionModel
+from conformance.outcomes import Outcome, worst
+from conformance.placeholders import PlaceholderError, expand
+from conformance.probe import ServerProfile
+from conformance.protocol import State, response_shape, split_command
+from conformance.results import CheckResult, ScenarioResult
+from conformance.scenario import steps as st
+from conformance.target import Account, Target
+from conformance.transcript import Transcript
+from conformance.transport import ConnectError, Session
+from conformance.verdicts import broken, grade_check, make_check
+
+TEARDOWN_TIMEOUT = 3.0
+
+
+class Abort(Exception):
+    """Stop the scenario here; the outcome is already recorded as a check."""
+
+
+@dataclass
+class Snap:
+    """A maildrop as one session saw it: what "unchanged" compares."""
+
+    count: int
+    size: int
+    uids: list[str] | None
+    hashes: list[str]
+
+    def describe(self) -> str:
+        uids = "n/a" if self.uids is None else ",".join(self.uids)
+        return f"{self.count} messages, {self.size} octets, UIDLs [{uids}], SHA-256 " + ",".join(
+            h[:12] for h in self.hashes
+        )
+
+
+@dataclass
+class LastAnswer:
+    session: str
+    line: str
+    response: Response
+    discrepancies: list[Discrepancy]
+    # The requirement the model cites for this command ("S: model" checks it).
+    model_requirement: str | None = None
+    model_expected: str | None = None
+
+
+@dataclass
+class ScenarioRun:
+    scenario: st.Scenario
+    target: Target
+    profile: ServerProfile
+    accounts: Sequence[Account]
+    on_finding: Callable[[Finding, str], None] = lambda f, s: None
+    timeout: float = 10.0
+    # -- state of the run ---------------------------------------------------
+    transcript: Transcript = field(init=False)
+    checks: list[CheckResult] = field(default_factory=list)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    models: dict[str, SessionModel] = field(default_factory=dict)
+    account_of: dict[str, int] = field(default_factory=dict)
+    maildrops: dict[int, Maildrop] = field(default_factory=dict)
+    snapshots: dict[str, Snap] = field(default_factory=dict)
+    labels: set[str] = field(default_factory=set)
+    raw_pending: dict[str, bytes] = field(default_factory=dict)
+    current: str | None = None
+    requirement: str = ""
+    last: LastAnswer | None = None
+
+    def __post_init__(self) -> None:
+        secrets = [a.password for a in self.accounts]
+        self.transcript = Transcript(secrets)
+        self.requirement = self.scenario.requirements[0]
+        if self.scenario.timeout is not None:
+            self.timeout = self.scenario.timeout
+
+    # -- entry point --------------------------------------------------------
+    def execute(self) -> ScenarioResult:
+        started = time.monotonic()
+        reason = self._unsupported_reason()
+        if reason:
+            return self._result(Outcome.UNSUPPORTED, reason, started)
+        try:
+            self._provision()
+            self._steps(self.scenario.steps)
+        except Abort:
+            pass
+        except Exception as exc:  # the harness must never crash on a bad server
+            self.checks.append(
+                make_check(
+                    self.requirement,
+                    Outcome.ERROR,
+                    "the scenario runs to its end",
+                    f"harness error: {exc.__class__.__name__}: {exc}",
+                    self.scenario.file,
+                    traceback.format_exc(limit=4),
+                )
+            )
+        finally:
+            self._teardown()
+        if not self.checks:
+            self.checks.append(
+                make_check(
+                    self.requirement,
+                    Outcome.ERROR,
+                    "at least one check",
+                    "none made",
+                    self.scenario.file,
+                    "a scenario that checks nothing is a defect",
+                )
+            )
+        return self._result(worst([c.outcome for c in self.checks]), "", started)
+
+    def _result(self, outcome: Outcome, reason: str, started: float) -> ScenarioResult:
+        s = self.scenario
+        if not reason and outcome is not Outcome.PASS:
+            bad = [c for c in self.checks if c.outcome is outcome]
+            if bad:
+                reason = f"{bad[0].requirement}: {bad[0].note or bad[0].actual}".splitlines()[0]
+        return ScenarioResult(
+            id=s.id,
+            title=s.title,
+            file=s.file,
+            section=section_of(s.requirements[0]),
+            requirements=list(s.requirements),
+            tags=list(s.tags),
+            outcome=outcome,
+            reason=reason,
+            description=s.description,
+            expectation=s.expectation,
+            checks=self.checks,
+            transcript=self.transcript.entries,
+            duration_ms=(time.monotonic() - started) * 1000.0,
+        )
+
+    def _unsupported_reason(self) -> str:
+        s = self.scenario
+        missing = self.profile.missing(s.needs)
+        if missing:
+            return "the server does not advertise " + ", ".join(missing)
+        if len(self.accounts) < s.accounts:
+            return f"needs {s.accounts} accounts, the target has {len(self.accounts)}"
+        if s.mailbox != "none" and not self.target.provisioner.available:
+            return f"needs known mailbox content ({s.mailbox}): {self.target.provisioner.reason}"
+        if s.destructive:
+            for account in self.accounts[: s.accounts]:
+                if not self.target.is_disposable(account):
+                    return (
+                        f"destructive scenario, and account {account.user!r} is not declared "
+                        "disposable: the mail is left alone"
+                    )
+        return ""
+
+    def _provision(self) -> None:
+        if self.scenario.mailbox == "none":
+            return
+        messages = corpus(self.scenario.mailbox)
+        for index, account in enumerate(self.accounts[: self.scenario.accounts], start=1):
+            self.target.provisioner.seed(account.user, messages)
+            self.maildrops[index] = Maildrop(messages)
+
+    # -- dispatch -----------------------------------------------------------
+    def _steps(self, steps: Sequence[st.Step]) -> None:
+        for step in steps:
+            handler = self._handlers[type(step)]
+            handler(self, step)
+
+    def _where(self, step: st.Step) -> str:
+        return str(step.where)
+
+    def _name(self, session: str | None, step: st.Step) -> str:
+        name = session or self.current
+        if name is None:
+            self._error(step, "no session is open")
+        assert name is not None
+        return name
+
+    def _session(self, session: str | None, step: st.Step) -> Session:
+        name = self._name(session, step)
+        found = self.sessions.get(name)
+        if found is None or not found.connected:
+            self._error(step, f"session {name} is not connected")
+        assert found is not None
+        self.current = name
+        return found
+
+    def _error(self, step: st.Step, message: str) -> None:
+        self.checks.append(
+            make_check(self.requirement, Outcome.ERROR, "", message, self._where(step))
+        )
+        raise Abort
+
+    # -- steps --------------------------------------------------------------
+    def _open(self, step: st.Open, account: int = 1) -> Session:
+        old = self.sessions.get(step.session)
+        if old is not None and old.connected:
+            old.abandon()
+        session = Session(
+            step.session,
+            self.target.host,
+            self.target.port,
+            self.transcript,
+            timeout=self.timeout,
+            connect_timeout=self.target.connect_timeout,
+        )
+        self.sessions[step.session] = session
+        self.current = step.session
+        self.account_of[step.session] = account
+        maildrop = self.maildrops.get(account)
+        supports = (
+            frozenset({"TOP", "UIDL"})
+            if not self.profile.has_capa
+            else frozenset(c for c in ("TOP", "UIDL") if self.profile.advertises(c))
+        )
+        if maildrop is not None:
+            self.models[step.session] = maildrop.open_session(supports=supports)
+        else:
+            self.models.pop(step.session, None)
+        try:
+            greeting = session.connect()
+        except ConnectError as exc:
+            self._error(step, str(exc))
+        self._passive(session, greeting)
+        if not greeting.ok:
+            self.checks.append(
+                make_check(
+                    "RFC1939-3-2",
+                    broken("RFC1939-3-2"),
+                    "a positive one-line greeting",
+                    greeting.describe(),
+                    self._where(step),
+                )
+            )
+            raise Abort
+        return session
+
+    def _login(self, step: st.Login, quiet: bool = False) -> bool:
+        """USER/PASS (or APOP) with the account; True on success."""
+        existing = self.sessions.get(step.session)
+        if existing is None or not existing.connected or existing.state is not State.AUTHORIZATION:
+            if existing is not None and existing.connected:
+                self._teardown_session(step.session)
+            self._open(st.Open(step.where, step.session), step.account)
+        self.account_of[step.session] = step.account
+        session = self.sessions[step.session]
+        account = self.accounts[step.account - 1]
+        if self.profile.has_capa and not self.profile.advertises("USER") and self.profile.timestamp:
+            stamp = self._greeting_stamp(session)
+            digest = hashlib.md5((stamp + account.password).encode()).hexdigest()
+            response = self._command(session, f"APOP {account.user} {digest}")
+        else:
+            response = self._command(session, f"USER {account.user}")
+            if response.ok:
+                response = self._command(session, f"PASS {account.password}")
+        if response.ok:
+            return True
+        if not quiet:
+            self._error(
+                step,
+                f"login as {account.user!r} refused: {response.describe()} "
+                "(check the credentials, or the server's lock)",
+            )
+        return False
+
+    def _greeting_stamp(self, session: Session) -> str:
+        greeting = session.greeting
+        text = greeting.status_line.decode("latin-1") if greeting else ""
+        if "<" not in text:
+            return ""
+        return "<" + text.split("<", 1)[1].split(">", 1)[0] + ">"
+
+    def _command(self, session: Session, line: str) -> Response:
+        """Send a command, read its answer, and keep the model in step."""
+        response = session.command(line)
+        self._after_answer(session, line, response)
+        return response
+
+    def _after_answer(self, session: Session, line: str, response: Response) -> None:
+        self._passive(session, response)
+        model = self.models.get(session.label)
+        discrepancies: list[Discrepancy] = []
+        model_requirement = model_expected = None
+        if model is not None:
+            expectation = model.expect(line)
+            model_requirement, model_expected = expectation.requirement, expectation.describe()
+            discrepancies = model.check(line, response)
+            model.apply(line, response)
+            if session.state is State.TRANSACTION and model.state is not State.TRANSACTION:
+                model.login()
+        self.last = LastAnswer(
+            session.label, line, response, discrepancies, model_requirement, model_expected
+        )
+
+    def _passive(self, session: Session, response: Response) -> None:
+        for finding in response.findings:
+            self.on_finding(finding, self.scenario.id)
+        stray = session.stray_data()
+        if stray and response.kind in ("status", "multi"):
+            self.on_finding(
+                Finding(
+                    "stray-data", "RFC1939-3-8", f"bytes after a complete response: {stray[:40]!r}"
+                ),
+                self.scenario.id,
+            )
+
+    def _use(self, step: st.Use) -> None:
+        if step.session not in self.sessions:
+            self._error(step, f"no session named {step.session}")
+        self.current = step.session
+
+    def _check(self, step: st.Check) -> None:
+        self.requirement = step.requirement
+
+    def _send(self, step: st.Send) -> None:
+        session = self._session(step.session, step)
+        if step.raw:
+            self.raw_pending[session.label] = self.raw_pending.get(session.label, b"") + step.data
+            session.send_raw(step.data)
+            self.last = None
+            return
+        try:
+            line = expand(step.text, self.accounts, self.models.get(session.label))
+        except PlaceholderError as exc:
+            self._error(step, str(exc))
+        self._command(session, line)
+
+    def _read_after_raw(self, step: st.Expect) -> None:
+        name = self._name(None, step)
+        session = self._session(name, step)
+        pending = self.raw_pending.get(name, b"")
+        first, sep, rest = pending.partition(b"\n")
+        line = first.rstrip(b"\r").decode("utf-8", errors="replace")
+        self.raw_pending[name] = rest if sep else b""
+        keyword, args = split_command(line)
+        response = session.read_response(response_shape(session.state, keyword, bool(args)))
+        session.advance(keyword, response)
+        self._after_answer(session, line, response)
+
+    def _expect(self, step: st.Expect) -> None:
+        if self.last is None or self.last.session != self.current:
+            if not self.raw_pending.get(self._name(None, step)):
+                self._error(step, "S: has no command to answer (C: or raw: first)")
+            self._read_after_raw(step)
+        last = self.last
+        assert last is not None
+        model = self.models.get(last.session)
+        words: list[list[str]] = []
+        for alt in step.alternatives:
+            try:
+                words.append([expand(w, self.accounts, model) for w in alt.words])
+            except PlaceholderError as exc:
+                self._error(step, str(exc))
+        check, matched = grade_check(
+            req_id=self.requirement,
+            alternatives=step.alternatives,
+            response=last.response,
+            expanded_words=words,
+            model_discrepancies=lambda: last.discrepancies,
+            model_requirement=last.model_requirement,
+            model_expected=last.model_expected,
+            capabilities=self.profile.capabilities,
+            labels=self.labels,
+            where=self._where(step),
+        )
+        self.checks.append(check)
+        if matched is not None and matched.label:
+            self.labels.add(matched.label)
+        # An answer is judged once: a second S: block needs a new C:.
+        self.last = None
+        if last.response.kind == "closed":
+            self._forget(last.session)
+
+    def _end(self, step: st.End) -> None:
+        name = self._name(step.session, step)
+        session = self._session(name, step)
+        if step.how == "quit":
+            in_transaction = session.state is State.TRANSACTION
+            req = "RFC1939-6.QUIT-1" if in_transaction else "RFC1939-4.QUIT-1"
+            response = self._command(session, "QUIT")
+            self.last = None
+            self.checks.append(
+                make_check(
+                    req,
+                    Outcome.PASS if response.ok else broken(req),
+                    "+OK",
+                    response.describe(),
+                    self._where(step),
+                )
+            )
+            if response.kind != "closed":
+                closed = session.wait_closed(5.0)
+                self.checks.append(
+                    make_check(
+                        "RFC1939-6.QUIT-3",
+                        Outcome.PASS if closed else broken("RFC1939-6.QUIT-3"),
+                        "the server closes the connection after QUIT",
+                        "closed" if closed else "still open 5 s after QUIT",
+                        self._where(step),
+                    )
+                )
+            session.abandon()
+            self._forget(name, dropped=False)
+            return
+        if step.how == "close":
+            session.close()
+        elif step.how == "reset":
+            session.reset()
+        elif step.how == "half-close":
+            session.half_close()
+        elif step.how == "mid-command":
+            session.drop_mid_command()
+        elif step.how == "mid-retr":
+            session.drop_mid_retr(step.message or 1)
+        self._forget(name)
+
+    def _forget(self, name: str, dropped: bool = True) -> None:
+        session = self.sessions.pop(name, None)
+        if session is not None:
+            session.abandon()
+        model = self.models.pop(name, None)
+        if model is not None and dropped and model.state is State.TRANSACTION:
+            model.drop()
+        if self.last is not None and self.last.session == name:
+            self.last = None
+
+    def _expect_closed(self, step: st.ExpectClosed) -> None:
+        name = self._name(step.session, step)
+        session = self.sessions.get(name)
+        closed = (
+            True if session is None or not session.connected else session.wait_closed(step.within_s)
+        )
+        self.checks.append(
+            make_check(
+                self.requirement,
+                Outcome.PASS if closed else broken(self.requirement),
+                f"the server closes the connection within {step.within_s:g} s",
+                "closed" if closed else "still open",
+                self._where(step),
+            )
+        )
+        if closed:
+            self._forget(name)
+
+    def _take_snapshot(self, session: Session, step: st.Step) -> Snap:
+        def need(resp: Response, req: str, what: str) -> Response:
+            if not resp.ok:
+                self.checks.append(
+                    make_check(
+                        req,
+                        broken(req),
+                        f"+OK to {what}",
+                        resp.describe(),
+                        self._where(step),
+                        "while taking a snapshot of the maildrop",
+                    )
+                )
+                raise Abort
+            return resp
+
+        stat = need(self._command(session, "STAT"), "RFC1939-5.STAT-1", "STAT")
+        fields = stat.text.split()
+        try:
+            count, size = int(fields[0]), int(fields[1])
+        except (IndexError, ValueError):
+            self.checks.append(
+                make_check(
+                    "RFC1939-5.STAT-1",
+                    broken("RFC1939-5.STAT-1"),
+                    "+OK nn mm",
+                    stat.describe(),
+                    self._where(step),
+                )
+            )
+            raise Abort from None
+        listing = need(self._command(session, "LIST"), "RFC1939-5.LIST-2", "LIST")
+        numbers = [int(line.split()[0]) for line in listing.lines if line.split()[:1] != [b""]]
+        uids: list[str] | None = None
+        if not self.profile.has_capa or self.profile.advertises("UIDL"):
+            uidl = self._command(session, "UIDL")
+            if uidl.ok:
+                uids = sorted(
+                    line.split(b" ", 1)[1].decode("latin-1") for line in uidl.lines if b" " in line
+                )
+        hashes = []
+        for n in numbers:
+            retr = need(self._command(session, f"RETR {n}"), "RFC1939-5.RETR-1", f"RETR {n}")
+            hashes.append(hashlib.sha256(retr.payload).hexdigest())
+        self.last = None
+        return Snap(count, size, uids, hashes)
+
+    def _snapshot(self, step: st.Snapshot) -> None:
+        session = self._session(step.session, step)
+        self.snapshots[step.name] = self._take_snapshot(session, step)
+
+    def _unchanged(self, step: st.Unchanged) -> None:
+        session = self._session(step.session, step)
+        before = self.snapshots[step.since]
+        after = self._take_snapshot(session, step)
+        differences = []
+        if before.count != after.count:
+            differences.append(f"count {before.count} -> {after.count}")
+        if before.uids is not None and after.uids is not None and before.uids != after.uids:
+            lost = sorted(set(before.uids) - set(after.uids))
+            differences.append(f"UIDLs missing: {', '.join(lost) or 'none'}; set changed")
+        if before.hashes != after.hashes:
+            differences.append("message contents (SHA-256) differ")
+        self.checks.append(
+            make_check(
+                self.requirement,
+                broken(self.requirement) if differences else Outcome.PASS,
+                f"the maildrop as at snapshot {step.since!r}: {before.describe()}",
+                after.describe() if not differences else "; ".join(differences),
+                self._where(step),
+            )
+        )
+
+    def _eventually(self, step: st.Eventually) -> None:
+        deadline = time.monotonic() + step.within_s
+        attempts = 0
+        while True:
+            attempts += 1
+            saved = self.timeout
+            self.timeout = max(1.0, min(saved, deadline - time.monotonic() + 1.0))
+            try:
+                ok = self._login(step.step, quiet=True)
+            finally:
+                self.timeout = saved
+            if ok:
+                self.checks.append(
+                    make_check(
+                        self.requirement,
+                        Outcome.PASS,
+                        f"a login succeeds within {step.within_s:g} s",
+                        f"logged in after {attempts} attempt(s)",
+                        self._where(step),
+                    )
+                )
+                return
+            self._teardown_session(step.step.session)
+            if time.monotonic() >= deadline:
+                self.checks.append(
+                    make_check(
+                        self.requirement,
+                        broken(self.requirement),
+                        f"a login succeeds within {step.within_s:g} s",
+                        f"refused {attempts} time(s); last: {self._last_text()}",
+                        self._where(step),
+                    )
+                )
+                raise Abort
+            time.sleep(0.2)
+
+    def _last_text(self) -> str:
+        return self.last.response.describe() if self.last else "no answer"
+
+    def _sleep(self, step: st.Sleep) -> None:
+        time.sleep(step.seconds)
+
+    def _when(self, step: st.When) -> None:
+        cond = step.condition
+        if cond.kind == "capa":
+            held = self.profile.advertises(cond.name)
+        else:
+            held = cond.name in self.labels
+        if held != cond.negate:
+            self._steps(step.body)
+
+    def _login_step(self, step: st.Login) -> None:
+        self._login(step)
+
+    def _open_step(self, step: st.Open) -> None:
+        self._open(step)
+
+    # -- teardown -----------------------------------------------------------
+    def _teardown_session(self, name: str) -> None:
+        session = self.sessions.get(name)
+        if session is None:
+            return
+        if session.connected:
+            try:
+                if session.state is State.TRANSACTION:
+                    # Never let teardown commit deletions the scenario did not QUIT for.
+                    session.command("RSET", timeout=TEARDOWN_TIMEOUT)
+                if session.connected and not session.closed_by_server:
+                    session.command("QUIT", timeout=TEARDOWN_TIMEOUT)
+            except Exception:  # a broken server must not break teardown
+                pass
+        self._forget(name, dropped=False)
+
+    def _teardown(self) -> None:
+        for name in list(self.sessions):
+            self._teardown_session(name)
+
+    _handlers: ClassVar[dict[type, Callable[[Any, Any], None]]] = {
+        st.Open: _open_step,
+        st.Login: _login_step,
+        st.Use: _use,
+        st.Check: _check,
+        st.Send: _send,
+        st.Expect: _expect,
+        st.End: _end,
+        st.ExpectClosed: _expect_closed,
+        st.Snapshot: _snapshot,
+        st.Unchanged: _unchanged,
+        st.Eventually: _eventually,
+        st.Sleep: _sleep,
+        st.When: _when,
+    }

@@ -1,0 +1,218 @@
+"""Where a verdict is graded: an answer against the alternatives a scenario accepts.
+
+An ``S:`` step lists the behaviours it knows, each with a grade (Autobahn's
+idea: several legal behaviours can all pass).  The first alternative that
+matches decides; when none matches, the check takes the grade that breaking
+its requirement carries (MUST: fail, SHOULD: non-strict, MAY: info).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from conformance.catalog import requirement as catalog_requirement
+from conformance.codec import Response
+from conformance.model import Discrepancy
+from conformance.outcomes import Level, Outcome
+from conformance.results import CheckResult
+from conformance.scenario.steps import Alternative, Condition
+
+GRADES: dict[str, Outcome] = {
+    "pass": Outcome.PASS,
+    "fail": Outcome.FAIL,
+    "non-strict": Outcome.NON_STRICT,
+    "info": Outcome.INFO,
+}
+
+
+@dataclass
+class Match:
+    alternative: Alternative | None  # None: nothing matched
+    discrepancies: list[Discrepancy]  # what the model found wrong (for "model")
+
+
+def describe_alternative(alt: Alternative, words: list[str], model: str | None = None) -> str:
+    """How an alternative reads in Expected."""
+    if alt.form == "status":
+        parts = [alt.status or ""]
+        if alt.code:
+            parts.append(f"[{alt.code}]")
+        parts += words
+        return " ".join(parts)
+    if alt.form == "regex":
+        return f"a status line matching /{alt.pattern}/"
+    if alt.form == "model":
+        return model or "the answer the mailbox model computes"
+    if alt.form == "closed":
+        return "the server closes the connection"
+    if alt.form == "timeout":
+        return "no answer before the deadline"
+    return "any answer"
+
+
+def matches(
+    alt: Alternative,
+    response: Response,
+    words: list[str],
+    model_discrepancies: Callable[[], list[Discrepancy]],
+) -> tuple[bool, list[Discrepancy]]:
+    """Whether ``response`` is the behaviour ``alt`` describes."""
+    if alt.form == "any":
+        return True, []
+    if alt.form == "closed":
+        return response.kind == "closed", []
+    if alt.form == "timeout":
+        return response.kind == "timeout", []
+    if response.kind not in ("status", "multi"):
+        # A close or a timeout where an answer was due matches no status form.
+        if alt.form == "model":
+            return False, model_discrepancies()
+        return False, []
+    if alt.form == "model":
+        found = model_discrepancies()
+        return not found, found
+    if alt.form == "regex":
+        assert alt.pattern is not None
+        line = response.status_line.rstrip(b"\r\n").decode("latin-1")
+        return re.search(alt.pattern, line) is not None, []
+    if response.status != alt.status:
+        return False, []
+    if alt.code is not None and (response.code_text or "").upper() != alt.code.upper():
+        return False, []
+    if words:
+        got = response.text.split()
+        if got[: len(words)] != words:
+            return False, []
+    return True, []
+
+
+def condition_holds(
+    condition: Condition | None, capabilities: frozenset[str], labels: set[str]
+) -> bool:
+    if condition is None:
+        return True
+    if condition.kind == "capa":
+        held = condition.name.upper() in capabilities
+    else:
+        held = condition.name in labels
+    return held != condition.negate
+
+
+def grade_check(
+    *,
+    req_id: str,
+    alternatives: tuple[Alternative, ...],
+    response: Response,
+    expanded_words: list[list[str]],
+    model_discrepancies: Callable[[], list[Discrepancy]],
+    capabilities: frozenset[str],
+    labels: set[str],
+    where: str,
+    model_requirement: str | None = None,
+    model_expected: str | None = None,
+) -> tuple[CheckResult, Alternative | None]:
+    """Grade one answer; returns the check and the alternative that matched.
+
+    A ``model`` alternative checks the requirement the model cites for the
+    command (RETR: RFC1939-5.RETR-1 ...), not the scenario's ``check`` line:
+    the model knows which rule each answer is bound by.
+    """
+    found: list[Discrepancy] = []
+    expected: list[str] = []
+    for alt, words in zip(alternatives, expanded_words, strict=True):
+        if not condition_holds(alt.condition, capabilities, labels):
+            continue
+        ok, discrepancies = matches(alt, response, words, model_discrepancies)
+        found = found or discrepancies
+        if alt.grade in ("pass", "info", "non-strict"):
+            expected.append(describe_alternative(alt, words, model_expected))
+        if ok:
+            outcome = GRADES[alt.grade]
+            note = alt.note or f"matched: {describe_alternative(alt, words, model_expected)}"
+            checked = model_requirement if alt.form == "model" and model_requirement else req_id
+            return (
+                _check(checked, outcome, " or ".join(expected), response, where, note),
+                alt,
+            )
+    # Nothing matched: the most precise requirement is the model's, if it found one.
+    if found:
+        first = found[0]
+        level = _level(first.requirement)
+        detail = "; ".join(f"{d.requirement}: expected {d.expected}, got {d.actual}" for d in found)
+        return (
+            CheckResult(
+                requirement=first.requirement,
+                level=level.value,
+                quote=_quote(first.requirement),
+                outcome=level.outcome_when_broken(),
+                expected=first.expected,
+                actual=first.actual,
+                where=where,
+                note=detail,
+            ),
+            None,
+        )
+    level = _level(req_id)
+    return (
+        _check(
+            req_id,
+            level.outcome_when_broken(),
+            " or ".join(expected) or "(no alternative applies)",
+            response,
+            where,
+            "no accepted behaviour matched",
+        ),
+        None,
+    )
+
+
+def _level(req_id: str) -> Level:
+    try:
+        return catalog_requirement(req_id).grade
+    except KeyError:
+        return Level.MUST
+
+
+def _quote(req_id: str) -> str:
+    try:
+        return catalog_requirement(req_id).text
+    except KeyError:
+        return ""
+
+
+def _check(
+    req_id: str, outcome: Outcome, expected: str, response: Response, where: str, note: str
+) -> CheckResult:
+    return CheckResult(
+        requirement=req_id,
+        level=_level(req_id).value,
+        quote=_quote(req_id),
+        outcome=outcome,
+        expected=expected,
+        actual=response.describe(),
+        where=where,
+        note=note,
+    )
+
+
+def make_check(
+    req_id: str, outcome: Outcome, expected: str, actual: str, where: str, note: str = ""
+) -> CheckResult:
+    """A check graded by the runner itself (login, snapshots, closes)."""
+    return CheckResult(
+        requirement=req_id,
+        level=_level(req_id).value,
+        quote=_quote(req_id),
+        outcome=outcome,
+        expected=expected,
+        actual=actual,
+        where=where,
+        note=note,
+    )
+
+
+def broken(req_id: str) -> Outcome:
+    """The grade for breaking ``req_id`` (by its level)."""
+    return _level(req_id).outcome_when_broken()

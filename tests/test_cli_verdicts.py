@@ -1,0 +1,133 @@
+"""The CLI end to end against servers that answer wrongly, silently or not at all.
+
+A deliberately wrong answer must come out as ``fail`` citing the broken
+requirement; silence must come out as a timeout, not a wrong answer; an
+unreachable target and an empty selection have their own exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from conformance.cli import EXIT_FAIL, EXIT_NOTHING, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, main
+from tests.scripted import ScriptedServer, read_line
+
+WRONG_STATE = """\
+id: t.stat-before-login
+title: STAT before login is refused
+requirements: RFC1939-3-13
+mailbox: none
+---
+open A
+C: STAT
+S: -ERR
+C: QUIT
+S: +OK
+"""
+
+
+def fake_pop3(stat_before_login: bytes) -> ScriptedServer:
+    """A tiny POP3 peer whose answer to STAT in AUTHORIZATION is scripted."""
+
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(b"+OK fake\r\n")
+        while True:
+            line = read_line(conn).strip().upper()
+            if not line:
+                return
+            if line == b"CAPA":
+                conn.sendall(b"+OK\r\nUSER\r\n.\r\n")
+            elif line == b"STAT":
+                conn.sendall(stat_before_login)
+            elif line == b"QUIT":
+                conn.sendall(b"+OK bye\r\n")
+                return
+            else:
+                conn.sendall(b"-ERR what\r\n")
+
+    return ScriptedServer(handler)
+
+
+def run_cli(tmp_path: Path, port: int, scenario: str, *extra: str) -> tuple[int, dict[str, object]]:
+    suites = tmp_path / "suites"
+    suites.mkdir(exist_ok=True)
+    (suites / "t.pop3").write_text(scenario)
+    report = tmp_path / "report"
+    code = main(
+        [
+            "run",
+            "--suites",
+            str(suites),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--account",
+            "alice:secret-pw",
+            "--report-dir",
+            str(report),
+            "--timeout",
+            "1",
+            *extra,
+        ]
+    )
+    results = json.loads((report / "results.json").read_text()) if report.exists() else {}
+    return code, results
+
+
+def test_wrong_answer_is_a_fail_citing_the_requirement(tmp_path: Path) -> None:
+    with fake_pop3(b"+OK 0 0\r\n") as srv:
+        code, results = run_cli(tmp_path, srv.port, WRONG_STATE)
+    assert code == EXIT_FAIL
+    (scenario,) = results["scenarios"]  # type: ignore[misc]
+    assert scenario["outcome"] == "fail"
+    failing = [c for c in scenario["checks"] if c["outcome"] == "fail"]
+    assert failing[0]["requirement"] == "RFC1939-3-13"
+    assert "incorrect state" in failing[0]["quote"]
+    assert (tmp_path / "report" / "junit.xml").exists()
+
+
+def test_right_answer_passes(tmp_path: Path) -> None:
+    with fake_pop3(b"-ERR not yet\r\n") as srv:
+        code, results = run_cli(tmp_path, srv.port, WRONG_STATE)
+    assert code == EXIT_OK
+    assert results["outcome"] == "pass"
+
+
+def test_silence_is_a_timeout(tmp_path: Path) -> None:
+    with fake_pop3(b"") as srv:  # never answers STAT
+        code, results = run_cli(tmp_path, srv.port, WRONG_STATE)
+    assert code == EXIT_FAIL
+    check = results["scenarios"][0]["checks"][0]  # type: ignore[index]
+    assert "deadline" in check["actual"]
+
+
+def test_secret_never_in_reports(tmp_path: Path) -> None:
+    with fake_pop3(b"-ERR\r\n") as srv:
+        run_cli(tmp_path, srv.port, WRONG_STATE.replace("C: STAT", "C: PASS {password}"))
+    for path in (tmp_path / "report").iterdir():
+        assert "secret-pw" not in path.read_text()
+
+
+def test_unreachable(tmp_path: Path) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    code, _ = run_cli(tmp_path, port, WRONG_STATE)
+    assert code == EXIT_UNREACHABLE
+
+
+def test_nothing_selected(tmp_path: Path) -> None:
+    code, _ = run_cli(tmp_path, 1, WRONG_STATE, "--select", "no.such.*")
+    assert code == EXIT_NOTHING
+
+
+def test_bad_scenario_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run_cli(tmp_path, 1, "id: x\n---\nfrobnicate\n")
+    assert code == EXIT_USAGE
+    assert "t.pop3:" in capsys.readouterr().err

@@ -1,0 +1,107 @@
+"""Grading: alternatives, conditions, labels and the level of the requirement."""
+
+from __future__ import annotations
+
+from conformance.codec import Response, parse_status_line
+from conformance.model import Discrepancy
+from conformance.outcomes import Outcome
+from conformance.scenario.steps import Alternative, Condition, Where
+from conformance.verdicts import grade_check
+
+W = Where("t.pop3", 1)
+
+
+def alt(form: str = "status", **kw: object) -> Alternative:
+    return Alternative(form=form, where=W, **kw)  # type: ignore[arg-type]
+
+
+def grade(
+    alts: list[Alternative],
+    response: Response,
+    req: str = "RFC1939-5.DELE-2",
+    caps: frozenset[str] = frozenset(),
+    discrepancies: list[Discrepancy] | None = None,
+) -> tuple[Outcome, str, Alternative | None]:
+    check, matched = grade_check(
+        req_id=req,
+        alternatives=tuple(alts),
+        response=response,
+        expanded_words=[list(a.words) for a in alts],
+        model_discrepancies=lambda: discrepancies or [],
+        capabilities=caps,
+        labels=set(),
+        where="t.pop3:1",
+    )
+    return check.outcome, check.requirement, matched
+
+
+def test_status_match_passes() -> None:
+    outcome, req, _ = grade([alt(status="-ERR")], parse_status_line(b"-ERR no\r\n"))
+    assert outcome is Outcome.PASS and req == "RFC1939-5.DELE-2"
+
+
+def test_mismatch_of_a_must_fails() -> None:
+    outcome, _, matched = grade([alt(status="-ERR")], parse_status_line(b"+OK\r\n"))
+    assert outcome is Outcome.FAIL and matched is None
+
+
+def test_mismatch_of_a_should_is_non_strict() -> None:
+    outcome, _, _ = grade(
+        [alt(status="-ERR")], parse_status_line(b"+OK\r\n"), req="RFC1939-7.UIDL-6"
+    )
+    assert outcome is Outcome.NON_STRICT
+
+
+def test_mismatch_of_a_may_is_info() -> None:
+    outcome, _, _ = grade(
+        [alt(status="-ERR")], parse_status_line(b"+OK\r\n"), req="RFC1939-3-14"
+    )
+    assert outcome is Outcome.INFO
+
+
+def test_response_code_must_match() -> None:
+    a = [alt(status="-ERR", code="IN-USE")]
+    assert grade(a, parse_status_line(b"-ERR [in-use] busy\r\n"))[0] is Outcome.PASS
+    assert grade(a, parse_status_line(b"-ERR busy\r\n"))[0] is Outcome.FAIL
+
+
+def test_words_prefix() -> None:
+    a = [alt(status="+OK", words=("2", "320"))]
+    assert grade(a, parse_status_line(b"+OK 2 320 octets\r\n"))[0] is Outcome.PASS
+    assert grade(a, parse_status_line(b"+OK 2 321\r\n"))[0] is Outcome.FAIL
+
+
+def test_first_matching_alternative_grades() -> None:
+    alts = [
+        alt(status="-ERR", code="IN-USE", label="locked"),
+        alt(status="-ERR", condition=Condition("capa", "RESP-CODES", negate=True), label="locked"),
+        alt(status="+OK", label="snapshot"),
+        alt(status="-ERR", grade="fail", note="RESP-CODES promises [IN-USE]"),
+    ]
+    bare = parse_status_line(b"-ERR locked\r\n")
+    # Without RESP-CODES a bare -ERR is a permitted refusal ...
+    assert grade(alts, bare)[0] is Outcome.PASS
+    # ... with RESP-CODES advertised it is the explicitly failing alternative.
+    outcome, _, matched = grade(alts, bare, caps=frozenset({"RESP-CODES"}))
+    assert outcome is Outcome.FAIL and matched is alts[3]
+    assert grade(alts, parse_status_line(b"+OK\r\n"))[2] is alts[2]
+
+
+def test_timeout_and_close_match_no_status() -> None:
+    a = [alt(status="+OK")]
+    assert grade(a, Response(kind="timeout"))[0] is Outcome.FAIL
+    assert grade(a, Response(kind="closed"))[0] is Outcome.FAIL
+    assert grade([alt("closed")], Response(kind="closed"))[0] is Outcome.PASS
+    assert grade([alt("timeout", grade="info")], Response(kind="timeout"))[0] is Outcome.INFO
+
+
+def test_model_discrepancy_names_its_requirement() -> None:
+    d = [Discrepancy("RFC1939-5.RETR-2", "-ERR", "+OK")]
+    outcome, req, _ = grade([alt("model")], parse_status_line(b"+OK\r\n"), discrepancies=d)
+    assert outcome is Outcome.FAIL and req == "RFC1939-5.RETR-2"
+
+
+def test_regex() -> None:
+    a = [alt("regex", pattern=r"^\+OK \d+ \d+$")]
+    assert grade(a, parse_status_line(b"+OK 1 2\r\n"))[0] is Outcome.PASS
+    assert grade(a, parse_status_line(b"+OK one\r\n"))[0] is Outcome.FAIL
