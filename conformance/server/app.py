@@ -1,0 +1,175 @@
+"""The reference server's network side: listener, connections, locks, autologout.
+
+Each connection reads raw chunks into its own buffer and hands complete lines
+to a :class:`~conformance.server.session.Session` one at a time, so commands
+that arrive together (PIPELINING) are answered in order and none is lost.
+The answers to one batch are written together, and large ones are drained
+before more lines are read, so a client that stops reading slows the server
+down instead of filling its memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from types import TracebackType
+from typing import Final
+
+from conformance.server.config import ServerConfig
+from conformance.server.session import Session
+
+log = logging.getLogger(__name__)
+
+READ_SIZE: Final = 65536
+FLUSH_AT: Final = 65536  # write what a batch produced once it reaches this size
+
+
+class LockTable:
+    """Exclusive maildrop locks, held in memory by the one process that serves the maildirs."""
+
+    def __init__(self) -> None:
+        self._held: set[str] = set()
+
+    def acquire(self, key: str) -> bool:
+        if key in self._held:
+            return False
+        self._held.add(key)
+        return True
+
+    def release(self, key: str) -> None:
+        self._held.discard(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._held
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
+def _strip_terminator(line: bytes) -> bytes:
+    # Bare LF is accepted as a line end too (be liberal in what you accept).
+    line = line[:-1]
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+class Pop3Server:
+    """An asyncio POP3 listener; use ``async with`` or start()/close()."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.locks = LockTable()
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._connection, self.config.host, self.config.port, limit=READ_SIZE
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port actually listened on (the first socket's)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("server is not listening")
+        name = self._server.sockets[0].getsockname()
+        return str(name[0]), int(name[1])
+
+    async def close(self) -> None:
+        """Stop listening and end every session without UPDATE."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        tasks = list(self._connections)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> Pop3Server:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+        peer = writer.get_extra_info("peername")
+        session = Session(self.config, self.locks)
+        log.info("connection from %s", peer)
+        try:
+            await self._converse(session, reader, writer)
+        except TimeoutError:
+            log.info("autologout of %s", peer)  # RFC 1939 section 3: close, say nothing
+        except (ConnectionError, OSError) as error:
+            log.info("connection from %s lost: %s", peer, error)
+        except Exception:
+            log.exception("connection from %s failed", peer)
+        finally:
+            # Release the lock first, so that it is free before the close completes.
+            session.end()
+            writer.close()
+            if task is not None:
+                self._connections.discard(task)
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.wait_closed()
+
+    async def _converse(
+        self, session: Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        idle = self.config.autologout
+        writer.write(session.greeting())
+        buffer = bytearray()
+        discarding = False  # inside an over-long line that was already refused
+        while True:
+            out: list[bytes] = []
+            pending = 0
+            while (end := buffer.find(b"\n")) >= 0:
+                line = bytes(buffer[: end + 1])
+                del buffer[: end + 1]
+                if discarding:
+                    discarding = False
+                    continue
+                if len(line) > session.line_limit:
+                    reply = session.line_too_long()
+                else:
+                    reply = session.receive_line(_strip_terminator(line))
+                out.append(reply.data)
+                pending += len(reply.data)
+                if reply.close:
+                    await _send(writer, out, idle)
+                    return
+                if pending >= FLUSH_AT:
+                    await _send(writer, out, idle)
+                    out, pending = [], 0
+            if discarding:
+                buffer.clear()
+            elif len(buffer) >= session.line_limit:
+                # No terminator yet and already too long: answer now rather
+                # than wait for a line end that may never come.
+                out.append(session.line_too_long().data)
+                buffer.clear()
+                discarding = True
+            if out:
+                await _send(writer, out, idle)
+            async with asyncio.timeout(idle):
+                chunk = await reader.read(READ_SIZE)
+            if not chunk:
+                return  # EOF (FIN or half-close): the session ends without UPDATE
+            buffer += chunk
+
+
+async def _send(writer: asyncio.StreamWriter, chunks: list[bytes], idle: float) -> None:
+    writer.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+    # A client that never reads would block drain forever: the autologout
+    # timer covers that wait too.
+    async with asyncio.timeout(idle):
+        await writer.drain()

@@ -1,0 +1,105 @@
+"""Command line of the reference server: ``python -m conformance.server``.
+
+Once it listens it prints exactly one line, ``listening on HOST:PORT``, so that
+a parent process (see :mod:`conformance.server.embedded`) learns the port it
+got; SIGTERM and SIGINT stop it cleanly (sessions end without UPDATE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from conformance.server.app import Pop3Server
+from conformance.server.config import DEFAULT_AUTOLOGOUT, USER_PLACEHOLDER, ServerConfig
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="TCP port (default 0: any free port)")
+    parser.add_argument(
+        "--maildir",
+        required=True,
+        metavar="TEMPLATE",
+        help=f"path of each account's maildir, containing {USER_PLACEHOLDER}",
+    )
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="USER:PASS",
+        help="an account (repeatable); split at the first colon",
+    )
+    parser.add_argument(
+        "--autologout",
+        type=float,
+        default=DEFAULT_AUTOLOGOUT,
+        metavar="SECONDS",
+        help="close a session after this long without a command (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging to stderr (passwords are never logged)",
+    )
+
+
+def _accounts(specs: list[str]) -> dict[str, str]:
+    accounts: dict[str, str] = {}
+    for spec in specs:
+        user, colon, password = spec.partition(":")
+        if not colon or not user:
+            # Never echo the spec: it may hold a password.
+            raise ValueError("--account takes USER:PASS")
+        accounts[user] = password
+    return accounts
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
+    try:
+        config = ServerConfig(
+            maildir_template=args.maildir,
+            accounts=_accounts(args.account),
+            host=args.host,
+            port=args.port,
+            autologout=args.autologout,
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(config))
+    except OSError as error:
+        print(f"error: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(config: ServerConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with Pop3Server(config) as server:
+        host, port = server.address
+        print(f"listening on {host}:{port}", flush=True)
+        await stop.wait()
+        log.info("stopping")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance.server",
+        description="The reference POP3 server of pop3-conformance (RFC 1939, 2449, 5034 PLAIN).",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

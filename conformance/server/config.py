@@ -1,0 +1,44 @@
+"""The reference server's settings, in one frozen dataclass.
+
+Everything a connection needs to know about the server (accounts, where the
+mail is, timers) comes from here, so that tests can build a server in-process
+and the CLI only has to fill this in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+USER_PLACEHOLDER: Final = "{user}"
+DEFAULT_AUTOLOGOUT: Final = 600.0  # RFC 1939 section 3: at least 10 minutes
+IMPLEMENTATION: Final = "pop3-conformance-reference"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How the reference server runs.
+
+    ``maildir_template`` holds ``{user}``, e.g. ``/srv/mail/{user}``: each
+    account's maildrop is the maildir at that path.  ``defects`` names faults to
+    inject on purpose (reserved: the correct server knows none yet), so that the
+    harness can be shown to catch them.
+    """
+
+    maildir_template: str
+    accounts: dict[str, str] = field(default_factory=dict, repr=False)  # user -> password
+    host: str = "127.0.0.1"
+    port: int = 0
+    autologout: float = DEFAULT_AUTOLOGOUT
+    defects: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if USER_PLACEHOLDER not in self.maildir_template:
+            raise ValueError(f"maildir template must contain {USER_PLACEHOLDER}")
+        if self.autologout <= 0:
+            raise ValueError("autologout must be positive")
+
+    def maildir_for(self, user: str) -> Path:
+        # str.replace, not str.format: a path may hold other braces.
+        return Path(self.maildir_template.replace(USER_PLACEHOLDER, user))

@@ -1,0 +1,195 @@
+"""Run the reference server in a child process, for tests and for the default target.
+
+A separate process keeps the server's event loop, locks and crashes apart from
+the harness that judges it.  The child is ``python -m conformance.server`` on a
+free loopback port; its one ``listening on HOST:PORT`` line tells the port.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Final
+
+from conformance.server.config import USER_PLACEHOLDER
+
+LISTENING: Final = "listening on "
+STOP_GRACE: Final = 5.0
+# The directory that holds the ``conformance`` package: the child imports from it.
+REPO_ROOT: Final = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class EmbeddedAccount:
+    user: str
+    password: str = field(repr=False)
+
+
+class EmbeddedServer:
+    """A reference server in a child process, with fresh accounts and maildirs.
+
+    ``root`` holds ``mail/{user}`` maildirs and the child's stderr; without it a
+    temporary directory is made and removed again by :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        accounts: Sequence[str] = ("alice", "bob", "carol", "dave"),
+        startup_timeout: float = 10.0,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self._given_root = root
+        self._account_names = tuple(accounts)
+        self.startup_timeout = startup_timeout
+        self.extra_args = tuple(extra_args)
+        self.root: Path | None = None
+        self.host = ""
+        self.port = 0
+        self.accounts: list[EmbeddedAccount] = []
+        self.maildir_template = ""
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._owns_root = False
+        self.returncode: int | None = None  # the child's exit status, once stopped
+
+    def start(self) -> EmbeddedServer:
+        if self._process is not None:
+            raise RuntimeError("embedded server already started")
+        if self._given_root is None:
+            self.root = Path(tempfile.mkdtemp(prefix="pop3-reference-"))
+            self._owns_root = True
+        else:
+            self.root = self._given_root
+            self.root.mkdir(parents=True, exist_ok=True)
+        self.maildir_template = str(self.root / "mail" / USER_PLACEHOLDER)
+        self.accounts = [
+            EmbeddedAccount(name, secrets.token_hex(12)) for name in self._account_names
+        ]
+        for account in self.accounts:
+            for sub in ("new", "cur", "tmp"):
+                (self.root / "mail" / account.user / sub).mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "conformance.server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--maildir",
+            self.maildir_template,
+        ]
+        for account in self.accounts:
+            command += ["--account", f"{account.user}:{account.password}"]
+        command += self.extra_args
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        # A file, not a pipe: nobody reads the child's stderr while it runs, and
+        # a full pipe would block it.  It lives until stop(), hence no "with".
+        self._stderr = tempfile.TemporaryFile(prefix="pop3-reference-stderr-")  # noqa: SIM115
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            cwd=REPO_ROOT,  # "-m" puts the cwd first on sys.path: make it this package's
+        )
+        try:
+            self.host, self.port = self._wait_listening()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_listening(self) -> tuple[str, int]:
+        process = self._process
+        if process is None or process.stdout is None:  # pragma: no cover - set by start()
+            raise RuntimeError("embedded server not started")
+        deadline = time.monotonic() + self.startup_timeout
+        received = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            while b"\n" not in received:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError(self._failure("did not start listening in time"))
+                if not selector.select(left):
+                    continue
+                chunk = os.read(process.stdout.fileno(), 4096)
+                if not chunk:
+                    process.wait(timeout=STOP_GRACE)
+                    raise RuntimeError(self._failure(f"exited with status {process.returncode}"))
+                received += chunk
+        line = received.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+        if not line.startswith(LISTENING):
+            raise RuntimeError(self._failure(f"unexpected first line {line!r}"))
+        host, _, port = line[len(LISTENING) :].rpartition(":")
+        return host, int(port)
+
+    def _failure(self, what: str) -> str:
+        return f"reference POP3 server {what}; its stderr:\n{self._stderr_text()}"
+
+    def _stderr_text(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def account(self, user: str) -> EmbeddedAccount:
+        for account in self.accounts:
+            if account.user == user:
+                return account
+        raise KeyError(user)
+
+    def maildir(self, user: str) -> Path:
+        return Path(self.maildir_template.replace(USER_PLACEHOLDER, user))
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=STOP_GRACE)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            self.returncode = process.returncode
+            if process.stdout is not None:
+                process.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        if self._owns_root and self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self._owns_root = False
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
