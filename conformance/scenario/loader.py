@@ -1,0 +1,847 @@
+"""Scenario files (``*.pop3``) in, :class:`~conformance.scenario.steps.Scenario` out.
+
+The grammar is the one of ``suites/README.md``.  Every mistake in a file is
+reported as a :class:`ScenarioError` carrying ``file:line``; the loader checks
+as much as it can without a server (regexes compile, labels and snapshots are
+defined before use, sessions are opened before use, accounts exist) so that a
+broken suite fails at load time and not halfway through a run.
+
+Requirement IDs are checked for syntax only: whether an ID is in the catalog
+is the business of the module that owns the catalog.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from conformance.scenario.errors import ScenarioError
+from conformance.scenario.steps import (
+    Alternative,
+    Check,
+    Condition,
+    End,
+    Eventually,
+    Expect,
+    ExpectClosed,
+    Login,
+    Open,
+    Scenario,
+    Send,
+    Sleep,
+    Snapshot,
+    Step,
+    Unchanged,
+    Use,
+    When,
+    Where,
+)
+
+__all__ = ["ScenarioError", "discover", "load_all", "load_scenario", "parse_scenario"]
+
+HEADER_END: Final = "---"
+HEADER_KEYS: Final = frozenset(
+    {
+        "id",
+        "title",
+        "requirements",
+        "tags",
+        "needs",
+        "mailbox",
+        "accounts",
+        "destructive",
+        "timeout",
+        "description",
+        "expectation",
+    }
+)
+REQUIRED_KEYS: Final = ("id", "title", "requirements")
+MAILBOXES: Final = ("standard", "small", "empty", "none")
+GRADES: Final = ("pass", "fail", "non-strict", "info")
+# The words after "S:" that are forms of their own (besides status and /regex/).
+BARE_FORMS: Final = ("model", "closed", "timeout", "any")
+DEFAULT_CLOSE_WITHIN_S: Final = 5.0
+
+ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9.-]*")
+# RFC<nnnn>-<section>[.<CMD>]-<n>; the catalog also has section-less entries
+# (RFC 1957 has no numbered sections: "RFC1957-1"), so the section is optional.
+REQUIREMENT_RE: Final = re.compile(
+    r"RFC[0-9]+-(?:[0-9]+(?:\.[0-9]+)*(?:\.[A-Z][A-Z0-9]*)?-)?[0-9]+"
+)
+SESSION_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+NAME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")  # labels and snapshot names
+CAPA_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+TAG_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# RFC 2449 section 3: resp-code = "[" resp-level *("/" resp-level) "]".
+RESP_LEVEL: Final = r"[\x21-\x2E\x30-\x5C\x5E-\x7F]+"
+RESP_CODE_RE: Final = re.compile(rf"{RESP_LEVEL}(?:/{RESP_LEVEL})*")
+DURATION_RE: Final = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s)")
+HEADER_LINE_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)")
+PLACEHOLDER_RE: Final = re.compile(r"\{([^{}]*)\}")
+PLACEHOLDERS: Final = frozenset(
+    {"user", "password", "user2", "password2", "count", "size", "last", "beyond"}
+)
+INDEXED_PLACEHOLDER_RE: Final = re.compile(r"(size|uid):([1-9][0-9]*)")
+# Words a label may not take: "when capa X" and "when not X" would become ambiguous.
+RESERVED_LABELS: Final = frozenset({"capa", "not"})
+ESCAPES: Final = {"r": b"\r", "n": b"\n", "t": b"\t", "0": b"\0", "\\": b"\\"}
+
+
+# --------------------------------------------------------------------- public API
+
+
+def parse_scenario(text: str, file: str) -> Scenario:
+    """Parse the text of one scenario file; ``file`` is the name used in errors and steps."""
+    return _parse(text, file)[0]
+
+
+def load_scenario(path: Path, *, display_name: str | None = None) -> Scenario:
+    """Read and parse one ``.pop3`` file.
+
+    ``display_name`` replaces ``str(path)`` in errors and step locations (a
+    report may prefer a path relative to the suite root).
+    """
+    return _load(path, display_name)[0]
+
+
+def discover(paths: Sequence[Path]) -> list[Path]:
+    """The ``*.pop3`` files under the given folders (recursively), sorted.
+
+    A path that is not a folder is taken as is, so that naming a file that
+    does not exist is reported by :func:`load_all` instead of silently
+    selecting nothing.
+    """
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            found.update(p for p in path.rglob("*.pop3") if p.is_file())
+        else:
+            found.add(path)
+    return sorted(found)
+
+
+def load_all(paths: Sequence[Path]) -> tuple[list[Scenario], list[ScenarioError]]:
+    """Load every scenario found by :func:`discover`.
+
+    Returns the scenarios that loaded and the errors of those that did not.
+    A scenario whose id was already taken by an earlier file (in sorted
+    order) is reported as an error and left out.
+    """
+    scenarios: list[Scenario] = []
+    errors: list[ScenarioError] = []
+    seen: dict[str, tuple[str, int]] = {}
+    for path in discover(paths):
+        try:
+            scenario, id_line = _load(path, None)
+        except ScenarioError as error:
+            errors.append(error)
+            continue
+        if scenario.id in seen:
+            first_file, first_line = seen[scenario.id]
+            errors.append(
+                ScenarioError(
+                    scenario.file,
+                    id_line,
+                    f"duplicate id '{scenario.id}' (already used at {first_file}:{first_line})",
+                )
+            )
+            continue
+        seen[scenario.id] = (scenario.file, id_line)
+        scenarios.append(scenario)
+    return scenarios, errors
+
+
+# --------------------------------------------------------------------- reading files
+
+
+def _load(path: Path, display_name: str | None) -> tuple[Scenario, int]:
+    name = display_name if display_name is not None else str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ScenarioError(name, 1, f"cannot read the file: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ScenarioError(
+            name, line, f"not UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}"
+        ) from None
+    return _parse(text, name)
+
+
+def _parse(text: str, file: str) -> tuple[Scenario, int]:
+    try:
+        return _Parser(text, file).parse()
+    except ScenarioError:
+        raise
+    except Exception as error:  # a loader bug must still point at the file, not crash a run
+        raise ScenarioError(
+            file, 1, f"internal loader error: {type(error).__name__}: {error}"
+        ) from error
+
+
+# --------------------------------------------------------------------- the parser
+
+
+@dataclass
+class _Field:
+    line: int
+    value: str
+
+
+@dataclass
+class _Block:
+    """The steps of the file (the outermost block) or of one ``when`` ... ``end``."""
+
+    line: int  # the "when" line (0 for the file itself)
+    condition: Condition | None
+    steps: list[Step] = field(default_factory=list)
+    pending: list[Alternative] = field(default_factory=list)  # S: lines not yet closed
+    pending_line: int = 0
+    after_send: bool = False  # the last step of this block is a C: or raw:
+
+
+class _Parser:
+    def __init__(self, text: str, file: str) -> None:
+        self.file = file
+        if text.startswith("\ufeff"):
+            text = text[1:]  # a BOM is an editor's habit, not content
+        # Split on LF only: str.splitlines() would also split on form feeds and
+        # other separators that a C: or raw: line may legitimately contain.
+        self.lines = [line.removesuffix("\r") for line in text.split("\n")]
+        if self.lines and self.lines[-1] == "":
+            self.lines.pop()
+        self.accounts = 1
+        self.opened: set[str] = set()
+        self.current: str | None = None
+        self.labels: set[str] = set()
+        self.snapshots: set[str] = set()
+
+    def error(self, line: int, message: str) -> ScenarioError:
+        return ScenarioError(self.file, line, message)
+
+    def where(self, line: int) -> Where:
+        return Where(self.file, line)
+
+    # ----------------------------------------------------------------- header
+
+    def parse(self) -> tuple[Scenario, int]:
+        fields, end = self.read_header()
+        scenario = self.build_scenario(fields, end)
+        scenario.steps = self.parse_steps(end)
+        return scenario, fields["id"].line
+
+    def read_header(self) -> tuple[dict[str, _Field], int]:
+        fields: dict[str, _Field] = {}
+        last: str | None = None
+        for index, line in enumerate(self.lines):
+            number = index + 1
+            if line.rstrip() == HEADER_END:
+                return fields, number
+            if line.startswith("#") or not line.strip():
+                continue
+            if line[0] in " \t":
+                if last is None:
+                    raise self.error(number, "indented line without a header key above it")
+                fields[last].value = f"{fields[last].value} {line.strip()}".strip()
+                continue
+            match = HEADER_LINE_RE.fullmatch(line)
+            if match is None:
+                raise self.error(
+                    number, f"expected 'key: value' in the header (or '{HEADER_END}'), got {line!r}"
+                )
+            key = match.group(1)
+            if key not in HEADER_KEYS:
+                known = ", ".join(sorted(HEADER_KEYS))
+                raise self.error(number, f"unknown header key '{key}' (known: {known})")
+            if key in fields:
+                raise self.error(
+                    number, f"header key '{key}' given twice (first at line {fields[key].line})"
+                )
+            fields[key] = _Field(number, match.group(2).strip())
+            last = key
+        raise self.error(
+            max(len(self.lines), 1), f"no '{HEADER_END}' line ends the header; a scenario needs one"
+        )
+
+    def build_scenario(self, fields: dict[str, _Field], end: int) -> Scenario:
+        for key in REQUIRED_KEYS:
+            if key not in fields:
+                raise self.error(end, f"the header has no '{key}' (required)")
+            if not fields[key].value:
+                raise self.error(fields[key].line, f"'{key}' is empty")
+
+        id_field = fields["id"]
+        if not ID_RE.fullmatch(id_field.value):
+            raise self.error(
+                id_field.line,
+                f"bad id {id_field.value!r}: use lower-case letters, digits, '.' and '-',"
+                " starting with a letter or digit",
+            )
+        scenario = Scenario(
+            id=id_field.value,
+            title=fields["title"].value,
+            file=self.file,
+            requirements=self.requirement_list(fields["requirements"]),
+        )
+        if "tags" in fields:
+            scenario.tags = self.word_list(fields["tags"], TAG_RE, "tag")
+        if "needs" in fields:
+            # CAPA tags are case-insensitive (RFC 2449 section 5): keep one spelling.
+            needs = self.word_list(fields["needs"], CAPA_RE, "capability")
+            scenario.needs = [n.upper() for n in needs]
+        if "mailbox" in fields:
+            f = fields["mailbox"]
+            if f.value not in MAILBOXES:
+                raise self.error(
+                    f.line, f"bad mailbox {f.value!r}: expected one of {', '.join(MAILBOXES)}"
+                )
+            scenario.mailbox = f.value
+        if "accounts" in fields:
+            f = fields["accounts"]
+            if f.value not in ("1", "2"):
+                raise self.error(f.line, f"bad accounts {f.value!r}: expected 1 or 2")
+            scenario.accounts = int(f.value)
+            self.accounts = scenario.accounts
+        if "destructive" in fields:
+            f = fields["destructive"]
+            if f.value not in ("yes", "no"):
+                raise self.error(f.line, f"bad destructive {f.value!r}: expected yes or no")
+            scenario.destructive = f.value == "yes"
+        if "timeout" in fields:
+            f = fields["timeout"]
+            scenario.timeout = self.positive_number(f.value, f.line, "timeout")
+        if "description" in fields:
+            scenario.description = fields["description"].value
+        if "expectation" in fields:
+            scenario.expectation = fields["expectation"].value
+        return scenario
+
+    def requirement_list(self, f: _Field) -> list[str]:
+        result: list[str] = []
+        for item in _comma_list(f.value):
+            self.check_requirement(item, f.line)
+            if item in result:
+                raise self.error(f.line, f"requirement {item} is listed twice")
+            result.append(item)
+        if not result:
+            raise self.error(f.line, "'requirements' lists no requirement")
+        return result
+
+    def word_list(self, f: _Field, pattern: re.Pattern[str], what: str) -> list[str]:
+        result: list[str] = []
+        for item in _comma_list(f.value):
+            if not pattern.fullmatch(item):
+                raise self.error(f.line, f"bad {what} {item!r}")
+            if item not in result:
+                result.append(item)
+        return result
+
+    def check_requirement(self, text: str, line: int) -> None:
+        if not REQUIREMENT_RE.fullmatch(text):
+            raise self.error(
+                line,
+                f"bad requirement ID {text!r}: expected RFC<number>-<section>[.<CMD>]-<n>,"
+                " e.g. RFC1939-5.DELE-2",
+            )
+
+    def positive_number(self, text: str, line: int, what: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise self.error(line, f"bad {what} {text!r}: expected a number of seconds") from None
+        if not math.isfinite(value) or value <= 0:
+            raise self.error(line, f"bad {what} {text!r}: must be a positive number of seconds")
+        return value
+
+    # ----------------------------------------------------------------- steps
+
+    def parse_steps(self, first: int) -> list[Step]:
+        """The steps from the 0-based line index ``first`` (just after the header) on."""
+        stack = [_Block(line=0, condition=None)]
+        for index in range(first, len(self.lines)):
+            number = index + 1
+            line = self.lines[index]
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue  # ignored: S: alternatives may be separated by comments
+            block = stack[-1]
+            if stripped.startswith("S:"):
+                self.add_alternative(block, line.lstrip()[2:], number)
+                continue
+            self.flush(block)
+            keyword = stripped.split()[0]
+            if keyword == "when":
+                stack.append(_Block(line=number, condition=self.parse_condition(stripped, number)))
+                continue
+            if keyword == "end":
+                if stripped != "end":
+                    raise self.error(number, f"'end' takes nothing after it, got {stripped!r}")
+                if len(stack) == 1:
+                    raise self.error(number, "'end' without a 'when'")
+                stack.pop()
+                assert block.condition is not None  # only the file block has none
+                parent = stack[-1]
+                parent.steps.append(
+                    When(self.where(block.line), block.condition, tuple(block.steps))
+                )
+                parent.after_send = False
+                continue
+            step = self.parse_step(line, stripped, number)
+            block.steps.append(step)
+            block.after_send = isinstance(step, Send)
+        self.flush(stack[-1])
+        if len(stack) > 1:
+            raise self.error(stack[-1].line, "'when' without a matching 'end'")
+        return stack[0].steps
+
+    def flush(self, block: _Block) -> None:
+        if block.pending:
+            block.steps.append(Expect(self.where(block.pending_line), tuple(block.pending)))
+            block.pending = []
+            block.after_send = False
+
+    def add_alternative(self, block: _Block, text: str, number: int) -> None:
+        if not block.pending and not block.after_send:
+            raise self.error(
+                number, "'S:' must follow a 'C:' or 'raw:' line (or another 'S:' line)"
+            )
+        if not block.pending:
+            block.pending_line = number
+        block.pending.append(self.parse_expectation(text, number))
+
+    def parse_step(self, line: str, stripped: str, number: int) -> Step:
+        where = self.where(number)
+        if stripped.startswith("C:"):
+            text = self.after_prefix(line.lstrip(), "C:", number)
+            self.check_placeholders(text, number)
+            return self.send(where, text=text, data=b"", raw=False)
+        if stripped.startswith("raw:"):
+            text = self.after_prefix(line.lstrip(), "raw:", number)
+            data = self.decode_escapes(text, number)
+            if not data:
+                raise self.error(number, "'raw:' sends nothing")
+            return self.send(where, text=text, data=data, raw=True)
+
+        words = stripped.split()
+        keyword, args = words[0], words[1:]
+        if keyword == "open":
+            return Open(where, self.open_session(self.one_arg(keyword, args, number), number))
+        if keyword == "login":
+            return self.parse_login(args, number)
+        if keyword == "use":
+            return Use(where, self.known_session(self.one_arg(keyword, args, number), number))
+        if keyword == "check":
+            requirement = self.one_arg(keyword, args, number)
+            self.check_requirement(requirement, number)
+            return Check(where, requirement)
+        if keyword in ("quit", "close", "reset", "half-close"):
+            if len(args) > 1:
+                raise self.error(number, f"'{keyword}' takes at most a session name")
+            return End(where, self.optional_session(args, number), keyword)
+        if keyword == "drop":
+            return self.parse_drop(args, number)
+        if keyword == "expect":
+            return self.parse_expect_closed(args, number)
+        if keyword == "snapshot":
+            return self.parse_snapshot(args, number)
+        if keyword == "unchanged":
+            return self.parse_unchanged(args, number)
+        if keyword == "eventually":
+            return self.parse_eventually(stripped, number)
+        if keyword == "sleep":
+            return Sleep(where, self.duration(stripped[len("sleep") :], number))
+        raise self.error(number, f"unknown step {keyword!r}")
+
+    def send(self, where: Where, *, text: str, data: bytes, raw: bool) -> Step:
+        if self.current is None:
+            raise self.error(where.line, "no session is open yet: start with 'open A' or 'login A'")
+        return Send(where, None, text, data, raw)
+
+    def after_prefix(self, text: str, prefix: str, number: int) -> str:
+        """The verbatim text after ``PREFIX `` (one space); ``PREFIX`` alone means empty."""
+        rest = text[len(prefix) :]
+        if rest == "":
+            return ""
+        if not rest.startswith(" "):
+            raise self.error(number, f"expected a space after '{prefix}'")
+        return rest[1:]
+
+    def one_arg(self, keyword: str, args: list[str], number: int) -> str:
+        if len(args) != 1:
+            raise self.error(number, f"'{keyword}' takes exactly one argument")
+        return args[0]
+
+    # sessions ---------------------------------------------------------------
+
+    def session_name(self, name: str, number: int) -> str:
+        if not SESSION_RE.fullmatch(name):
+            raise self.error(
+                number, f"bad session name {name!r}: a letter, then letters, digits or '_'"
+            )
+        return name
+
+    def open_session(self, name: str, number: int) -> str:
+        self.session_name(name, number)
+        self.opened.add(name)
+        self.current = name
+        return name
+
+    def known_session(self, name: str, number: int) -> str:
+        self.session_name(name, number)
+        if name not in self.opened:
+            raise self.error(
+                number, f"session {name!r} is used before any 'open {name}' or 'login {name}'"
+            )
+        self.current = name
+        return name
+
+    def optional_session(self, args: list[str], number: int) -> str | None:
+        """An optional leading session name; None means the current session."""
+        if args:
+            return self.known_session(args[0], number)
+        if self.current is None:
+            raise self.error(number, "no session is open yet: start with 'open A' or 'login A'")
+        return None
+
+    def parse_login(self, args: list[str], number: int) -> Login:
+        if len(args) not in (1, 3) or (len(args) == 3 and args[1] != "as"):
+            raise self.error(number, "expected 'login NAME' or 'login NAME as N'")
+        account = 1
+        if len(args) == 3:
+            if not args[2].isdigit() or not args[2].isascii() or int(args[2]) < 1:
+                raise self.error(number, f"bad account number {args[2]!r}: expected 1 or 2")
+            account = int(args[2])
+            if account > self.accounts:
+                raise self.error(
+                    number,
+                    f"login as account {account}, but the scenario leases"
+                    f" {self.accounts} (set 'accounts: {account}' in the header)",
+                )
+        return Login(self.where(number), self.open_session(args[0], number), account)
+
+    def parse_drop(self, args: list[str], number: int) -> End:
+        session_args = args[:1] if args and not args[0].startswith("mid-") else []
+        rest = args[len(session_args) :]
+        session = self.optional_session(session_args, number)
+        if rest == ["mid-command"]:
+            return End(self.where(number), session, "mid-command")
+        if len(rest) == 2 and rest[0] == "mid-retr":
+            if not rest[1].isascii() or not rest[1].isdigit() or int(rest[1]) < 1:
+                raise self.error(number, f"bad message number {rest[1]!r} for 'mid-retr'")
+            return End(self.where(number), session, "mid-retr", int(rest[1]))
+        raise self.error(number, "expected 'drop [NAME] mid-command' or 'drop [NAME] mid-retr N'")
+
+    def parse_expect_closed(self, args: list[str], number: int) -> ExpectClosed:
+        if not args or args[0] != "closed":
+            raise self.error(number, "expected 'expect closed [NAME] [within N s]'")
+        rest = args[1:]
+        session_args = rest[:1] if rest and rest[0] != "within" else []
+        rest = rest[len(session_args) :]
+        session = self.optional_session(session_args, number)
+        within = DEFAULT_CLOSE_WITHIN_S
+        if rest:
+            if rest[0] != "within" or len(rest) == 1:
+                raise self.error(number, "expected 'expect closed [NAME] [within N s]'")
+            within = self.duration(" ".join(rest[1:]), number)
+        return ExpectClosed(self.where(number), session, within)
+
+    def parse_snapshot(self, args: list[str], number: int) -> Snapshot:
+        session_args = args[:-2]
+        if len(session_args) > 1 or len(args) < 2 or args[-2] != "as":
+            raise self.error(number, "expected 'snapshot [NAME] as SNAPSHOT'")
+        session = self.optional_session(session_args, number)
+        name = self.plain_name(args[-1], number, "snapshot name")
+        self.snapshots.add(name)
+        return Snapshot(self.where(number), session, name)
+
+    def parse_unchanged(self, args: list[str], number: int) -> Unchanged:
+        session_args = args[:-2]
+        if len(session_args) > 1 or len(args) < 2 or args[-2] != "since":
+            raise self.error(number, "expected 'unchanged [NAME] since SNAPSHOT'")
+        session = self.optional_session(session_args, number)
+        name = args[-1]
+        if name not in self.snapshots:
+            raise self.error(number, f"no earlier 'snapshot ... as {name}'")
+        return Unchanged(self.where(number), session, name)
+
+    def parse_eventually(self, stripped: str, number: int) -> Eventually:
+        head, colon, tail = stripped[len("eventually") :].partition(":")
+        if not colon:
+            raise self.error(number, "expected 'eventually N s: login NAME'")
+        within = self.duration(head, number)
+        words = tail.split()
+        if not words or words[0] != "login":
+            raise self.error(
+                number, "'eventually' can only retry a login: 'eventually N s: login NAME'"
+            )
+        return Eventually(self.where(number), within, self.parse_login(words[1:], number))
+
+    def duration(self, text: str, number: int) -> float:
+        match = DURATION_RE.fullmatch(text.strip())
+        if match is None:
+            raise self.error(
+                number, f"bad duration {text.strip()!r}: expected 'N s', 'Ns', 'N ms' or 'Nms'"
+            )
+        value = float(match.group(1)) / (1000.0 if match.group(2) == "ms" else 1.0)
+        if value <= 0:
+            raise self.error(number, f"bad duration {text.strip()!r}: must be more than zero")
+        return value
+
+    def plain_name(self, name: str, number: int, what: str) -> str:
+        if not NAME_RE.fullmatch(name) or name in RESERVED_LABELS:
+            raise self.error(
+                number, f"bad {what} {name!r}: a letter, then letters, digits, '_' or '-'"
+            )
+        return name
+
+    # conditions --------------------------------------------------------------
+
+    def parse_condition(self, stripped: str, number: int) -> Condition:
+        words = stripped.split()[1:]
+        negate = bool(words) and words[0] == "not"
+        if negate:
+            words = words[1:]
+        if len(words) == 2 and words[0] == "capa":
+            return Condition("capa", self.capa_name(words[1], number), negate)
+        if len(words) == 1 and words[0] != "capa":
+            label = words[0]
+            if label not in self.labels:
+                raise self.error(
+                    number, f"'when {label}': no earlier expectation sets it with 'as {label}'"
+                )
+            return Condition("label", label, negate)
+        raise self.error(number, "expected 'when [not] LABEL' or 'when [not] capa NAME'")
+
+    def capa_name(self, name: str, number: int) -> str:
+        if not CAPA_RE.fullmatch(name):
+            raise self.error(number, f"bad capability name {name!r}")
+        return name.upper()
+
+    # expectations ------------------------------------------------------------
+
+    def parse_expectation(self, raw_text: str, number: int) -> Alternative:
+        if raw_text and not raw_text.startswith((" ", "\t")):
+            raise self.error(number, "expected a space after 'S:'")
+        text = raw_text.strip()
+        where = self.where(number)
+        if not text:
+            raise self.error(number, "'S:' needs an expectation (+OK, -ERR, /regex/, model, ...)")
+
+        if text.startswith("/"):
+            end = _regex_end(text)
+            if end is None:
+                raise self.error(number, "a /regex/ needs its closing '/'")
+            pattern = text[1:end]
+            if not pattern:
+                raise self.error(number, "empty /regex/")
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise self.error(number, f"bad regex /{pattern}/: {error}") from None
+            base = Alternative("regex", where, pattern=pattern)
+            tail = text[end + 1 :].strip()
+            return self.modifiers(base, tail, number)
+
+        head, arrow, after = text.partition("=>")
+        tail = arrow + after
+        words = head.split()
+        form = words[0]
+        if form in ("+OK", "-ERR"):
+            rest = words[1:]
+            code: str | None = None
+            if rest and rest[0].startswith("["):
+                code = self.response_code(rest[0], number)
+                rest = rest[1:]
+            for word in rest:
+                if word in ("as", "if") or word.startswith('"'):
+                    # Almost surely a modifier without its arrow; status words
+                    # this odd are better matched with a /regex/.
+                    raise self.error(
+                        number, f"{word!r} after '{form}': modifiers follow '=>' (e.g. '=> as x')"
+                    )
+                self.check_placeholders(word, number)
+            base = Alternative("status", where, status=form, code=code, words=tuple(rest))
+            return self.modifiers(base, tail.strip(), number)
+        if form in BARE_FORMS:
+            if len(words) > 1:
+                raise self.error(
+                    number, f"unexpected {words[1]!r} after '{form}' (modifiers follow '=>')"
+                )
+            return self.modifiers(Alternative(form, where), tail.strip(), number)
+        raise self.error(
+            number,
+            f"unknown expectation {form!r}: expected +OK, -ERR, /regex/, model, closed,"
+            " timeout or any",
+        )
+
+    def response_code(self, token: str, number: int) -> str:
+        inner = token[1:-1] if len(token) > 2 and token.endswith("]") else ""
+        if not RESP_CODE_RE.fullmatch(inner):
+            raise self.error(
+                number, f"bad response code {token!r}: expected [CODE] or [CODE/SUBCODE]"
+            )
+        return inner
+
+    def modifiers(self, base: Alternative, tail: str, number: int) -> Alternative:
+        """Apply ``=> [GRADE] [as LABEL] [if [not] capa NAME] ["note"]`` (any order)."""
+        if not tail:
+            return base
+        if not tail.startswith("=>"):
+            raise self.error(number, f"unexpected {tail!r} (modifiers follow '=>')")
+        tokens = self.note_tokens(tail[2:], number)
+        if not tokens:
+            raise self.error(number, "'=>' needs a grade, 'as LABEL', 'if capa NAME' or a note")
+        grade: str | None = None
+        label: str | None = None
+        condition: Condition | None = None
+        note: str | None = None
+        i = 0
+        while i < len(tokens):
+            token, quoted = tokens[i]
+            if quoted:
+                if note is not None:
+                    raise self.error(number, "two notes on one 'S:' line")
+                note = token
+                i += 1
+            elif token in GRADES:
+                if grade is not None:
+                    raise self.error(number, f"two grades on one 'S:' line: {grade}, {token}")
+                grade = token
+                i += 1
+            elif token == "as":
+                if label is not None or i + 1 >= len(tokens) or tokens[i + 1][1]:
+                    raise self.error(number, "expected one 'as LABEL'")
+                label = self.plain_name(tokens[i + 1][0], number, "label")
+                i += 2
+            elif token == "if":
+                if condition is not None:
+                    raise self.error(number, "two conditions on one 'S:' line")
+                j = i + 1
+                negate = j < len(tokens) and tokens[j] == ("not", False)
+                if negate:
+                    j += 1
+                # Bare words only: a quoted note is never part of a condition.
+                if j + 1 >= len(tokens) or tokens[j] != ("capa", False) or tokens[j + 1][1]:
+                    raise self.error(number, "expected 'if capa NAME' or 'if not capa NAME'")
+                condition = Condition("capa", self.capa_name(tokens[j + 1][0], number), negate)
+                i = j + 2
+            elif grade is None:
+                raise self.error(
+                    number, f"bad grade {token!r}: expected one of {', '.join(GRADES)}"
+                )
+            else:
+                raise self.error(
+                    number, f"unexpected {token!r} after '=>' (already graded {grade})"
+                )
+        if label is not None:
+            self.labels.add(label)
+        return Alternative(
+            base.form,
+            base.where,
+            status=base.status,
+            code=base.code,
+            words=base.words,
+            pattern=base.pattern,
+            grade=grade or "pass",
+            label=label,
+            condition=condition,
+            note=note or "",
+        )
+
+    def note_tokens(self, text: str, number: int) -> list[tuple[str, bool]]:
+        """Whitespace-separated words, with ``"quoted notes"`` (``\\"`` and ``\\\\`` inside)."""
+        tokens: list[tuple[str, bool]] = []
+        i = 0
+        while i < len(text):
+            if text[i].isspace():
+                i += 1
+                continue
+            if text[i] == '"':
+                out: list[str] = []
+                i += 1
+                while True:
+                    if i >= len(text):
+                        raise self.error(number, "unterminated note: a '\"' is missing")
+                    ch = text[i]
+                    if ch == "\\" and i + 1 < len(text) and text[i + 1] in '"\\':
+                        out.append(text[i + 1])
+                        i += 2
+                    elif ch == '"':
+                        i += 1
+                        break
+                    else:
+                        out.append(ch)
+                        i += 1
+                tokens.append(("".join(out), True))
+                continue
+            start = i
+            while i < len(text) and not text[i].isspace():
+                i += 1
+            word = text[start:i]
+            if '"' in word:
+                raise self.error(number, f"stray '\"' in {word!r}: a note is a whole quoted word")
+            tokens.append((word, False))
+        return tokens
+
+    # text helpers ------------------------------------------------------------
+
+    def check_placeholders(self, text: str, number: int) -> None:
+        for match in PLACEHOLDER_RE.finditer(text):
+            name = match.group(1)
+            if name in PLACEHOLDERS or INDEXED_PLACEHOLDER_RE.fullmatch(name):
+                if name in ("user2", "password2") and self.accounts < 2:
+                    raise self.error(number, f"{{{name}}} needs 'accounts: 2' in the header")
+                continue
+            raise self.error(number, f"unknown placeholder {{{name}}}")
+
+    def decode_escapes(self, text: str, number: int) -> bytes:
+        out = bytearray()
+        i = 0
+        while i < len(text):
+            ch = text[i]
+            if ch != "\\":
+                out += ch.encode("utf-8")
+                i += 1
+                continue
+            if i + 1 >= len(text):
+                raise self.error(number, "a '\\' at the end of a 'raw:' line escapes nothing")
+            esc = text[i + 1]
+            if esc in ESCAPES:
+                out += ESCAPES[esc]
+                i += 2
+            elif esc == "x":
+                digits = text[i + 2 : i + 4]
+                if len(digits) != 2 or any(d not in string.hexdigits for d in digits):
+                    raise self.error(number, f"bad escape '\\x{digits}': expected two hex digits")
+                out.append(int(digits, 16))
+                i += 4
+            else:
+                raise self.error(
+                    number, f"unknown escape '\\{esc}' (known: \\r \\n \\t \\0 \\xNN \\\\)"
+                )
+        return bytes(out)
+
+
+def _comma_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _regex_end(text: str) -> int | None:
+    """Index of the '/' that closes a regex starting at text[0].
+
+    The rightmost '/' that is followed only by blanks or by '=>' closes it,
+    so a regex may contain '/' and a note after '=>' may contain '/' too.
+    """
+    for i in range(len(text) - 1, 0, -1):
+        if text[i] == "/":
+            after = text[i + 1 :].strip()
+            if not after or after.startswith("=>"):
+                return i
+    return None
