@@ -25,6 +25,11 @@ class ServerProfile:
     capabilities: frozenset[str] = field(default_factory=frozenset)
     timestamp: str | None = None  # the APOP timestamp of the probe's greeting, if any
 
+    @property
+    def expire_zero(self) -> bool:
+        """EXPIRE 0 (RFC 2449 section 6.7): retrieved messages may go at QUIT."""
+        return any(line.split()[:2] == ["EXPIRE", "0"] for line in self.capa_lines)
+
     def advertises(self, name: str) -> bool:
         return name.upper() in self.capabilities
 

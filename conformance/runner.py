@@ -161,11 +161,14 @@ class ScenarioRun:
             return f"needs {s.accounts} accounts, the target has {len(self.accounts)}"
         if s.mailbox != "none" and not self.target.provisioner.available:
             return f"needs known mailbox content ({s.mailbox}): {self.target.provisioner.reason}"
-        if s.destructive:
+        # With EXPIRE 0 any RETR then QUIT may remove mail (RFC 2449 section
+        # 6.7), so every scenario is destructive there.
+        if s.destructive or self.profile.expire_zero:
+            what = "destructive scenario" if s.destructive else "the server advertises EXPIRE 0"
             for account in self.accounts[: s.accounts]:
                 if not self.target.is_disposable(account):
                     return (
-                        f"destructive scenario, and account {account.user!r} is not declared "
+                        f"{what}, and account {account.user!r} is not declared "
                         "disposable: the mail is left alone"
                     )
         return ""
@@ -313,8 +316,12 @@ class ScenarioRun:
     def _passive(self, session: Session, response: Response) -> None:
         for finding in response.findings:
             self.on_finding(finding, self.scenario.id)
+        # RFC 1939 section 3: the next response starts right after the
+        # terminator.  Only a multi-line response is judged: after a single
+        # -ERR a server may say goodbye and close (section 4), and pipelined
+        # raw input legitimately has answers queued behind.
         stray = session.stray_data()
-        if stray and response.kind in ("status", "multi"):
+        if stray and response.kind == "multi" and not self.raw_pending.get(session.label):
             self.on_finding(
                 Finding(
                     "stray-data", "RFC1939-3-8", f"bytes after a complete response: {stray[:40]!r}"
@@ -460,8 +467,12 @@ class ScenarioRun:
         if closed:
             self._forget(name)
 
-    def _take_snapshot(self, session: Session, step: st.Step) -> Snap:
+    def _take_snapshot(self, session: Session, step: st.Step, judged: str | None = None) -> Snap:
+        """STAT, LIST, UIDL and every RETR; a refusal is graded against ``judged``
+        (the requirement in force for ``unchanged``) or else the command's own."""
+
         def need(resp: Response, req: str, what: str) -> Response:
+            req = judged or req
             if not resp.ok:
                 self.checks.append(
                     make_check(
@@ -514,7 +525,7 @@ class ScenarioRun:
     def _unchanged(self, step: st.Unchanged) -> None:
         session = self._session(step.session, step)
         before = self.snapshots[step.since]
-        after = self._take_snapshot(session, step)
+        after = self._take_snapshot(session, step, judged=self.requirement)
         differences = []
         if before.count != after.count:
             differences.append(f"count {before.count} -> {after.count}")
@@ -592,19 +603,34 @@ class ScenarioRun:
 
     # -- teardown -----------------------------------------------------------
     def _teardown_session(self, name: str) -> None:
+        """QUIT every session, without ever committing what the scenario did not."""
         session = self.sessions.get(name)
         if session is None:
             return
         if session.connected:
             try:
-                if session.state is State.TRANSACTION:
-                    # Never let teardown commit deletions the scenario did not QUIT for.
-                    session.command("RSET", timeout=TEARDOWN_TIMEOUT)
-                if session.connected and not session.closed_by_server:
+                if session.state is State.TRANSACTION and not self._safe_to_quit(session, name):
+                    session.reset()
+                elif session.connected and not session.closed_by_server:
                     session.command("QUIT", timeout=TEARDOWN_TIMEOUT)
             except Exception:  # a broken server must not break teardown
                 pass
         self._forget(name, dropped=False)
+
+    def _safe_to_quit(self, session: Session, name: str) -> bool:
+        """Whether a teardown QUIT from TRANSACTION removes nothing.
+
+        Marks are cleared with RSET first; if RSET is refused, a QUIT would
+        commit them, so the connection is dropped instead.  A server that
+        advertises EXPIRE 0 may remove every retrieved message at QUIT (RFC
+        2449 section 6.7), so on an account that is not disposable teardown
+        drops the connection rather than QUIT.
+        """
+        account = self.accounts[self.account_of.get(name, 1) - 1]
+        if self.profile.expire_zero and not self.target.is_disposable(account):
+            return False
+        rset = session.command("RSET", timeout=TEARDOWN_TIMEOUT)
+        return rset.ok
 
     def _teardown(self) -> None:
         for name in list(self.sessions):

@@ -42,8 +42,11 @@ def test_full_suite_against_the_reference_server(tmp_path: Path) -> None:
     scenarios, errors = load_all(default_suite_dirs())
     assert not errors
     assert len(results["scenarios"]) == len(scenarios) >= 40
-    bad = {s["id"]: s["outcome"] for s in results["scenarios"]
-           if s["outcome"] in ("fail", "error", "nondeterministic", "non-strict")}
+    bad = {
+        s["id"]: s["outcome"]
+        for s in results["scenarios"]
+        if s["outcome"] in ("fail", "error", "nondeterministic", "non-strict")
+    }
     assert not bad
     assert not [p for p in results["passive"] if p["outcome"] != "info"]
     suites = ET.parse(tmp_path / "r" / "junit.xml").getroot()
@@ -63,7 +66,9 @@ def test_default_report_dir_and_list(tmp_path: Path) -> None:
 
 
 def test_selection_by_requirement_prefix(tmp_path: Path) -> None:
-    proc = run_cli("run", "--select", "RFC1939-6", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    proc = run_cli(
+        "run", "--select", "RFC1939-6", "--report-dir", str(tmp_path / "r"), cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     ids = [s["id"] for s in results["scenarios"]]

@@ -53,9 +53,7 @@ def test_mismatch_of_a_should_is_non_strict() -> None:
 
 
 def test_mismatch_of_a_may_is_info() -> None:
-    outcome, _, _ = grade(
-        [alt(status="-ERR")], parse_status_line(b"+OK\r\n"), req="RFC1939-3-14"
-    )
+    outcome, _, _ = grade([alt(status="-ERR")], parse_status_line(b"+OK\r\n"), req="RFC1939-3-14")
     assert outcome is Outcome.INFO
 
 
