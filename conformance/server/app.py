@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from types import TracebackType
 from typing import Final
 
@@ -30,15 +31,22 @@ class LockTable:
 
     def __init__(self) -> None:
         self._held: set[str] = set()
+        self._until: dict[str, float] = {}  # keys held until a monotonic time
 
     def acquire(self, key: str) -> bool:
-        if key in self._held:
+        if key in self._held or self._until.get(key, 0.0) > time.monotonic():
             return False
+        self._until.pop(key, None)
         self._held.add(key)
         return True
 
     def release(self, key: str) -> None:
         self._held.discard(key)
+
+    def release_after(self, key: str, seconds: float) -> None:
+        """Release ``key`` only ``seconds`` from now (the "lock-released-late" defect)."""
+        self._held.discard(key)
+        self._until[key] = time.monotonic() + seconds
 
     def __contains__(self, key: object) -> bool:
         return key in self._held

@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 
+from conformance.server import defects
 from conformance.server.app import Pop3Server
 from conformance.server.config import DEFAULT_AUTOLOGOUT, USER_PLACEHOLDER, ServerConfig
 
@@ -24,7 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="TCP port (default 0: any free port)")
     parser.add_argument(
         "--maildir",
-        required=True,
         metavar="TEMPLATE",
         help=f"path of each account's maildir, containing {USER_PLACEHOLDER}",
     )
@@ -41,6 +41,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_AUTOLOGOUT,
         metavar="SECONDS",
         help="close a session after this long without a command (default %(default)s)",
+    )
+    parser.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="inject a known fault, to show that the harness catches it (repeatable)",
+    )
+    parser.add_argument(
+        "--list-defects",
+        action="store_true",
+        help="list the faults --defect can inject (name, requirement broken, summary) and exit",
     )
     parser.add_argument(
         "--log-level",
@@ -62,6 +74,19 @@ def _accounts(specs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.list_defects:
+        print(defects.listing())
+        return 0
+    bad = defects.unknown(args.defect)
+    if bad:
+        print(
+            f"error: unknown defect {', '.join(bad)}; known defects:\n{defects.listing()}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.maildir is None:
+        print("error: --maildir TEMPLATE is required", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
@@ -72,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             autologout=args.autologout,
+            defects=frozenset(args.defect),
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

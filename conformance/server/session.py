@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from conformance.server import defects as d
 from conformance.server.config import IMPLEMENTATION, ServerConfig
 from conformance.server.maildrop import Maildrop, stuff, top
 
@@ -85,6 +86,8 @@ class Locks(Protocol):
 
     def release(self, key: str) -> None: ...
 
+    def release_after(self, key: str, seconds: float) -> None: ...
+
 
 Handler = Callable[["Session", Command], Reply]
 SaslStep = Callable[["Session", bytes], Reply]
@@ -111,9 +114,9 @@ def _status(indicator: str, text: str) -> bytes:
     return line[: MAX_STATUS - len(CRLF)] + CRLF
 
 
-def multiline(status: str, body: bytes) -> bytes:
+def multiline(status: str, body: bytes, *, stuffed: bool = True) -> bytes:
     """A positive multi-line answer; ``body`` is normalised (CRLF-ended) and not yet stuffed."""
-    return ok(status) + stuff(body) + b".\r\n"
+    return ok(status) + (stuff(body) if stuffed else body) + b".\r\n"
 
 
 class Session:
@@ -130,6 +133,10 @@ class Session:
         self._lock_key: str | None = None
         self._sasl_step: SaslStep | None = None
 
+    def _defect(self, name: str) -> bool:
+        """Whether fault ``name`` (see :mod:`conformance.server.defects`) is injected."""
+        return name in self.config.defects
+
     # -- driving ---------------------------------------------------------
 
     def greeting(self) -> bytes:
@@ -142,6 +149,10 @@ class Session:
 
     def receive_line(self, line: bytes) -> Reply:
         """Answer one line (without its CRLF or LF)."""
+        if (self._defect("crash-on-long-line") and len(line) > d.CRASH_LINE_OCTETS) or (
+            self._defect("crash-on-nul") and b"\0" in line
+        ):
+            return Reply(b"", close=True)  # as if the process serving it had died
         try:
             return self._dispatch(line)
         except Exception:
@@ -158,7 +169,16 @@ class Session:
 
     def end(self) -> None:
         """The connection ended without QUIT: release the lock, remove nothing."""
+        dropped = self.phase is Phase.TRANSACTION
         self.phase = Phase.CLOSED
+        if dropped and self._defect("drop-applies-deletions"):
+            self._drop.remove(self.deleted)
+        if dropped and self._lock_key is not None:
+            if self._defect("lock-kept-after-drop"):
+                self._lock_key = None  # forgotten, never released
+            elif self._defect("lock-released-late"):
+                self.locks.release_after(self._lock_key, d.LATE_RELEASE_S)
+                self._lock_key = None
         self._release()
 
     def _dispatch(self, line: bytes) -> Reply:
@@ -169,6 +189,9 @@ class Session:
             if step is None:  # pragma: no cover - SASL phase always has a step
                 raise RuntimeError("SASL phase without a step")
             if line == b"*":
+                if self._defect("auth-cancel-ignored"):
+                    self.phase, self._sasl_step = Phase.SASL, step
+                    return Reply(b"+ \r\n")
                 return Reply(err("authentication cancelled"))
             decoded = _b64decode(line)
             if decoded is None:
@@ -180,16 +203,21 @@ class Session:
             return Reply(err("NUL octet in command"))
         text = line.decode("utf-8", "surrogateescape")
         keyword, space, rest = text.partition(" ")
-        keyword = keyword.upper() if keyword.isascii() else ""
+        if not self._defect("case-sensitive-keywords"):
+            keyword = keyword.upper() if keyword.isascii() else ""
         args = tuple(rest.split(" ")) if space else ()
         command = Command(keyword, args, rest)
         log.debug("C: %r", _loggable(command))
         if keyword != "PASS":
             self._leave_user()  # RFC 1939 section 7: PASS only *immediately* after USER
-        handler = HANDLERS[phase].get(keyword)
+        handler = HANDLERS[phase].get(keyword) or _defective_handler(self, phase, keyword)
         if handler is None:
             known = any(keyword in table for table in HANDLERS.values())
-            return Reply(err("command not valid in this state" if known else "unknown command"))
+            if known:
+                return Reply(err("command not valid in this state"))
+            if self._defect("long-status"):
+                return Reply(b"-ERR unknown command ".ljust(d.LONG_STATUS - 2, b"x") + CRLF)
+            return Reply(err("unknown command"))
         if keyword != "PASS" and "" in args:
             return Reply(err("syntax error: arguments are separated by one space"))
         return handler(self, command)
@@ -215,8 +243,12 @@ class Session:
         """Credentials are good: lock the maildrop and enter TRANSACTION."""
         directory = self.config.maildir_for(user)
         key = os.path.abspath(directory)
-        if not self.locks.acquire(key):
+        if not (self._defect("no-lock") or self.locks.acquire(key)):
             # Authentication worked, so no [AUTH] (RFC 2449 section 8.1.2).
+            if self._defect("in-use-without-code"):
+                return Reply(err("maildrop already locked"))
+            if self._defect("in-use-auth-code"):
+                return Reply(err("[AUTH] maildrop already locked"))
             return Reply(err("[IN-USE] maildrop already locked"))
         try:
             maildrop = Maildrop.load(directory)
@@ -237,6 +269,8 @@ class Session:
     def _auth_failed(self) -> Reply:
         self.phase = Phase.AUTHORIZATION
         self.user = None
+        if self._defect("wrong-password-no-auth-code"):
+            return Reply(err("invalid user name or password"))
         return Reply(err("[AUTH] invalid user name or password"))
 
     def _user_cmd(self, command: Command) -> Reply:
@@ -255,7 +289,8 @@ class Session:
             raise RuntimeError("PASS without a pending USER")
         if not command.rest:
             return Reply(err("PASS takes one argument"))
-        if not self._password_ok(user, command.rest):
+        lax = self._defect("any-password") and user in self.config.accounts
+        if not (lax or self._password_ok(user, command.rest)):
             return self._auth_failed()
         return self._open_maildrop(user)
 
@@ -302,7 +337,13 @@ class Session:
             return Reply(err("malformed PLAIN response"))
         authzid, authcid, password = (p.decode("utf-8", "surrogateescape") for p in parts)
         if not self._password_ok(authcid, password):
-            return self._auth_failed()
+            reply = self._auth_failed()
+            if self._defect("failed-auth-enters-transaction"):
+                # The maildrop is opened before the result is checked (and never locked).
+                self.user, self.deleted = authcid, set()
+                self.maildrop = Maildrop.load(self.config.maildir_for(authcid))
+                self.phase = Phase.TRANSACTION
+            return reply
         if authzid and authzid != authcid:
             return Reply(err("[AUTH] not authorized to act as another user"))
         return self._open_maildrop(authcid)
@@ -327,27 +368,49 @@ class Session:
             raise RuntimeError("no maildrop outside TRANSACTION")
         return self.maildrop
 
-    def _message(self, argument: str) -> int | Reply:
+    def _message(self, argument: str, *, deleted_ok: bool = False) -> int | Reply:
         """The 0-based index a message-number argument names, or the -ERR to send."""
         if not _DIGITS.fullmatch(argument):
             return Reply(err("invalid message number"))
         digits = argument.lstrip("0")
         # Bounded before int(): a message count never has 19 digits.
         number = int(digits) if 0 < len(digits) < 19 else 0
+        if self._defect("renumber-after-dele"):
+            live = self._live()
+            return live[number - 1] if 1 <= number <= len(live) else Reply(err("no such message"))
         if not 1 <= number <= len(self._drop):
             return Reply(err("no such message"))
-        if number - 1 in self.deleted:
+        if number - 1 in self.deleted and not deleted_ok:
             return Reply(err(f"message {number} already deleted"))
         return number - 1
 
-    def _live(self) -> list[int]:
-        return [i for i in range(len(self._drop)) if i not in self.deleted]
+    def _live(self, *, deleted_too: bool = False) -> list[int]:
+        return [i for i in range(len(self._drop)) if deleted_too or i not in self.deleted]
+
+    def _size(self, index: int) -> int:
+        size = self._drop[index].size
+        if self._defect("size-lf-count"):
+            data = self._read(index)
+            size -= data.count(CRLF) if isinstance(data, bytes) else 0
+        return size
+
+    def _uid(self, index: int) -> str:
+        if self._defect("uidl-duplicate") and index == 1:
+            index = 0
+        uid = self._drop[index].uid
+        if self._defect("uidl-unstable"):
+            uid = hashlib.sha1((self.timestamp + uid).encode()).hexdigest()
+        if self._defect("uidl-too-long"):
+            uid = uid.ljust(d.LONG_UID, "x")
+        return uid
 
     def _stat_cmd(self, command: Command) -> Reply:
         if command.args:
             return Reply(err("STAT takes no argument"))
-        live = self._live()
-        size = sum(self._drop[i].size for i in live)
+        live = self._live(deleted_too=self._defect("stat-counts-deleted"))
+        size = sum(self._size(i) for i in live)
+        if self._defect("bare-lf"):
+            return Reply(ok(f"{len(live)} {size}")[: -len(CRLF)] + b"\n")
         return Reply(ok(f"{len(live)} {size}"))
 
     def _list_cmd(self, command: Command) -> Reply:
@@ -357,11 +420,14 @@ class Session:
             index = self._message(command.args[0])
             if isinstance(index, Reply):
                 return index
-            return Reply(ok(f"{index + 1} {self._drop[index].size}"))
-        live = self._live()
-        size = sum(self._drop[i].size for i in live)
-        body = "".join(f"{i + 1} {self._drop[i].size}\r\n" for i in live).encode()
-        return Reply(multiline(f"{len(live)} messages ({size} octets)", body))
+            return Reply(ok(f"{index + 1} {self._size(index)}"))
+        live = self._live(deleted_too=self._defect("list-shows-deleted"))
+        size = sum(self._size(i) for i in live)
+        body = "".join(f"{i + 1} {self._size(i)}\r\n" for i in live).encode()
+        reply = multiline(f"{len(live)} messages ({size} octets)", body)
+        if self._defect("missing-terminator") and not live:
+            reply = reply[: -len(b".\r\n")]
+        return Reply(reply)
 
     def _uidl_cmd(self, command: Command) -> Reply:
         if len(command.args) > 1:
@@ -370,9 +436,13 @@ class Session:
             index = self._message(command.args[0])
             if isinstance(index, Reply):
                 return index
-            return Reply(ok(f"{index + 1} {self._drop[index].uid}"))
-        body = "".join(f"{i + 1} {self._drop[i].uid}\r\n" for i in self._live()).encode()
-        return Reply(multiline("unique-id listing follows", body))
+            return Reply(ok(f"{index + 1} {self._uid(index)}"))
+        live = self._live(deleted_too=self._defect("uidl-lists-deleted"))
+        body = "".join(f"{i + 1} {self._uid(i)}\r\n" for i in live).encode()
+        reply = multiline("unique-id listing follows", body)
+        if self._defect("extra-line-after-terminator"):
+            reply += b"stray line\r\n"
+        return Reply(reply)
 
     def _read(self, index: int) -> bytes | Reply:
         try:
@@ -384,18 +454,23 @@ class Session:
     def _retr_cmd(self, command: Command) -> Reply:
         if len(command.args) != 1:
             return Reply(err("RETR takes one argument"))
-        index = self._message(command.args[0])
+        index = self._message(command.args[0], deleted_ok=self._defect("retr-deleted"))
         if isinstance(index, Reply):
             return index
         data = self._read(index)
         if isinstance(data, Reply):
             return data
-        return Reply(multiline(f"{len(data)} octets", data))
+        if self._defect("retr-drops-last-line"):
+            data = data[: data.rfind(CRLF, 0, len(data) - len(CRLF)) + len(CRLF)]
+        stuffed = not self._defect("no-dot-stuffing")
+        return Reply(multiline(f"{len(data)} octets", data, stuffed=stuffed))
 
     def _top_cmd(self, command: Command) -> Reply:
+        if self._defect("top-advertised-not-implemented"):
+            return Reply(err("unknown command"))
         if len(command.args) != 2:
             return Reply(err("TOP takes a message number and a line count"))
-        index = self._message(command.args[0])
+        index = self._message(command.args[0], deleted_ok=self._defect("top-deleted"))
         if isinstance(index, Reply):
             return index
         if not _DIGITS.fullmatch(command.args[1]):
@@ -406,26 +481,34 @@ class Session:
         data = self._read(index)
         if isinstance(data, Reply):
             return data
-        return Reply(multiline("top of message follows", top(data, lines)))
+        if self._defect("top-extra-line"):
+            lines += 1
+        head = top(data, lines)
+        if self._defect("top-no-blank-line"):
+            head = head.replace(CRLF + CRLF, CRLF, 1)
+        return Reply(multiline("top of message follows", head))
 
     def _dele_cmd(self, command: Command) -> Reply:
         if len(command.args) != 1:
             return Reply(err("DELE takes one argument"))
-        index = self._message(command.args[0])
+        index = self._message(command.args[0], deleted_ok=self._defect("dele-twice-ok"))
         if isinstance(index, Reply):
             return index
+        if self._defect("dele-removes-at-once"):
+            self._drop.remove([index])
         self.deleted.add(index)
         return Reply(ok(f"message {index + 1} deleted"))
 
     def _noop_cmd(self, command: Command) -> Reply:
         if command.args:
             return Reply(err("NOOP takes no argument"))
-        return Reply(ok(""))
+        return Reply(b"+ok\r\n" if self._defect("lower-case-ok") else ok(""))
 
     def _rset_cmd(self, command: Command) -> Reply:
         if command.args:
             return Reply(err("RSET takes no argument"))
-        self.deleted = set()
+        if not self._defect("rset-ignored"):
+            self.deleted = set()
         live = len(self._drop)
         return Reply(ok(f"maildrop has {live} messages"))
 
@@ -433,12 +516,18 @@ class Session:
         """Enter UPDATE: remove exactly the marked messages, release the lock, close."""
         if command.args:
             return Reply(err("QUIT takes no argument"))
-        failed = self._drop.remove(self.deleted)
-        removed = len(self.deleted) - len(failed)
+        marked = self.deleted
+        if self._defect("quit-keeps-deleted"):
+            marked = set()
+        elif self._defect("quit-removes-some"):
+            marked = set(sorted(marked)[:1])
+        failed = self._drop.remove(marked)
+        removed = len(marked) - len(failed)
         left = len(self._drop) - removed
         # Released before the +OK leaves, so a client that logs in again right
         # after reading it never meets its own stale lock.
-        self.end()
+        self.phase = Phase.CLOSED
+        self._release()
         log.info("%s: UPDATE removed %d messages, %d failed", self.user, removed, len(failed))
         if failed:
             return Reply(err("[SYS/TEMP] some deleted messages not removed"), close=True)
@@ -492,3 +581,31 @@ HANDLERS: Final[dict[Phase, dict[str, Handler]]] = {
     },
     Phase.CLOSED: {},
 }
+
+
+def _positive(session: Session, command: Command) -> Reply:
+    return Reply(ok(""))
+
+
+def _pass_alone(session: Session, command: Command) -> Reply:
+    """PASS with no USER before it: log in to whichever account has this password."""
+    for user in session.config.accounts:
+        if session._password_ok(user, command.rest):
+            return session._open_maildrop(user)
+    return session._auth_failed()
+
+
+def _defective_handler(session: Session, phase: Phase, keyword: str) -> Handler | None:
+    """What an injected defect does with a command the clean server refuses in ``phase``."""
+    authorization = phase in (Phase.AUTHORIZATION, Phase.AUTHORIZATION_USER)
+    wrong_state = {
+        "noop-before-login": authorization and keyword == "NOOP",
+        "user-after-login": phase is Phase.TRANSACTION and keyword == "USER",
+        "pass-after-login": phase is Phase.TRANSACTION and keyword == "PASS",
+        "unknown-command-ok": not any(keyword in table for table in HANDLERS.values()),
+    }
+    if any(hit and session._defect(name) for name, hit in wrong_state.items()):
+        return _positive
+    if session._defect("pass-without-user") and phase is Phase.AUTHORIZATION and keyword == "PASS":
+        return _pass_alone
+    return None

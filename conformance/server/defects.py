@@ -1,0 +1,219 @@
+"""Faults the reference server can inject on purpose: the harness's mutation catalogue.
+
+Each :class:`Defect` breaks exactly one requirement of the catalog
+(``conformance/data/requirements.json``) and nothing else, so that a run of the
+suite against ``--defect NAME`` shows whether some check catches that rule.
+The server consults ``name in config.defects`` at the one point where the
+behaviour is decided (see :mod:`conformance.server.session`); the clean path
+never changes.
+
+``caught_as`` is the grade a conforming harness gives the defect: ``fail``
+for a broken MUST (or an implied rule), ``non-strict`` where the RFC only
+recommends the behaviour the defect leaves out.
+
+Like the rest of the server, this module imports nothing from the harness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# How long "lock-released-late" keeps a dropped session's lock: longer than
+# the 15 s the scenarios' "eventually" steps wait for a release.
+LATE_RELEASE_S: Final = 30.0
+# "crash-on-long-line" drops the connection on lines longer than this, well
+# under the 255 octets RFC 2449 section 4 requires.
+CRASH_LINE_OCTETS: Final = 128
+# "uidl-too-long": unique-ids padded to this length (RFC 1939 allows 70).
+LONG_UID: Final = 71
+# "long-status": status lines padded to this many octets (RFC 1939 allows 512).
+LONG_STATUS: Final = 600
+
+
+@dataclass(frozen=True)
+class Defect:
+    name: str
+    requirement: str  # the requirement ID it violates
+    summary: str
+    caught_as: str = "fail"  # "fail" or "non-strict": what a correct check grades it
+
+
+_TABLE: Final = (
+    # -- locking -------------------------------------------------------------
+    Defect(
+        "no-lock",
+        "RFC1939-4-2",
+        "no exclusive lock: a second session logs in to a maildrop in use and can remove "
+        "messages the first session still lists",
+    ),
+    Defect(
+        "in-use-without-code",
+        "RFC2449-8.1.2-1",
+        "a login refused because the maildrop is locked says -ERR without [IN-USE], "
+        "although RESP-CODES is advertised",
+        # RFC 2449 section 8 only permits response codes; leaving [IN-USE]
+        # out is lenient, not broken.
+        caught_as="non-strict",
+    ),
+    Defect(
+        "in-use-auth-code",
+        "RFC3206-6-1",
+        "a login refused because the maildrop is locked says [AUTH], a credential problem, "
+        "although AUTH-RESP-CODE is advertised and the credentials were right",
+    ),
+    Defect(
+        "lock-kept-after-drop",
+        "RFC1939-4-2",
+        "a session that ends without QUIT never releases the maildrop lock",
+    ),
+    Defect(
+        "lock-released-late",
+        "RFC1939-4-2",
+        f"a session that ends without QUIT releases the maildrop lock only {LATE_RELEASE_S:g} s "
+        "later",
+    ),
+    # -- deletion at UPDATE --------------------------------------------------
+    Defect(
+        "dele-removes-at-once",
+        "RFC1939-5.DELE-3",
+        "DELE removes the message from disk at once instead of marking it",
+    ),
+    Defect("rset-ignored", "RFC1939-5.RSET-1", "RSET answers +OK but leaves the marks in place"),
+    Defect(
+        "quit-keeps-deleted", "RFC1939-6.QUIT-1", "QUIT answers +OK but removes no marked message"
+    ),
+    Defect(
+        "quit-removes-some",
+        "RFC1939-6.QUIT-1",
+        "QUIT removes only the lowest-numbered marked message",
+    ),
+    Defect(
+        "drop-applies-deletions",
+        "RFC1939-6-2",
+        "a session that ends without QUIT removes its marked messages anyway",
+    ),
+    Defect(
+        "renumber-after-dele",
+        "RFC1939-5.DELE-4",
+        "after DELE, message-number arguments count only the messages not marked as deleted",
+    ),
+    Defect("list-shows-deleted", "RFC1939-5.LIST-6", "LIST still lists marked messages"),
+    Defect("retr-deleted", "RFC1939-5.RETR-2", "RETR still retrieves a marked message"),
+    Defect("top-deleted", "RFC1939-7.TOP-3", "TOP still answers for a marked message"),
+    Defect("uidl-lists-deleted", "RFC1939-7.UIDL-7", "UIDL still lists marked messages"),
+    Defect("stat-counts-deleted", "RFC1939-5.STAT-2", "STAT counts marked messages in both totals"),
+    Defect("dele-twice-ok", "RFC1939-5.DELE-2", "DELE of a marked message answers +OK again"),
+    # -- states --------------------------------------------------------------
+    Defect("noop-before-login", "RFC1939-3-13", "NOOP answers +OK in the AUTHORIZATION state"),
+    Defect("user-after-login", "RFC1939-7.USER-1", "USER answers +OK in the TRANSACTION state"),
+    Defect("pass-after-login", "RFC1939-7.PASS-1", "PASS answers +OK in the TRANSACTION state"),
+    Defect("any-password", "RFC1939-7.PASS-2", "PASS accepts any password for a known user"),
+    Defect(
+        "pass-without-user",
+        "RFC1939-7.PASS-1",
+        "PASS without a preceding USER logs in to the account that has this password",
+    ),
+    Defect("unknown-command-ok", "RFC1939-3-12", "an unknown command is answered +OK"),
+    Defect(
+        "case-sensitive-keywords",
+        "RFC1939-3-3",
+        "keywords are matched case-sensitively: 'stat' is an unknown command",
+    ),
+    # -- framing -------------------------------------------------------------
+    Defect(
+        "no-dot-stuffing",
+        "RFC1939-5.RETR-1",
+        "RETR does not byte-stuff lines that begin with '.'",
+    ),
+    Defect(
+        "missing-terminator",
+        "RFC1939-3-8",
+        "the LIST listing of a maildrop with no message left ends without the '.' line",
+    ),
+    Defect("bare-lf", "RFC1939-3-6", "the STAT answer ends in a bare LF instead of CRLF"),
+    Defect("lower-case-ok", "RFC1939-3-7", "NOOP answers '+ok' in lower case"),
+    Defect(
+        "long-status",
+        "RFC1939-3-6",
+        f"the -ERR to an unknown command is a {LONG_STATUS}-octet line (512 at most)",
+    ),
+    Defect(
+        "extra-line-after-terminator",
+        "RFC1939-3-8",
+        "the UIDL listing is followed by a stray line after its terminator",
+    ),
+    # -- sizes and content ---------------------------------------------------
+    Defect(
+        "size-lf-count",
+        "RFC1939-5.LIST-5",
+        "LIST and STAT sizes count each line end as one octet (LF), not two (CRLF)",
+    ),
+    Defect("retr-drops-last-line", "RFC1939-5.RETR-1", "RETR leaves out the message's last line"),
+    Defect("top-extra-line", "RFC1939-7.TOP-1", "TOP n k sends k + 1 body lines"),
+    Defect(
+        "top-no-blank-line",
+        "RFC1939-7.TOP-1",
+        "TOP leaves out the blank line between the headers and the body",
+    ),
+    # -- UIDL ----------------------------------------------------------------
+    Defect("uidl-unstable", "RFC1939-7.UIDL-5", "unique-ids change from one session to the next"),
+    Defect(
+        "uidl-duplicate",
+        "RFC1939-7.UIDL-4",
+        "message 2 gets the unique-id of message 1 (different content, same id)",
+    ),
+    Defect(
+        "uidl-too-long",
+        "RFC1939-7.UIDL-3",
+        f"unique-ids are padded to {LONG_UID} characters (70 at most)",
+    ),
+    # -- extensions ----------------------------------------------------------
+    Defect(
+        "top-advertised-not-implemented",
+        "RFC2449-6.1-1",
+        "CAPA advertises TOP, but TOP answers -ERR",
+    ),
+    Defect(
+        "failed-auth-enters-transaction",
+        "RFC5034-4-18",
+        "AUTH with wrong credentials answers -ERR but enters the TRANSACTION state",
+    ),
+    Defect(
+        "auth-cancel-ignored",
+        "RFC5034-4-6",
+        "'*' does not cancel an AUTH exchange: the server sends another empty challenge",
+    ),
+    Defect(
+        "wrong-password-no-auth-code",
+        "RFC3206-6-1",
+        "a wrong password is refused without [AUTH], although AUTH-RESP-CODE is advertised",
+    ),
+    # -- robustness ----------------------------------------------------------
+    Defect(
+        "crash-on-long-line",
+        "RFC2449-4-1",
+        f"the session dies (connection closed) on a command line over {CRASH_LINE_OCTETS} "
+        "octets, although CAPA is supported",
+    ),
+    Defect(
+        "crash-on-nul",
+        "RFC1939-3-12",
+        "the session dies (connection closed) on a NUL octet in a command",
+    ),
+)
+
+DEFECTS: Final[dict[str, Defect]] = {d.name: d for d in _TABLE}
+
+
+def unknown(names: frozenset[str] | set[str] | list[str]) -> list[str]:
+    """The names that are not in :data:`DEFECTS`, sorted."""
+    return sorted(set(names) - DEFECTS.keys())
+
+
+def listing() -> str:
+    """One line per defect: name, requirement, summary (``serve --list-defects``)."""
+    width = max(len(name) for name in DEFECTS)
+    return "\n".join(
+        f"{d.name:<{width}}  {d.requirement:<18} {d.summary}" for d in DEFECTS.values()
+    )
