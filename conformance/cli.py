@@ -2,7 +2,9 @@
 
 Exit codes: 0 no fail or error, 1 a fail, error or nondeterministic result
 (or non-strict under --strict), 2 usage or configuration error, 3 target
-unreachable, 4 nothing selected.
+unreachable, 4 nothing selected.  ``diff`` and ``run --baseline`` exit 1 on
+a regression (a pass or waived result that became fail, error or
+nondeterministic) and 2 on a results file they cannot read.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from conformance import __version__
 from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
 from conformance.provision import make_provisioner
 from conformance.report.console import render_console
-from conformance.report.json_report import write_results
+from conformance.report.diff import FORMATS, diff_runs, is_regression, render_diff
+from conformance.report.html import write_html
+from conformance.report.json_report import read_results, write_results
 from conformance.report.junit_report import write_junit
-from conformance.results import ScenarioResult
+from conformance.report.summary import write_summary
+from conformance.results import RunResult, ScenarioResult
 from conformance.scenario.loader import load_all
 from conformance.scenario.steps import Scenario
 from conformance.target import Account, Target, load_profile, parse_account
@@ -93,7 +98,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", type=int, default=1, help="scenarios run at once (accounts permitting)"
     )
     run.add_argument("-v", "--verbose", action="store_true", help="transcripts of every scenario")
+    run.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="RESULTS",
+        help="a results.json of an earlier run: print the changes, exit 1 on a regression",
+    )
+    run.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run against the embedded server with this fault injected (repeatable; "
+        "'pop3-conformance serve --list-defects' lists them)",
+    )
     _add_target_options(run)
+
+    diff = sub.add_parser(
+        "diff",
+        help="compare two results.json files; exit 1 if a pass or waived result now fails",
+    )
+    diff.add_argument("base", type=Path, metavar="BASE.json")
+    diff.add_argument("new", type=Path, metavar="NEW.json")
+    diff.add_argument("--format", choices=FORMATS, default="text")
 
     serve = sub.add_parser("serve", help="run the embedded reference POP3 server")
     from conformance.server import cli as server_cli
@@ -114,8 +141,12 @@ def target_from(args: argparse.Namespace) -> Iterator[Target]:
     """The target the flags describe, or a started embedded server.
 
     ``args`` needs: profile, host, port, account, disposable, provision,
-    seed_cmd, clear_cmd, timeout (the pytest plugin builds the same names).
+    seed_cmd, clear_cmd, timeout (the pytest plugin builds the same names), and
+    optionally defect (faults to inject into the embedded server).
     """
+    injected: list[str] = getattr(args, "defect", None) or []
+    if injected and (args.profile is not None or args.host):
+        raise UsageError("--defect applies to the embedded server only (not with --host/--profile)")
     if args.profile is not None:
         try:
             target = load_profile(args.profile)
@@ -147,9 +178,13 @@ def target_from(args: argparse.Namespace) -> Iterator[Target]:
             timeout=args.timeout or 10.0,
         )
         return
+    from conformance.server import defects
     from conformance.server.embedded import EmbeddedServer
 
-    with EmbeddedServer() as server:
+    bad = defects.unknown(injected)
+    if bad:
+        raise UsageError(f"unknown defect {', '.join(bad)}; known:\n{defects.listing()}")
+    with EmbeddedServer(extra_args=[a for name in injected for a in ("--defect", name)]) as server:
         yield Target(
             host=server.host,
             port=server.port,
@@ -180,6 +215,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{len(scenarios)} scenarios")
         return EXIT_OK
     report_dir = args.report_dir or default_report_dir()
+    # Read the baseline first: a bad path must not cost a whole run.
+    baseline = read_run(args.baseline) if args.baseline is not None else None
     with target_from(args) as target:
         print(
             f"pop3-conformance {__version__}: {len(scenarios)} scenarios against "
@@ -199,11 +236,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     report_dir.mkdir(parents=True, exist_ok=True)
     write_results(run, report_dir / "results.json")
     write_junit(run, report_dir / "junit.xml")
+    write_summary(run, report_dir / "summary.md")
+    write_html(run, report_dir / "report.html")
     print(render_console(run, verbose=args.verbose, color=sys.stdout.isatty()))
     print(f"reports written to {report_dir}/", file=sys.stderr)
+    if baseline is not None:
+        changes = diff_runs(baseline, run)
+        print(f"against baseline {args.baseline}:")
+        print(render_diff(changes, "text"), end="")
+        if is_regression(changes):
+            return EXIT_FAIL
     if run.failed():
         return EXIT_FAIL
     return EXIT_OK
+
+
+def read_run(path: Path) -> RunResult:
+    """A results file, or a UsageError (exit 2) saying why it cannot be read."""
+    try:
+        return read_results(path)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        # ValueError covers bad JSON, bad UTF-8, an unknown schema or outcome;
+        # the others a document of the wrong shape.
+        raise UsageError(f"cannot read results file {path}: {exc!r}") from exc
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    changes = diff_runs(read_run(args.base), read_run(args.new))
+    print(render_diff(changes, args.format), end="")
+    return EXIT_FAIL if is_regression(changes) else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -217,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from conformance.server import cli as server_cli
 
             return server_cli.run(args)
+        if args.command == "diff":
+            return cmd_diff(args)
         return cmd_run(args)
     except UsageError as exc:
         print(f"pop3-conformance: {exc}", file=sys.stderr)
