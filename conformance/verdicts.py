@@ -185,16 +185,7 @@ def _quote(req_id: str) -> str:
 def _check(
     req_id: str, outcome: Outcome, expected: str, response: Response, where: str, note: str
 ) -> CheckResult:
-    return CheckResult(
-        requirement=req_id,
-        level=_level(req_id).value,
-        quote=_quote(req_id),
-        outcome=outcome,
-        expected=expected,
-        actual=response.describe(),
-        where=where,
-        note=note,
-    )
+    return make_check(req_id, outcome, expected, response.describe(), where, note)
 
 
 def make_check(
