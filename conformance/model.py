@@ -410,9 +410,15 @@ class SessionModel:
         return _lenient_padding(exp, args[0])
 
     # -- judging ---------------------------------------------------------------
-    def check(self, line: str, response: Response) -> list[Discrepancy]:
-        """How ``response`` to ``line`` differs from a conforming answer (empty: it conforms)."""
-        exp = self.expect(line)
+    def check(
+        self, line: str, response: Response, expectation: Expectation | None = None
+    ) -> list[Discrepancy]:
+        """How ``response`` to ``line`` differs from a conforming answer (empty: it conforms).
+
+        ``expectation`` is ``expect(line)`` when the caller already has it: for
+        a large RETR, computing it means splitting the whole message again.
+        """
+        exp = self.expect(line) if expectation is None else expectation
         ended = self.state in (State.UPDATE, State.CLOSED)
         if response.kind == "closed":
             if ended:

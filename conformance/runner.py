@@ -305,7 +305,7 @@ class ScenarioRun:
         if model is not None:
             expectation = model.expect(line)
             model_requirement, model_expected = expectation.requirement, expectation.describe()
-            discrepancies = model.check(line, response)
+            discrepancies = model.check(line, response, expectation)
             model.apply(line, response)
             if session.state is State.TRANSACTION and model.state is not State.TRANSACTION:
                 model.login()
