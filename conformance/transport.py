@@ -228,11 +228,6 @@ class Session:
             self.transcript.add(self.label, "S", data.decode("latin-1"))
 
     # -- ending -----------------------------------------------------------
-    def quit(self, timeout: float | None = None) -> Response:
-        """QUIT, then wait for the server to close (the close is judged apart)."""
-        response = self.command("QUIT", timeout)
-        return response
-
     def close(self, settle: float = 1.0) -> None:
         """End with a FIN and no QUIT.
 
