@@ -51,6 +51,13 @@ class ServerProfile:
         }
 
 
+def apop_timestamp(greeting: str) -> str | None:
+    """The ``<...>`` timestamp of a greeting (RFC 1939 section 7, APOP), if it has one."""
+    _, lt, rest = greeting.partition("<")
+    stamp, gt, _ = rest.partition(">")
+    return f"<{stamp}>" if lt and gt else None
+
+
 def capabilities_of(lines: list[str]) -> frozenset[str]:
     """Capability names from CAPA lines: the first word of each, upper-cased."""
     return frozenset(line.split()[0].upper() for line in lines if line.split())
@@ -63,9 +70,7 @@ def probe(host: str, port: int, timeout: float, connect_timeout: float) -> Serve
     greeting = session.connect()
     try:
         text = greeting.status_line.rstrip(b"\r\n").decode("latin-1")
-        stamp = None
-        if "<" in text and ">" in text.split("<", 1)[1]:
-            stamp = "<" + text.split("<", 1)[1].split(">", 1)[0] + ">"
+        stamp = apop_timestamp(text)
         capa = session.command("CAPA") if greeting.ok else None
         if capa is not None and capa.kind == "multi" and capa.ok:
             lines = [ln.decode("latin-1") for ln in capa.lines]

@@ -21,7 +21,7 @@ from conformance.messages import corpus
 from conformance.model import Discrepancy, Maildrop, SessionModel
 from conformance.outcomes import Outcome, worst
 from conformance.placeholders import PlaceholderError, expand
-from conformance.probe import ServerProfile
+from conformance.probe import ServerProfile, apop_timestamp
 from conformance.protocol import State, response_shape, split_command
 from conformance.results import CheckResult, ScenarioResult
 from conformance.scenario import steps as st
@@ -267,7 +267,8 @@ class ScenarioRun:
         session = self.sessions[step.session]
         account = self.accounts[step.account - 1]
         if self.profile.has_capa and not self.profile.advertises("USER") and self.profile.timestamp:
-            stamp = self._greeting_stamp(session)
+            greeting = session.greeting.status_line.decode("latin-1") if session.greeting else ""
+            stamp = apop_timestamp(greeting) or ""
             digest = hashlib.md5((stamp + account.password).encode()).hexdigest()
             response = self._command(session, f"APOP {account.user} {digest}")
         else:
@@ -283,13 +284,6 @@ class ScenarioRun:
                 "(check the credentials, or the server's lock)",
             )
         return False
-
-    def _greeting_stamp(self, session: Session) -> str:
-        greeting = session.greeting
-        text = greeting.status_line.decode("latin-1") if greeting else ""
-        if "<" not in text:
-            return ""
-        return "<" + text.split("<", 1)[1].split(">", 1)[0] + ">"
 
     def _command(self, session: Session, line: str) -> Response:
         """Send a command, read its answer, and keep the model in step."""
