@@ -88,6 +88,21 @@ class PassiveCollector:
         return out
 
 
+def run_leased(
+    scenario: Scenario,
+    target: Target,
+    profile: ServerProfile,
+    pool: AccountPool,
+    passive: PassiveCollector,
+) -> ScenarioResult:
+    """Run one scenario on accounts leased from the pool (the campaign's and the plugin's unit)."""
+    wanted = min(scenario.accounts, len(target.accounts))
+    with pool.lease(wanted, LEASE_TIMEOUT) as accounts:
+        return ScenarioRun(
+            scenario, target, profile, accounts, on_finding=passive.add, timeout=target.timeout
+        ).execute()
+
+
 @dataclass
 class RunOptions:
     strict: bool = False
@@ -110,16 +125,7 @@ def run_campaign(
     progress_lock = threading.Lock()
 
     def one(scenario: Scenario) -> ScenarioResult:
-        wanted = min(scenario.accounts, len(target.accounts))
-        with pool.lease(wanted, LEASE_TIMEOUT) as accounts:
-            result = ScenarioRun(
-                scenario,
-                target,
-                profile,
-                accounts,
-                on_finding=passive.add,
-                timeout=target.timeout,
-            ).execute()
+        result = run_leased(scenario, target, profile, pool, passive)
         if progress is not None:
             with progress_lock:
                 progress(result)

@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 
-from conformance.campaign import PassiveCollector
+from conformance.campaign import PassiveCollector, run_leased
 from conformance.outcomes import Outcome, fails_run
 from conformance.probe import ServerProfile, probe
 from conformance.results import RunResult, ScenarioResult
-from conformance.runner import ScenarioRun
 from conformance.scenario.loader import ScenarioError, load_scenario
 from conformance.scenario.steps import Scenario
 from conformance.target import AccountPool, Target
@@ -119,16 +118,7 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         env = _environment(self.config)
-        wanted = min(self.scenario.accounts, len(env.target.accounts))
-        with env.pool.lease(wanted, 600.0) as accounts:
-            result = ScenarioRun(
-                self.scenario,
-                env.target,
-                env.profile,
-                accounts,
-                on_finding=env.passive.add,
-                timeout=env.target.timeout,
-            ).execute()
+        result = run_leased(self.scenario, env.target, env.profile, env.pool, env.passive)
         if result.outcome is Outcome.UNSUPPORTED:
             pytest.skip(result.reason)
         if fails_run(result.outcome, env.strict):
