@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from conformance.catalog import section_of
 from conformance.codec import Finding, Response
@@ -465,39 +465,37 @@ class ScenarioRun:
         """STAT, LIST, UIDL and every RETR; a refusal is graded against ``judged``
         (the requirement in force for ``unchanged``) or else the command's own."""
 
-        def need(resp: Response, req: str, what: str) -> Response:
-            req = judged or req
-            if not resp.ok:
-                self.checks.append(
-                    make_check(
-                        req,
-                        broken(req),
-                        f"+OK to {what}",
-                        resp.describe(),
-                        self._where(step),
-                        "while taking a snapshot of the maildrop",
-                    )
+        def reject(req: str, expected: str, resp: Response) -> NoReturn:
+            self.checks.append(
+                make_check(
+                    judged or req,
+                    broken(judged or req),
+                    expected,
+                    resp.describe(),
+                    self._where(step),
+                    "while taking a snapshot of the maildrop",
                 )
-                raise Abort
+            )
+            raise Abort
+
+        def need(resp: Response, req: str, what: str) -> Response:
+            if not resp.ok:
+                reject(req, f"+OK to {what}", resp)
             return resp
 
         stat = need(self._command(session, "STAT"), "RFC1939-5.STAT-1", "STAT")
         fields = stat.text.split()
-        try:
-            count, size = int(fields[0]), int(fields[1])
-        except (IndexError, ValueError):
-            self.checks.append(
-                make_check(
-                    "RFC1939-5.STAT-1",
-                    broken("RFC1939-5.STAT-1"),
-                    "+OK nn mm",
-                    stat.describe(),
-                    self._where(step),
-                )
-            )
-            raise Abort from None
+        if len(fields) < 2 or not all(f.isascii() and f.isdigit() for f in fields[:2]):
+            reject("RFC1939-5.STAT-1", "+OK nn mm", stat)
+        count, size = int(fields[0]), int(fields[1])
         listing = need(self._command(session, "LIST"), "RFC1939-5.LIST-2", "LIST")
-        numbers = [int(line.split()[0]) for line in listing.lines if line.split()[:1] != [b""]]
+        numbers = []
+        for line in listing.lines:
+            # A malformed scan listing is the server's fault, not the harness's.
+            first = line.split(b" ", 1)[0]
+            if not first.isdigit():
+                reject("RFC1939-5.LIST-4", "scan listings 'n size'", listing)
+            numbers.append(int(first))
         uids: list[str] | None = None
         if not self.profile.has_capa or self.profile.advertises("UIDL"):
             uidl = self._command(session, "UIDL")

@@ -131,3 +131,48 @@ def test_bad_scenario_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
     code, _ = run_cli(tmp_path, 1, "id: x\n---\nfrobnicate\n")
     assert code == EXIT_USAGE
     assert "t.pop3:" in capsys.readouterr().err
+
+
+SNAPSHOT = """\
+id: t.snapshot
+title: a snapshot of the maildrop
+requirements: RFC1939-5.LIST-2
+mailbox: none
+---
+login A
+snapshot A as before
+"""
+
+
+def listing_server(listing: bytes) -> ScriptedServer:
+    """A logged-in POP3 peer whose LIST answer is scripted."""
+
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(b"+OK fake\r\n")
+        while True:
+            line = read_line(conn).strip().upper()
+            if not line:
+                return
+            if line == b"STAT":
+                conn.sendall(b"+OK 1 10\r\n")
+            elif line == b"LIST":
+                conn.sendall(b"+OK\r\n" + listing + b".\r\n")
+            elif line == b"QUIT":
+                conn.sendall(b"+OK bye\r\n")
+                return
+            else:
+                conn.sendall(b"+OK\r\n" if not line.startswith(b"CAPA") else b"-ERR\r\n")
+
+    return ScriptedServer(handler)
+
+
+@pytest.mark.parametrize("listing", [b"\r\n", b"one 10\r\n", b"\xb2 10\r\n"])
+def test_malformed_scan_listing_is_a_verdict_not_a_harness_error(
+    tmp_path: Path, listing: bytes
+) -> None:
+    with listing_server(listing) as srv:
+        code, results = run_cli(tmp_path, srv.port, SNAPSHOT)
+    assert code == EXIT_FAIL
+    scenario = results["scenarios"][0]  # type: ignore[index]
+    assert scenario["outcome"] == "fail"
+    assert scenario["checks"][-1]["requirement"] == "RFC1939-5.LIST-4"
