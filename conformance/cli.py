@@ -10,64 +10,46 @@ nondeterministic) and 2 on a results file they cannot read.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
+import importlib
+import pkgutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
-from conformance import __version__
+from conformance import __version__, commands
 from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
-from conformance.provision import make_provisioner
+from conformance.cli_common import (
+    EXIT_FAIL,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    UsageError,
+    add_target_options,
+    target_from,
+    write_reports,
+)
 from conformance.report.console import render_console
 from conformance.report.diff import FORMATS, diff_runs, is_regression, render_diff
-from conformance.report.html import write_html
-from conformance.report.json_report import read_results, write_results
-from conformance.report.junit_report import write_junit
-from conformance.report.summary import write_summary
+from conformance.report.json_report import read_results
 from conformance.results import RunResult, ScenarioResult
 from conformance.scenario.loader import load_all
 from conformance.scenario.steps import Scenario
-from conformance.target import Account, Target, load_profile, parse_account
 from conformance.transport import ConnectError
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOTHING = 0, 1, 2, 3, 4
-
-
-class UsageError(Exception):
-    pass
-
-
-def _add_target_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("target (default: the embedded reference server)")
-    g.add_argument("--host", help="server host")
-    g.add_argument("--port", type=int, help="server port (default 110)")
-    g.add_argument(
-        "--account",
-        action="append",
-        default=[],
-        metavar="USER:PASS",
-        help="an account (repeatable); split at the first colon",
-    )
-    g.add_argument(
-        "--disposable",
-        action="append",
-        default=[],
-        metavar="USER",
-        help="declare USER's mail disposable (destructive scenarios may run)",
-    )
-    g.add_argument(
-        "--provision",
-        default="none",
-        metavar="SPEC",
-        help="maildir:DIR/{user}, mbox:PATH/{user}, exec, or none (default)",
-    )
-    g.add_argument("--seed-cmd", help="exec provisioner: command template with {user} and {file}")
-    g.add_argument("--clear-cmd", help="exec provisioner: command template with {user}")
-    g.add_argument("--profile", type=Path, help="a TOML target profile instead of the flags")
-    g.add_argument(
-        "--timeout", type=float, default=None, help="seconds to wait for each response (default 10)"
-    )
+__all__ = [
+    "EXIT_FAIL",
+    "EXIT_NOTHING",
+    "EXIT_OK",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+    "UsageError",
+    "build_parser",
+    "main",
+    "target_from",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run against the embedded server with this fault injected (repeatable; "
         "'pop3-conformance serve --list-defects' lists them)",
     )
-    _add_target_options(run)
+    add_target_options(run)
 
     diff = sub.add_parser(
         "diff",
@@ -126,7 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
     from conformance.server import cli as server_cli
 
     server_cli.add_arguments(serve)
+    for module in command_modules():
+        module.add_arguments(sub.add_parser(module.NAME, help=module.HELP))
     return parser
+
+
+def command_modules() -> list[ModuleType]:
+    """The subcommands that live in ``conformance.commands``, one module each.
+
+    Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
+    ``run(args) -> int``; a new subcommand is a new module, not an edit here.
+    """
+    found = []
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            found.append(importlib.import_module(f"{commands.__name__}.{info.name}"))
+    return found
 
 
 def load_scenarios(dirs: Sequence[Path]) -> list[Scenario]:
@@ -134,64 +131,6 @@ def load_scenarios(dirs: Sequence[Path]) -> list[Scenario]:
     if errors:
         raise UsageError("\n".join(str(e) for e in errors))
     return scenarios
-
-
-@contextlib.contextmanager
-def target_from(args: argparse.Namespace) -> Iterator[Target]:
-    """The target the flags describe, or a started embedded server.
-
-    ``args`` needs: profile, host, port, account, disposable, provision,
-    seed_cmd, clear_cmd, timeout (the pytest plugin builds the same names), and
-    optionally defect (faults to inject into the embedded server).
-    """
-    injected: list[str] = getattr(args, "defect", None) or []
-    if injected and (args.profile is not None or args.host):
-        raise UsageError("--defect applies to the embedded server only (not with --host/--profile)")
-    if args.profile is not None:
-        try:
-            target = load_profile(args.profile)
-        except (OSError, ValueError) as exc:
-            raise UsageError(str(exc)) from exc
-        if args.timeout is not None:
-            target.timeout = args.timeout
-        yield target
-        return
-    if args.host:
-        try:
-            provisioner = make_provisioner(
-                args.provision, seed_cmd=args.seed_cmd, clear_cmd=args.clear_cmd
-            )
-            disposable = set(args.disposable)
-            accounts = []
-            for spec in args.account:
-                account = parse_account(spec)
-                accounts.append(Account(account.user, account.password, account.user in disposable))
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        if not accounts:
-            raise UsageError("--host needs at least one --account USER:PASS")
-        yield Target(
-            host=args.host,
-            port=args.port or 110,
-            accounts=accounts,
-            provisioner=provisioner,
-            timeout=args.timeout or 10.0,
-        )
-        return
-    from conformance.server import defects
-    from conformance.server.embedded import EmbeddedServer
-
-    bad = defects.unknown(injected)
-    if bad:
-        raise UsageError(f"unknown defect {', '.join(bad)}; known:\n{defects.listing()}")
-    with EmbeddedServer(extra_args=[a for name in injected for a in ("--defect", name)]) as server:
-        yield Target(
-            host=server.host,
-            port=server.port,
-            accounts=[Account(a.user, a.password, True) for a in server.accounts],
-            provisioner=make_provisioner(f"maildir:{server.maildir_template}"),
-            timeout=args.timeout or 10.0,
-        )
 
 
 def default_report_dir() -> Path:
@@ -233,11 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ConnectError as exc:
             print(f"target unreachable: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
-    report_dir.mkdir(parents=True, exist_ok=True)
-    write_results(run, report_dir / "results.json")
-    write_junit(run, report_dir / "junit.xml")
-    write_summary(run, report_dir / "summary.md")
-    write_html(run, report_dir / "report.html")
+    write_reports(run, report_dir)
     print(render_console(run, verbose=args.verbose, color=sys.stdout.isatty()))
     print(f"reports written to {report_dir}/", file=sys.stderr)
     if baseline is not None:
@@ -280,7 +215,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return server_cli.run(args)
         if args.command == "diff":
             return cmd_diff(args)
-        return cmd_run(args)
+        if args.command == "run":
+            return cmd_run(args)
+        for module in command_modules():
+            if args.command == module.NAME:
+                result: int = module.run(args)
+                return result
+        raise UsageError(f"unknown command {args.command}")
     except UsageError as exc:
         print(f"pop3-conformance: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -46,7 +46,7 @@ class _Environment:
     """The target, started once for the test session and stopped at its end."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from conformance.cli import target_from
+        from conformance.cli_common import target_from
 
         opt = config.getoption
         args = argparse.Namespace(

@@ -1,0 +1,130 @@
+"""What the subcommands share: exit codes, the target flags, and the reports a run writes.
+
+Every subcommand module in ``conformance.commands`` builds on these, so a run,
+a certification and an exploration describe their target with the same flags
+and leave the same report files behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from conformance.provision import make_provisioner
+from conformance.report.html import write_html
+from conformance.report.json_report import write_results
+from conformance.report.junit_report import write_junit
+from conformance.report.summary import write_summary
+from conformance.results import RunResult
+from conformance.target import Account, Target, load_profile, parse_account
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOTHING = 0, 1, 2, 3, 4
+
+
+class UsageError(Exception):
+    pass
+
+
+def add_target_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("target (default: the embedded reference server)")
+    g.add_argument("--host", help="server host")
+    g.add_argument("--port", type=int, help="server port (default 110)")
+    g.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="USER:PASS",
+        help="an account (repeatable); split at the first colon",
+    )
+    g.add_argument(
+        "--disposable",
+        action="append",
+        default=[],
+        metavar="USER",
+        help="declare USER's mail disposable (destructive scenarios may run)",
+    )
+    g.add_argument(
+        "--provision",
+        default="none",
+        metavar="SPEC",
+        help="maildir:DIR/{user}, mbox:PATH/{user}, exec, or none (default)",
+    )
+    g.add_argument("--seed-cmd", help="exec provisioner: command template with {user} and {file}")
+    g.add_argument("--clear-cmd", help="exec provisioner: command template with {user}")
+    g.add_argument("--profile", type=Path, help="a TOML target profile instead of the flags")
+    g.add_argument(
+        "--timeout", type=float, default=None, help="seconds to wait for each response (default 10)"
+    )
+
+
+@contextlib.contextmanager
+def target_from(args: argparse.Namespace) -> Iterator[Target]:
+    """The target the flags describe, or a started embedded server.
+
+    ``args`` needs: profile, host, port, account, disposable, provision,
+    seed_cmd, clear_cmd, timeout (the pytest plugin builds the same names), and
+    optionally defect (faults to inject into the embedded server).
+    """
+    injected: list[str] = getattr(args, "defect", None) or []
+    if injected and (args.profile is not None or args.host):
+        raise UsageError("--defect applies to the embedded server only (not with --host/--profile)")
+    if args.profile is not None:
+        try:
+            target = load_profile(args.profile)
+        except (OSError, ValueError) as exc:
+            raise UsageError(str(exc)) from exc
+        if args.timeout is not None:
+            target.timeout = args.timeout
+        yield target
+        return
+    if args.host:
+        try:
+            provisioner = make_provisioner(
+                args.provision, seed_cmd=args.seed_cmd, clear_cmd=args.clear_cmd
+            )
+            disposable = set(args.disposable)
+            accounts = []
+            for spec in args.account:
+                account = parse_account(spec)
+                accounts.append(Account(account.user, account.password, account.user in disposable))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        if not accounts:
+            raise UsageError("--host needs at least one --account USER:PASS")
+        yield Target(
+            host=args.host,
+            port=args.port or 110,
+            accounts=accounts,
+            provisioner=provisioner,
+            timeout=args.timeout or 10.0,
+        )
+        return
+    from conformance.server import defects
+    from conformance.server.embedded import EmbeddedServer
+
+    bad = defects.unknown(injected)
+    if bad:
+        raise UsageError(f"unknown defect {', '.join(bad)}; known:\n{defects.listing()}")
+    with EmbeddedServer(extra_args=[a for name in injected for a in ("--defect", name)]) as server:
+        yield Target(
+            host=server.host,
+            port=server.port,
+            accounts=[Account(a.user, a.password, True) for a in server.accounts],
+            provisioner=make_provisioner(f"maildir:{server.maildir_template}"),
+            timeout=args.timeout or 10.0,
+        )
+
+
+def write_reports(run: RunResult, report_dir: Path) -> None:
+    """Write the files of every run into ``report_dir``.
+
+    results.json is the source of truth; junit.xml, summary.md and
+    report.html are views of it.
+    """
+    report_dir.mkdir(parents=True, exist_ok=True)
+    write_results(run, report_dir / "results.json")
+    write_junit(run, report_dir / "junit.xml")
+    write_summary(run, report_dir / "summary.md")
+    write_html(run, report_dir / "report.html")
