@@ -7,8 +7,12 @@ and never hard-codes a number that depends on the corpus or the server.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from conformance.model import SessionModel
 from conformance.target import Account
@@ -21,7 +25,15 @@ ACCOUNT_KEYS = {
     "password2": (2, "password"),
 }
 MODEL_KEYS = {"count", "size", "last", "beyond", "uid"}
-KNOWN = set(ACCOUNT_KEYS) | MODEL_KEYS
+# Credentials in the forms the authentication commands carry them.  They are
+# computed, never written in a scenario, so the files hold no secret.
+# {plain}: SASL PLAIN (RFC 4616) "\0user\0password" in base64; {b64user} and
+# {b64password}: the LOGIN mechanism's two answers; {apop}: the APOP digest
+# over the session's greeting timestamp; {cram}: the CRAM-MD5 answer
+# (RFC 2195) to the session's last "+ challenge".
+CREDENTIAL_KEYS = {"plain", "b64user", "b64password"}
+SESSION_KEYS = {"apop", "cram"}
+KNOWN = set(ACCOUNT_KEYS) | MODEL_KEYS | CREDENTIAL_KEYS | SESSION_KEYS
 
 
 class PlaceholderError(Exception):
@@ -32,11 +44,59 @@ def names_in(text: str) -> list[str]:
     return [m.group(1) for m in PLACEHOLDER.finditer(text)]
 
 
-def expand(text: str, accounts: Sequence[Account], model: SessionModel | None) -> str:
-    """Replace every placeholder in ``text``; PlaceholderError when one has no value."""
+def _b64(data: str) -> str:
+    return base64.b64encode(data.encode("utf-8")).decode("ascii")
+
+
+def apop_digest(timestamp: str, password: str) -> str:
+    """RFC 1939 section 7: MD5 over the greeting's timestamp followed by the secret."""
+    return hashlib.md5((timestamp + password).encode("utf-8")).hexdigest()
+
+
+def cram_md5_answer(challenge_b64: str, user: str, password: str) -> str | None:
+    """RFC 2195: base64 of "user SP hex(HMAC-MD5(password, challenge))"; None if undecodable."""
+    try:
+        challenge = base64.b64decode(challenge_b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    mac = hmac.new(password.encode("utf-8"), challenge, hashlib.md5).hexdigest()
+    return _b64(f"{user} {mac}")
+
+
+def expand(
+    text: str,
+    accounts: Sequence[Account],
+    model: SessionModel | None,
+    session_values: Mapping[str, str] | None = None,
+) -> str:
+    """Replace every placeholder in ``text``; PlaceholderError when one has no value.
+
+    ``session_values`` holds what only the session knows: "timestamp" (the
+    greeting's APOP timestamp) and "challenge" (the last "+ " line's base64).
+    """
+    known = session_values or {}
 
     def value(m: re.Match[str]) -> str:
         key, arg = m.group(1), m.group(2)
+        if key in CREDENTIAL_KEYS or key in SESSION_KEYS:
+            index = int(arg) if arg is not None else 1
+            if index < 1 or index > len(accounts):
+                raise PlaceholderError(f"{{{key}}} needs {index} accounts")
+            account = accounts[index - 1]
+            if key == "plain":
+                return _b64(f"\0{account.user}\0{account.password}")
+            if key == "b64user":
+                return _b64(account.user)
+            if key == "b64password":
+                return _b64(account.password)
+            if key == "apop":
+                if "timestamp" not in known:
+                    raise PlaceholderError("{apop}: the greeting has no <timestamp>")
+                return apop_digest(known["timestamp"], account.password)
+            answer = cram_md5_answer(known.get("challenge", ""), account.user, account.password)
+            if answer is None or "challenge" not in known:
+                raise PlaceholderError("{cram}: no base64 '+ challenge' line came before")
+            return answer
         if key in ACCOUNT_KEYS:
             index, attr = ACCOUNT_KEYS[key]
             if index > len(accounts):

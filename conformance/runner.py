@@ -9,6 +9,7 @@ through a table keyed by step type.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -85,6 +86,8 @@ class ScenarioRun:
     current: str | None = None
     requirement: str = ""
     last: LastAnswer | None = None
+    # The answer the last S: block judged: what 'body' steps inspect.
+    judged: LastAnswer | None = None
 
     def __post_init__(self) -> None:
         secrets = [a.password for a in self.accounts]
@@ -339,10 +342,31 @@ class ScenarioRun:
             self.last = None
             return
         try:
-            line = expand(step.text, self.accounts, self.models.get(session.label))
+            line = expand(
+                step.text,
+                self.accounts,
+                self.models.get(session.label),
+                self._session_values(session),
+            )
         except PlaceholderError as exc:
             self._error(step, str(exc))
         self._command(session, line)
+
+    def _session_values(self, session: Session) -> dict[str, str]:
+        """What {apop} and {cram} are computed from: the greeting and the last challenge."""
+        values: dict[str, str] = {}
+        if session.greeting is not None:
+            stamp = apop_timestamp(session.greeting.status_line.decode("latin-1"))
+            if stamp:
+                values["timestamp"] = stamp
+        last = self.judged if self.last is None else self.last
+        if (
+            last is not None
+            and last.session == session.label
+            and last.response.kind == "continuation"
+        ):
+            values["challenge"] = (last.response.text or "").strip()
+        return values
 
     def _read_after_raw(self, step: st.Expect) -> None:
         name = self._name(None, step)
@@ -386,6 +410,7 @@ class ScenarioRun:
         if matched is not None and matched.label:
             self.labels.add(matched.label)
         # An answer is judged once: a second S: block needs a new C:.
+        self.judged = last
         self.last = None
         if last.response.kind == "closed":
             self._forget(last.session)
@@ -578,6 +603,43 @@ class ScenarioRun:
     def _sleep(self, step: st.Sleep) -> None:
         time.sleep(step.seconds)
 
+    def _body(self, step: st.Body) -> None:
+        judged = self.judged
+        if judged is None or judged.session != self.current:
+            self._error(step, "'body' has no judged answer to inspect (C: and S: first)")
+        assert judged is not None
+        response = judged.response
+        wanted = {
+            "has": f"a line matching /{step.pattern}/",
+            "lacks": f"no line matching /{step.pattern}/",
+            "all": f"every line matching /{step.pattern}/",
+        }[step.mode]
+        if response.kind != "multi" or not response.ok:
+            # The S: check before has graded the status; lines there are none.
+            self.checks.append(
+                make_check(
+                    self.requirement,
+                    Outcome.INFO,
+                    wanted,
+                    f"no multi-line answer to inspect: {response.describe()}",
+                    self._where(step),
+                )
+            )
+            return
+        lines = [ln.decode("utf-8", errors="replace") for ln in response.lines]
+        regex = re.compile(step.pattern)
+        hits = [ln for ln in lines if regex.search(ln)]
+        misses = [ln for ln in lines if not regex.search(ln)]
+        if step.mode == "has":
+            ok, shown = bool(hits), f"none of {len(lines)} lines matches"
+        elif step.mode == "lacks":
+            ok, shown = not hits, f"{len(hits)} matching: {hits[:3]!r}"
+        else:
+            ok, shown = not misses, f"{len(misses)} not matching: {misses[:3]!r}"
+        actual = f"{len(lines)} lines" if ok else shown
+        outcome = Outcome.PASS if ok else broken(self.requirement)
+        self.checks.append(make_check(self.requirement, outcome, wanted, actual, self._where(step)))
+
     def _when(self, step: st.When) -> None:
         cond = step.condition
         if cond.kind == "capa":
@@ -642,4 +704,5 @@ class ScenarioRun:
         st.Eventually: _eventually,
         st.Sleep: _sleep,
         st.When: _when,
+        st.Body: _body,
     }

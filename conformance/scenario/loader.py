@@ -23,6 +23,7 @@ from typing import Final
 from conformance.scenario.errors import ScenarioError
 from conformance.scenario.steps import (
     Alternative,
+    Body,
     Check,
     Condition,
     End,
@@ -85,10 +86,14 @@ HEADER_LINE_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)")
 PLACEHOLDER_RE: Final = re.compile(r"\{([^{}]*)\}")
 PLACEHOLDERS: Final = frozenset(
     {"user", "password", "user2", "password2", "count", "size", "last", "beyond"}
+    | {"plain", "b64user", "b64password", "apop", "cram"}
 )
-INDEXED_PLACEHOLDER_RE: Final = re.compile(r"(size|uid):([1-9][0-9]*)")
+INDEXED_PLACEHOLDER_RE: Final = re.compile(
+    r"(size|uid|plain|b64user|b64password|apop|cram):([1-9][0-9]*)"
+)
 # Words a label may not take: "when capa X" and "when not X" would become ambiguous.
 RESERVED_LABELS: Final = frozenset({"capa", "not"})
+BODY_MODES: Final = ("has", "lacks", "all")
 ESCAPES: Final = {"r": b"\r", "n": b"\n", "t": b"\t", "0": b"\0", "\\": b"\\"}
 
 
@@ -457,6 +462,8 @@ class _Parser:
             return self.parse_eventually(stripped, number)
         if keyword == "sleep":
             return Sleep(where, self.duration(stripped[len("sleep") :], number))
+        if keyword == "body":
+            return self.parse_body(args, stripped, number)
         raise self.error(number, f"unknown step {keyword!r}")
 
     def send(self, where: Where, *, text: str, data: bytes, raw: bool) -> Step:
@@ -570,6 +577,21 @@ class _Parser:
         if name not in self.snapshots:
             raise self.error(number, f"no earlier 'snapshot ... as {name}'")
         return Unchanged(self.where(number), session, name)
+
+    def parse_body(self, args: list[str], stripped: str, number: int) -> Body:
+        if not args or args[0] not in BODY_MODES:
+            raise self.error(
+                number, "expected 'body has /REGEX/', 'body lacks /REGEX/' or 'body all /REGEX/'"
+            )
+        text = stripped[len("body") :].strip()[len(args[0]) :].strip()
+        if len(text) < 2 or not text.startswith("/") or not text.endswith("/"):
+            raise self.error(number, f"'body {args[0]}' takes one /REGEX/ and nothing after it")
+        pattern = text[1:-1]
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise self.error(number, f"bad regex /{pattern}/: {error}") from None
+        return Body(self.where(number), args[0], pattern)
 
     def parse_eventually(self, stripped: str, number: int) -> Eventually:
         head, colon, tail = stripped[len("eventually") :].partition(":")
@@ -796,7 +818,10 @@ class _Parser:
         for match in PLACEHOLDER_RE.finditer(text):
             name = match.group(1)
             if name in PLACEHOLDERS or INDEXED_PLACEHOLDER_RE.fullmatch(name):
-                if name in ("user2", "password2") and self.accounts < 2:
+                needs_two = name in ("user2", "password2") or (
+                    ":" in name and not name.startswith(("size", "uid")) and name[-1] != "1"
+                )
+                if needs_two and self.accounts < 2:
                     raise self.error(number, f"{{{name}}} needs 'accounts: 2' in the header")
                 continue
             raise self.error(number, f"unknown placeholder {{{name}}}")

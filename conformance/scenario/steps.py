@@ -130,6 +130,18 @@ class Sleep(Step):
 
 
 @dataclass(frozen=True)
+class Body(Step):
+    """``body has|lacks|all /REGEX/``: judge the lines of the last multi-line answer.
+
+    ``has``: some line matches; ``lacks``: no line does; ``all``: every line
+    does (``re.search`` on each line without its CRLF, after un-stuffing).
+    """
+
+    mode: str
+    pattern: str
+
+
+@dataclass(frozen=True)
 class When(Step):
     condition: Condition
     body: tuple[Step, ...]

@@ -1,0 +1,88 @@
+"""'body' steps and the credential placeholders, end to end against the reference server."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+import pytest
+
+from conformance.cli import EXIT_FAIL, EXIT_OK, main
+from conformance.placeholders import apop_digest, cram_md5_answer
+from conformance.scenario.loader import parse_scenario
+
+HEADER = """id: t.{name}
+title: t
+requirements: RFC2449-5-1
+mailbox: none
+---
+"""
+
+
+def run_one(tmp_path: Path, name: str, steps: str) -> tuple[int, list[dict[str, object]]]:
+    file = tmp_path / f"{name}.pop3"
+    file.write_text(HEADER.format(name=name) + steps, encoding="utf-8")
+    out = tmp_path / f"out-{name}"
+    code = main(["run", "--suites", str(file), "--report-dir", str(out)])
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return code, doc["scenarios"][0]["checks"]
+
+
+def test_body_has_passes_when_a_line_matches(tmp_path: Path) -> None:
+    code, checks = run_one(tmp_path, "has", "open A\nC: CAPA\nS: +OK\nbody has /^UIDL$/\n")
+    assert code == EXIT_OK
+    assert [c["outcome"] for c in checks][-1] == "pass"
+
+
+def test_body_lacks_fails_when_a_line_matches(tmp_path: Path) -> None:
+    code, checks = run_one(tmp_path, "lacks", "open A\nC: CAPA\nS: +OK\nbody lacks /^UIDL/\n")
+    assert code == EXIT_FAIL
+    last = checks[-1]
+    assert last["outcome"] == "fail"
+    assert "UIDL" in str(last["actual"])
+
+
+def test_body_all_names_the_lines_that_do_not_match(tmp_path: Path) -> None:
+    code, checks = run_one(tmp_path, "all", "open A\nC: CAPA\nS: +OK\nbody all /^U/\n")
+    assert code == EXIT_FAIL
+    assert "not matching" in str(checks[-1]["actual"])
+
+
+def test_body_after_err_is_info_not_a_verdict(tmp_path: Path) -> None:
+    code, checks = run_one(tmp_path, "err", "open A\nC: STAT\nS: -ERR\nbody has /x/\n")
+    assert code == EXIT_OK
+    assert checks[-1]["outcome"] == "info"
+
+
+def test_body_needs_an_answer_first() -> None:
+    with pytest.raises(Exception, match="body"):
+        parse_scenario(HEADER.format(name="x") + "open A\nbody has x\n", "x.pop3")
+
+
+def test_plain_placeholder_logs_in_and_hides_the_password(tmp_path: Path) -> None:
+    steps = "open A\nC: AUTH PLAIN {plain}\nS: +OK\nC: STAT\nS: +OK\n"
+    code, checks = run_one(tmp_path, "plain", steps)
+    assert code == EXIT_OK, checks
+    report = (tmp_path / "out-plain" / "results.json").read_text(encoding="utf-8")
+    secret = base64.b64encode(b"\0alice\0").decode()[:6]
+    assert secret not in report
+
+
+def test_apop_digest_matches_rfc1939_example() -> None:
+    # RFC 1939 section 7 gives this exact example.
+    stamp = "<1896.697170952@dbc.mtview.ca.us>"
+    assert apop_digest(stamp, "tanstaaf") == "c4c9334bac560ecc979e58001b3e22fb"
+
+
+def test_cram_md5_matches_rfc2195_example() -> None:
+    # RFC 2195 section 2 example: user "tim", secret "tanstaaftanstaaf".
+    challenge = base64.b64encode(b"<1896.697170952@postoffice.reston.mci.net>").decode()
+    answer = cram_md5_answer(challenge, "tim", "tanstaaftanstaaf")
+    assert answer is not None
+    assert base64.b64decode(answer) == b"tim b913a602c7eda7a495b4e6e7334d3890"
+    assert cram_md5_answer("not base64!", "tim", "x") is None
+    mac = hmac.new(b"k", b"c", hashlib.md5).hexdigest()
+    assert len(mac) == 32
