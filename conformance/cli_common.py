@@ -57,6 +57,12 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--timeout", type=float, default=None, help="seconds to wait for each response (default 10)"
     )
+    g.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="before each scenario, learn the seeded messages as the server returns them "
+        "(for servers that rewrite stored mail: mbox quoting, added headers)",
+    )
 
 
 @contextlib.contextmanager
@@ -77,6 +83,8 @@ def target_from(args: argparse.Namespace) -> Iterator[Target]:
             raise UsageError(str(exc)) from exc
         if args.timeout is not None:
             target.timeout = args.timeout
+        if getattr(args, "calibrate", False):
+            target.calibrate = True
         yield target
         return
     if args.host:
@@ -99,6 +107,7 @@ def target_from(args: argparse.Namespace) -> Iterator[Target]:
             accounts=accounts,
             provisioner=provisioner,
             timeout=args.timeout or 10.0,
+            calibrate=bool(getattr(args, "calibrate", False)),
         )
         return
     from conformance.server import defects

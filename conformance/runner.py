@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
+from conformance.calibration import CalibrationError, calibrate
 from conformance.catalog import section_of
 from conformance.codec import Finding, Response
 from conformance.messages import corpus
@@ -183,6 +184,22 @@ class ScenarioRun:
         for index, account in enumerate(self.accounts[: self.scenario.accounts], start=1):
             self.target.provisioner.seed(account.user, messages)
             self.maildrops[index] = Maildrop(messages)
+            if self.target.calibrate:
+                try:
+                    calibrate(
+                        self.target, account, self.maildrops[index], self.profile, self.transcript
+                    )
+                except (CalibrationError, ConnectError) as exc:
+                    self.checks.append(
+                        make_check(
+                            self.requirement,
+                            Outcome.ERROR,
+                            "the seeded messages can be read back before the scenario",
+                            f"calibration failed: {exc}",
+                            self.scenario.file,
+                        )
+                    )
+                    raise Abort from exc
 
     # -- dispatch -----------------------------------------------------------
     def _steps(self, steps: Sequence[st.Step]) -> None:

@@ -7,6 +7,7 @@ A target comes from command-line options or from a profile file (TOML)::
     port = 110                # default 110
     timeout = 10              # seconds to wait for each response (default 10)
     connect_timeout = 5       # seconds to wait for the TCP connection (default 5)
+    calibrate = false         # learn seeded mail as the server returns it (default false)
 
     [[account]]               # one table per account; at least one
     user = "alice"
@@ -63,6 +64,10 @@ class Target:
     provisioner: Provisioner
     timeout: float = 10.0
     connect_timeout: float = 5.0
+    # Learn each seeded message as the server returns it before a scenario
+    # runs: for servers that rewrite what they store (mbox "From " quoting,
+    # added headers), so that content is judged against the server's own earlier answer.
+    calibrate: bool = False
 
     def is_disposable(self, account: Account) -> bool:
         """Whether the harness may remove ``account``'s mail.
@@ -83,6 +88,7 @@ class Target:
             "provisioner": self.provisioner.kind,
             "timeout": self.timeout,
             "connect_timeout": self.connect_timeout,
+            "calibrate": self.calibrate,
         }
 
 
@@ -106,7 +112,7 @@ def secrets_of(target: Target) -> list[str]:
 
 # -- profiles -----------------------------------------------------------------------
 
-_TARGET_KEYS = {"host", "port", "timeout", "connect_timeout"}
+_TARGET_KEYS = {"host", "port", "timeout", "connect_timeout", "calibrate"}
 _ACCOUNT_KEYS = {"user", "password", "password_env", "disposable"}
 _PROVISION_KEYS = {"kind", "path", "seed", "clear", "timeout"}
 
@@ -138,6 +144,12 @@ class _Profile:
         value = table.get(key)
         if not isinstance(value, str) or not value:
             raise self.error(f'{where} needs {key} = "..." (a non-empty string)')
+        return value
+
+    def boolean(self, table: dict[str, Any], key: str, where: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(f"{where} {key} must be true or false")
         return value
 
     def number(self, table: dict[str, Any], key: str, where: str, default: float) -> float:
@@ -176,6 +188,7 @@ def load_profile(path: Path) -> Target:
         provisioner=provisioner,
         timeout=p.number(t, "timeout", "[target]", 10.0),
         connect_timeout=p.number(t, "connect_timeout", "[target]", 5.0),
+        calibrate=p.boolean(t, "calibrate", "[target]", False),
     )
 
 
