@@ -59,6 +59,7 @@ def test_target_describe_and_disposable_rule() -> None:
         "provisioner": "none",
         "timeout": 10.0,
         "connect_timeout": 5.0,
+        "calibrate": False,
     }
     assert secrets_of(t) == ["pw1", "pw2"]
     # With a provisioner every mailbox is replaced before use: all disposable.
