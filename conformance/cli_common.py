@@ -57,6 +57,14 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--timeout", type=float, default=None, help="seconds to wait for each response (default 10)"
     )
+    g.add_argument("--tls-port", type=int, help="implicit-TLS port (RFC 8314), e.g. 995")
+    g.add_argument("--tls-ca", help="CA bundle (PEM) to verify the server certificate")
+    g.add_argument(
+        "--tls-insecure",
+        action="store_true",
+        help="do not verify the server certificate (explicitly insecure; default: verify)",
+    )
+    g.add_argument("--tls-servername", help="name the certificate must carry (default: --host)")
     g.add_argument(
         "--calibrate",
         action="store_true",
@@ -108,6 +116,10 @@ def target_from(args: argparse.Namespace) -> Iterator[Target]:
             provisioner=provisioner,
             timeout=args.timeout or 10.0,
             calibrate=bool(getattr(args, "calibrate", False)),
+            tls_port=getattr(args, "tls_port", None),
+            tls_ca=getattr(args, "tls_ca", None),
+            tls_insecure=bool(getattr(args, "tls_insecure", False)),
+            tls_servername=getattr(args, "tls_servername", None),
         )
         return
     from conformance.server import defects

@@ -8,6 +8,10 @@ A target comes from command-line options or from a profile file (TOML)::
     timeout = 10              # seconds to wait for each response (default 10)
     connect_timeout = 5       # seconds to wait for the TCP connection (default 5)
     calibrate = false         # learn seeded mail as the server returns it (default false)
+    tls_port = 995            # implicit TLS (RFC 8314); STLS uses port
+    tls_ca = "ca.pem"         # CA bundle to verify the server certificate (default: system)
+    tls_insecure = false      # true skips certificate verification (explicitly insecure)
+    tls_servername = "mail.example.org"  # name to verify (default: host)
 
     [[account]]               # one table per account; at least one
     user = "alice"
@@ -68,6 +72,13 @@ class Target:
     # runs: for servers that rewrite what they store (mbox "From " quoting,
     # added headers), so that content is judged against the server's own earlier answer.
     calibrate: bool = False
+    # TLS (RFC 2595 STLS and RFC 8314 implicit TLS).  Certificates are
+    # verified against tls_ca (or the system store) unless tls_insecure says
+    # otherwise, explicitly; tls_servername is the name the certificate must carry.
+    tls_port: int | None = None
+    tls_ca: str | None = None
+    tls_insecure: bool = False
+    tls_servername: str | None = None
 
     def is_disposable(self, account: Account) -> bool:
         """Whether the harness may remove ``account``'s mail.
@@ -89,6 +100,8 @@ class Target:
             "timeout": self.timeout,
             "connect_timeout": self.connect_timeout,
             "calibrate": self.calibrate,
+            "tls_port": self.tls_port,
+            "tls_verify": not self.tls_insecure,
         }
 
 
@@ -112,7 +125,17 @@ def secrets_of(target: Target) -> list[str]:
 
 # -- profiles -----------------------------------------------------------------------
 
-_TARGET_KEYS = {"host", "port", "timeout", "connect_timeout", "calibrate"}
+_TARGET_KEYS = {
+    "host",
+    "port",
+    "timeout",
+    "connect_timeout",
+    "calibrate",
+    "tls_port",
+    "tls_ca",
+    "tls_insecure",
+    "tls_servername",
+}
 _ACCOUNT_KEYS = {"user", "password", "password_env", "disposable"}
 _PROVISION_KEYS = {"kind", "path", "seed", "clear", "timeout"}
 
@@ -189,7 +212,20 @@ def load_profile(path: Path) -> Target:
         timeout=p.number(t, "timeout", "[target]", 10.0),
         connect_timeout=p.number(t, "connect_timeout", "[target]", 5.0),
         calibrate=p.boolean(t, "calibrate", "[target]", False),
+        tls_port=_optional_port(p, t, "tls_port"),
+        tls_ca=p.string(t, "tls_ca", "[target]") if "tls_ca" in t else None,
+        tls_insecure=p.boolean(t, "tls_insecure", "[target]", False),
+        tls_servername=p.string(t, "tls_servername", "[target]") if "tls_servername" in t else None,
     )
+
+
+def _optional_port(p: _Profile, table: dict[str, Any], key: str) -> int | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise p.error(f"[target] {key} must be an integer from 1 to 65535")
+    return value
 
 
 def _accounts(p: _Profile, raw: object) -> list[Account]:

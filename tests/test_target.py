@@ -60,6 +60,8 @@ def test_target_describe_and_disposable_rule() -> None:
         "timeout": 10.0,
         "connect_timeout": 5.0,
         "calibrate": False,
+        "tls_port": None,
+        "tls_verify": True,
     }
     assert secrets_of(t) == ["pw1", "pw2"]
     # With a provisioner every mailbox is replaced before use: all disposable.
@@ -344,3 +346,24 @@ def test_waiters_are_served_in_order() -> None:
     t_big.join(5)
     t_small.join(5)
     assert order == ["big", "small"]
+
+
+def test_profile_reads_the_tls_settings(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[target]\nhost = "h"\ntls_port = 995\ntls_ca = "ca.pem"\ntls_servername = "mail"\n'
+        '[[account]]\nuser = "a"\npassword = "b"\n',
+        encoding="utf-8",
+    )
+    t = load_profile(path)
+    assert (t.tls_port, t.tls_ca, t.tls_insecure, t.tls_servername) == (995, "ca.pem", False, "mail")
+
+
+def test_profile_rejects_a_bad_tls_port(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[target]\nhost = "h"\ntls_port = 0\n[[account]]\nuser = "a"\npassword = "b"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="tls_port"):
+        load_profile(path)

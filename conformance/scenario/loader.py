@@ -36,6 +36,7 @@ from conformance.scenario.steps import (
     Send,
     Sleep,
     Snapshot,
+    StartTls,
     Step,
     Unchanged,
     Use,
@@ -437,7 +438,15 @@ class _Parser:
         words = stripped.split()
         keyword, args = words[0], words[1:]
         if keyword == "open":
-            return Open(where, self.open_session(self.one_arg(keyword, args, number), number))
+            if len(args) == 2 and args[1] == "tls":
+                return Open(where, self.open_session(args[0], number), tls=True)
+            if len(args) != 1:
+                raise self.error(number, "expected 'open NAME' or 'open NAME tls'")
+            return Open(where, self.open_session(args[0], number))
+        if keyword == "tls":
+            if len(args) > 1:
+                raise self.error(number, "'tls' takes at most a session name")
+            return StartTls(where, self.optional_session(args, number))
         if keyword == "login":
             return self.parse_login(args, number)
         if keyword == "use":

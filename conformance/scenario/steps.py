@@ -56,6 +56,14 @@ class Step:
 @dataclass(frozen=True)
 class Open(Step):
     session: str
+    tls: bool = False  # implicit TLS (RFC 8314): connect to the target's TLS port
+
+
+@dataclass(frozen=True)
+class StartTls(Step):
+    """``tls [A]``: the TLS handshake after STLS was answered +OK (RFC 2595 section 4)."""
+
+    session: str | None
 
 
 @dataclass(frozen=True)
