@@ -39,6 +39,10 @@ class ServerProfile:
         for need in needs:
             if self.advertises(need):
                 continue
+            if need.upper() == "APOP" and self.timestamp:
+                # APOP has no CAPA tag (RFC 2449 section 6): the greeting's
+                # timestamp is how a server says it offers APOP (RFC 1939 section 7).
+                continue
             if not self.has_capa and need.upper() in RFC1939_OPTIONAL:
                 continue
             out.append(need)

@@ -65,6 +65,11 @@ def matches(
         return response.kind == "closed", []
     if alt.form == "timeout":
         return response.kind == "timeout", []
+    if alt.form == "regex" and response.kind == "continuation":
+        # A SASL "+ challenge" line (RFC 5034) is judged by its text like any line.
+        assert alt.pattern is not None
+        line = response.status_line.rstrip(b"\r\n").decode("latin-1")
+        return re.search(alt.pattern, line) is not None, []
     if response.kind not in ("status", "multi"):
         # A close or a timeout where an answer was due matches no status form.
         if alt.form == "model":

@@ -232,3 +232,12 @@ def test_builder_main_writes_json(tmp_path: Path) -> None:
     bad.write_text(_GOOD, encoding="utf-8")
     assert build_catalog.main([str(bad), "--output", str(tmp_path / "x.json")]) == 1
     assert not (tmp_path / "x.json").exists()
+
+
+def test_apop_counts_as_offered_when_the_greeting_has_a_timestamp() -> None:
+    from conformance.probe import ServerProfile
+
+    with_stamp = ServerProfile("+OK <1.2@h>", True, ("USER",), frozenset({"USER"}), "<1.2@h>")
+    without = ServerProfile("+OK ready", True, ("USER",), frozenset({"USER"}))
+    assert with_stamp.missing(["APOP"]) == []
+    assert without.missing(["APOP"]) == ["APOP"]

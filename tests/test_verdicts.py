@@ -103,3 +103,12 @@ def test_regex() -> None:
     a = [alt("regex", pattern=r"^\+OK \d+ \d+$")]
     assert grade(a, parse_status_line(b"+OK 1 2\r\n"))[0] is Outcome.PASS
     assert grade(a, parse_status_line(b"+OK one\r\n"))[0] is Outcome.FAIL
+
+
+def test_regex_judges_a_sasl_continuation_line() -> None:
+    a = [alt("regex", pattern=r"^\+ $")]
+    assert grade(a, parse_status_line(b"+ \r\n"), req="RFC5034-4-5")[0] is Outcome.PASS
+    bad = parse_status_line(b"+ not base64!\r\n")
+    assert grade(a, bad, req="RFC5034-4-5")[0] is Outcome.FAIL
+    # A status form never matches a continuation: its status is "+".
+    assert grade([alt(status="+OK")], parse_status_line(b"+ \r\n"))[0] is Outcome.FAIL
