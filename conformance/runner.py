@@ -263,6 +263,8 @@ class ScenarioRun:
         except ConnectError as exc:
             self._error(step, str(exc))
         self._passive(session, greeting)
+        # An S: right after 'open' judges the greeting.
+        self.last = LastAnswer(step.session, "", greeting, [])
         if not greeting.ok:
             self.checks.append(
                 make_check(

@@ -86,3 +86,10 @@ def test_cram_md5_matches_rfc2195_example() -> None:
     assert cram_md5_answer("not base64!", "tim", "x") is None
     mac = hmac.new(b"k", b"c", hashlib.md5).hexdigest()
     assert len(mac) == 32
+
+
+def test_s_after_open_judges_the_greeting(tmp_path: Path) -> None:
+    code, checks = run_one(tmp_path, "greet", "open A\nS: /^\\+OK <[^<>]+@[^<>]+>/\n")
+    assert code == EXIT_OK and checks[-1]["outcome"] == "pass"
+    code, checks = run_one(tmp_path, "greet2", "open A\nS: /^\\+OK no-timestamp$/\n")
+    assert code == EXIT_FAIL and checks[-1]["outcome"] == "fail"

@@ -73,6 +73,18 @@ def visible(text: str, *, keep_newlines: bool = False) -> str:
     return pattern.sub(_escape_one, text)
 
 
+# What XML 1.0 cannot carry faithfully in element text: the C0 controls
+# but TAB and LF (CR is legal but a parser turns it into LF), and what
+# visible() spells out beyond ASCII.  A report that serialises XML passes its
+# whole document through xml_safe() as a last line of defence.
+_XML_UNSAFE = _suspects("\x00-\x08\x0b-\x1f")
+
+
+def xml_safe(document: str) -> str:
+    """``document`` with what XML cannot carry spelled out like :func:`visible`; TAB, LF stay."""
+    return _XML_UNSAFE.sub(_escape_one, document)
+
+
 def visible_lines(text: str) -> list[str]:
     """Prose split into display lines, each made visible (CR before LF stays shown)."""
     return visible(text, keep_newlines=True).split("\n")

@@ -401,7 +401,8 @@ class _Parser:
                 continue
             step = self.parse_step(line, stripped, number)
             block.steps.append(step)
-            block.after_send = isinstance(step, Send)
+            # An S: after 'open' judges the greeting.
+            block.after_send = isinstance(step, Send | Open)
         self.flush(stack[-1])
         if len(stack) > 1:
             raise self.error(stack[-1].line, "'when' without a matching 'end'")
@@ -416,7 +417,7 @@ class _Parser:
     def add_alternative(self, block: _Block, text: str, number: int) -> None:
         if not block.pending and not block.after_send:
             raise self.error(
-                number, "'S:' must follow a 'C:' or 'raw:' line (or another 'S:' line)"
+                number, "'S:' must follow a 'C:', 'raw:' or 'open' line (or another 'S:' line)"
             )
         if not block.pending:
             block.pending_line = number
@@ -444,9 +445,11 @@ class _Parser:
                 raise self.error(number, "expected 'open NAME' or 'open NAME tls'")
             return Open(where, self.open_session(args[0], number))
         if keyword == "tls":
-            if len(args) > 1:
-                raise self.error(number, "'tls' takes at most a session name")
-            return StartTls(where, self.optional_session(args, number))
+            optional = bool(args) and args[-1] == "optional"
+            names = args[:-1] if optional else args
+            if len(names) > 1:
+                raise self.error(number, "expected 'tls [NAME] [optional]'")
+            return StartTls(where, self.optional_session(names, number), optional)
         if keyword == "login":
             return self.parse_login(args, number)
         if keyword == "use":
