@@ -31,6 +31,7 @@ class ServerProfile:
         return any(line.split()[:2] == ["EXPIRE", "0"] for line in self.capa_lines)
 
     def advertises(self, name: str) -> bool:
+        """Whether CAPA lists ``name``; ``NAME=ARG`` also needs ARG among its arguments."""
         return name.upper() in self.capabilities
 
     def missing(self, needs: list[str]) -> list[str]:
@@ -63,8 +64,16 @@ def apop_timestamp(greeting: str) -> str | None:
 
 
 def capabilities_of(lines: list[str]) -> frozenset[str]:
-    """Capability names from CAPA lines: the first word of each, upper-cased."""
-    return frozenset(line.split()[0].upper() for line in lines if line.split())
+    """Capability names from CAPA lines, upper-cased: the first word of each,
+    and ``NAME=ARG`` for each of its arguments (``SASL=PLAIN``), so that a
+    scenario can need one mechanism or one argument."""
+    names: set[str] = set()
+    for line in lines:
+        words = line.upper().split()
+        if words:
+            names.add(words[0])
+            names.update(f"{words[0]}={arg}" for arg in words[1:])
+    return frozenset(names)
 
 
 def probe(host: str, port: int, timeout: float, connect_timeout: float) -> ServerProfile:

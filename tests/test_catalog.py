@@ -241,3 +241,12 @@ def test_apop_counts_as_offered_when_the_greeting_has_a_timestamp() -> None:
     without = ServerProfile("+OK ready", True, ("USER",), frozenset({"USER"}))
     assert with_stamp.missing(["APOP"]) == []
     assert without.missing(["APOP"]) == ["APOP"]
+
+
+def test_a_capability_argument_can_be_needed() -> None:
+    from conformance.probe import ServerProfile, capabilities_of
+
+    lines = ("USER", "SASL PLAIN CRAM-MD5")
+    profile = ServerProfile("+OK", True, lines, capabilities_of(list(lines)))
+    assert profile.advertises("sasl=cram-md5") and profile.advertises("SASL")
+    assert profile.missing(["SASL=LOGIN", "SASL=PLAIN"]) == ["SASL=LOGIN"]

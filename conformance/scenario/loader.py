@@ -77,7 +77,8 @@ REQUIREMENT_RE: Final = re.compile(
 )
 SESSION_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 NAME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")  # labels and snapshot names
-CAPA_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# A capability name, optionally with one of its arguments: SASL=CRAM-MD5, UTF8=USER.
+CAPA_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?:=[A-Za-z0-9][A-Za-z0-9_.-]*)?")
 TAG_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # RFC 2449 section 3: resp-code = "[" resp-level *("/" resp-level) "]".
 RESP_LEVEL: Final = r"[\x21-\x2E\x30-\x5C\x5E-\x7F]+"
