@@ -1,0 +1,146 @@
+"""``pop3-conformance certify``: a run with certification settings and a certificate.
+
+All installed suites run (``--select`` narrows them, and the certificate says
+so), without ``--strict`` (strict grading is reported apart from the
+verdict), with the waivers of ``--waivers FILE`` applied.  The report folder
+gets the usual run reports plus ``certification.json`` and
+``certification.html`` (:mod:`conformance.report.certification`).
+
+Exit codes: 0 CONFORMANT, 1 NOT CONFORMANT, 2 usage (a malformed waivers
+file among them), 3 target unreachable, 4 nothing selected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from conformance import __version__
+from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
+from conformance.cli_common import (
+    EXIT_FAIL,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    UsageError,
+    add_target_options,
+    target_from,
+    write_reports,
+)
+from conformance.report.certification import (
+    certify,
+    scrub_secrets,
+    suite_digest,
+    write_certification,
+)
+from conformance.results import ScenarioResult
+from conformance.scenario.loader import load_all
+from conformance.target import secrets_of
+from conformance.transport import ConnectError
+from conformance.waivers import Waiver, WaiverError, apply_waivers, load_waivers
+
+NAME = "certify"
+HELP = "run every suite with waivers and write a certification report (exit 1: not conformant)"
+
+REPORT_FILES = ["report.html", "results.json", "summary.md", "junit.xml"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--waivers",
+        type=Path,
+        metavar="FILE",
+        help="TOML file of [[waiver]] tables (scenario or requirement, reason, expires)",
+    )
+    parser.add_argument(
+        "--suites",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="scenario files or folders instead of the installed ones",
+    )
+    parser.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="certify only a selection (recorded in the certificate as such)",
+    )
+    parser.add_argument("--report-dir", type=Path, help="default: reports/certify-<timestamp>/")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="scenarios run at once (accounts permitting)"
+    )
+    parser.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="certify the embedded server with this fault injected (for demonstrations)",
+    )
+    add_target_options(parser)
+
+
+def _progress(result: ScenarioResult) -> None:
+    print(f"  {result.outcome.value:<16} {result.id}", file=sys.stderr, flush=True)
+
+
+def _read_waivers(path: Path | None) -> list[Waiver]:
+    if path is None:
+        return []
+    try:
+        return load_waivers(path)
+    except WaiverError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    # Read the waivers before anything runs: a typo must not cost a whole run.
+    waivers = _read_waivers(args.waivers)
+    roots = list(args.suites) or default_suite_dirs()
+    scenarios, errors = load_all(roots)
+    if errors:
+        raise UsageError("\n".join(str(e) for e in errors))
+    scenarios = select(scenarios, args.select)
+    if not scenarios:
+        print("nothing selected: no scenario matches", file=sys.stderr)
+        return EXIT_NOTHING
+    suite = suite_digest([Path(s.file) for s in scenarios], roots)
+    report_dir = args.report_dir or Path("reports") / (
+        "certify-" + dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    )
+    with target_from(args) as target:
+        print(
+            f"pop3-conformance {__version__}: certifying {target.host}:{target.port} "
+            f"with {len(scenarios)} scenarios",
+            file=sys.stderr,
+        )
+        try:
+            result = run_campaign(
+                scenarios,
+                target,
+                RunOptions(strict=False, jobs=max(1, args.jobs), selection=list(args.select)),
+                progress=_progress,
+            )
+        except ConnectError as exc:
+            print(f"target unreachable: {exc}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+        secrets = secrets_of(target)
+    waived, uses = apply_waivers(scrub_secrets(result, secrets), waivers)
+    cert = certify(waived, uses, suite, str(args.waivers) if args.waivers else None)
+    cert.report_files = REPORT_FILES
+    write_reports(waived, report_dir)
+    write_certification(cert, report_dir)
+
+    print(f"verdict: {cert.verdict}")
+    for reason in cert.reasons:
+        print(f"  {reason}")
+    print(f"strictly conformant: {'yes' if cert.strictly_conformant else 'no'}")
+    for use in uses:
+        if use.status != "applied":
+            print(f"waiver {use.status}: {use.waiver.subject} ({use.waiver.where})")
+    print(f"suite sha256: {suite.sha256}")
+    print(f"certification written to {report_dir}/certification.html", file=sys.stderr)
+    return EXIT_OK if cert.conformant else EXIT_FAIL
