@@ -139,7 +139,11 @@ class ScenarioRun:
         if not reason and outcome is not Outcome.PASS:
             bad = [c for c in self.checks if c.outcome is outcome]
             if bad:
-                reason = f"{bad[0].requirement}: {bad[0].note or bad[0].actual}".splitlines()[0]
+                detail = bad[0].note or bad[0].actual
+                # Model discrepancies already start with their requirement ID.
+                if not detail.startswith(bad[0].requirement):
+                    detail = f"{bad[0].requirement}: {detail}"
+                reason = detail.splitlines()[0] if detail else bad[0].requirement
         return ScenarioResult(
             id=s.id,
             title=s.title,
