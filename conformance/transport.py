@@ -9,6 +9,10 @@ Responses are cut by the sans-IO codec, never by regex ``expect()``: a regex
 over a multi-megabyte RETR rescans its buffer on every read.  Every wait has
 a deadline; a deadline that passes yields a ``Response`` of kind "timeout",
 which is reported as such and never as a wrong answer.
+
+TLS (see :mod:`conformance.tls`): ``Session(tls=context)`` handshakes right
+after connecting (implicit TLS, RFC 8314), :meth:`Session.starttls` after
+the +OK to STLS (RFC 2595); either raises :class:`TLSError` on failure.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
+import ssl
 import struct
 import time
 from typing import Any
@@ -25,7 +30,10 @@ from pexpect.socket_pexpect import SocketSpawn
 
 from conformance.codec import NEED_DATA, Response, ResponseReader, encode_command
 from conformance.protocol import Shape, State, next_state, response_shape, split_command
+from conformance.tls import TLSError, describe, handshake
 from conformance.transcript import Transcript
+
+__all__ = ["ConnectError", "PopSpawn", "Session", "TLSError"]
 
 READ_CHUNK = 65536
 
@@ -49,12 +57,21 @@ class PopSpawn(SocketSpawn):  # type: ignore[misc]
         return int(self.send(s + b"\r\n"))
 
     def read_nonblocking(self, size: int = 1, timeout: float | None = -1) -> bytes:
+        sock = self.socket
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            # Decrypted bytes already buffered inside the SSL object: a wait on
+            # the descriptor (select, or a recv timeout) would not see them.
+            timeout = 0
         try:
             data: bytes = super().read_nonblocking(size, timeout)
         except (ConnectionResetError, BrokenPipeError) as exc:
             # A peer RST is an end of stream like any other for us.
             self.flag_eof = True
             raise EOF(f"connection reset: {exc}") from exc
+        except ssl.SSLError as exc:
+            # A broken TLS record or alert ends the stream just the same.
+            self.flag_eof = True
+            raise EOF(f"TLS error: {exc}") from exc
         if self.logfile_read is not None:
             # SocketSpawn never writes what it reads to logfile_read.
             self.logfile_read.write(data)
@@ -89,6 +106,8 @@ class Session:
         *,
         timeout: float = 10.0,
         connect_timeout: float = 5.0,
+        tls: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> None:
         self.label = label
         self.host = host
@@ -96,6 +115,13 @@ class Session:
         self.transcript = transcript
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        # Implicit TLS: the handshake runs before the greeting is read.
+        self.tls_context = tls
+        self.server_hostname = server_hostname
+        self.tls_version: str | None = None  # protocol and cipher, once TLS is on
+        # Octets that followed the +OK to STLS in the clear (RFC 2595 section 4
+        # has TLS start right after its CRLF, so a conforming server sends none).
+        self.plaintext_after_stls = b""
         self.state = State.AUTHORIZATION
         self.greeting: Response | None = None
         self.closed_by_server = False
@@ -117,10 +143,55 @@ class Session:
             self.transcript.event(self.label, f"connect failed: {exc}")
             raise ConnectError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls_context is not None:
+            sock = self._handshake(sock, self.tls_context, self.server_hostname)
         self._sock = sock
         self._spawn = PopSpawn(sock, timeout=self.timeout)
         self.greeting = self.read_response(Shape.SINGLE)
         return self.greeting
+
+    def starttls(self, context: ssl.SSLContext, server_hostname: str | None) -> None:
+        """Switch the connection to TLS; call it after the +OK to STLS.
+
+        ``server_hostname`` is the name the certificate must carry (None:
+        the host connected to).  Bytes the server sent after the +OK in the
+        clear are kept in :attr:`plaintext_after_stls` and recorded, never read
+        as responses.  Raises TLSError (the connection is then gone).
+        """
+        spawn = self._require()
+        sock = self._sock
+        if sock is None or isinstance(sock, ssl.SSLSocket):
+            raise RuntimeError(f"session {self.label} is not on a plaintext connection")
+        stray = self._reader.take_pending()
+        if stray:
+            self.plaintext_after_stls = stray
+            self.transcript.event(
+                self.label, f"{len(stray)} octets in the clear after the STLS answer: {stray!r}"
+            )
+        try:
+            tls = self._handshake(sock, context, server_hostname)
+        except TLSError:
+            self._spawn = self._sock = None
+            spawn.child_fd = -1
+            spawn.closed = True
+            raise
+        self._sock = tls
+        spawn.socket = tls
+        spawn.child_fd = tls.fileno()
+        self._reader = ResponseReader()
+
+    def _handshake(
+        self, sock: socket.socket, context: ssl.SSLContext, server_hostname: str | None
+    ) -> ssl.SSLSocket:
+        name = server_hostname if server_hostname is not None else self.host
+        try:
+            tls = handshake(sock, context, name, self.timeout)
+        except TLSError as exc:
+            self.transcript.event(self.label, f"TLS handshake failed: {exc}")
+            raise
+        self.tls_version = describe(tls)
+        self.transcript.event(self.label, f"TLS established: {self.tls_version}")
+        return tls
 
     def _require(self) -> PopSpawn:
         if self._spawn is None:
@@ -240,7 +311,7 @@ class Session:
             return
         self.transcript.event(self.label, "close (FIN, no QUIT)")
         with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
+            _shutdown_write(sock)
         self.wait_closed(settle)
         self._discard()
 
@@ -261,7 +332,7 @@ class Session:
             return True
         self.transcript.event(self.label, "half-close (shutdown of the write side)")
         with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
+            _shutdown_write(sock)
         closed = self.wait_closed(within)
         self._discard()
         return closed
@@ -305,3 +376,10 @@ class Session:
 
     def __exit__(self, *exc: Any) -> None:
         self._discard()
+
+
+def _shutdown_write(sock: socket.socket) -> None:
+    """Send a FIN; on a TLS socket keep the TLS state, so that what the server
+    still sends can be decrypted (``SSLSocket.shutdown`` would drop it and
+    read raw records from then on)."""
+    socket.socket.shutdown(sock, socket.SHUT_WR)

@@ -6,6 +6,10 @@ that arrive together (PIPELINING) are answered in order and none is lost.
 The answers to one batch are written together, and large ones are drained
 before more lines are read, so a client that stops reading slows the server
 down instead of filling its memory.
+
+With a certificate configured, STLS switches a connection to TLS (see
+:mod:`conformance.server.channel`), and a second listener speaks TLS from
+the first octet (RFC 8314 implicit TLS).
 """
 
 from __future__ import annotations
@@ -13,17 +17,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from types import TracebackType
 from typing import Final
 
+from conformance.server.channel import READ_SIZE, Channel, server_context
 from conformance.server.config import ServerConfig
 from conformance.server.session import Session
 
 log = logging.getLogger(__name__)
 
-READ_SIZE: Final = 65536
 FLUSH_AT: Final = 65536  # write what a batch produced once it reaches this size
+HANDSHAKE_TIMEOUT: Final = 30.0  # at most this long for a TLS handshake (autologout if shorter)
 
 
 class LockTable:
@@ -67,28 +73,42 @@ class Pop3Server:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.locks = LockTable()
+        self.tls_context: ssl.SSLContext | None = None
+        if config.tls_cert is not None and config.tls_key is not None:
+            self.tls_context = server_context(config.tls_cert, config.tls_key)
         self._server: asyncio.Server | None = None
+        self._tls_server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
             self._connection, self.config.host, self.config.port, limit=READ_SIZE
         )
+        if self.config.implicit_tls_port is not None:
+            self._tls_server = await asyncio.start_server(
+                self._implicit_tls_connection,
+                self.config.host,
+                self.config.implicit_tls_port,
+                limit=READ_SIZE,
+            )
 
     @property
     def address(self) -> tuple[str, int]:
         """The host and port actually listened on (the first socket's)."""
-        if self._server is None or not self._server.sockets:
-            raise RuntimeError("server is not listening")
-        name = self._server.sockets[0].getsockname()
-        return str(name[0]), int(name[1])
+        return _address(self._server)
+
+    @property
+    def implicit_tls_address(self) -> tuple[str, int] | None:
+        """Where the implicit TLS listener is, if there is one."""
+        return _address(self._tls_server) if self._tls_server is not None else None
 
     async def close(self) -> None:
         """Stop listening and end every session without UPDATE."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+        self._server = self._tls_server = None
         tasks = list(self._connections)
         for task in tasks:
             task.cancel()
@@ -107,16 +127,33 @@ class Pop3Server:
         await self.close()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._serve_connection(reader, writer, implicit_tls=False)
+
+    async def _implicit_tls_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await self._serve_connection(reader, writer, implicit_tls=True)
+
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, implicit_tls: bool
+    ) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
         peer = writer.get_extra_info("peername")
-        session = Session(self.config, self.locks)
-        log.info("connection from %s", peer)
+        channel = Channel(reader, writer)
+        session = Session(self.config, self.locks, secure=implicit_tls)
+        log.info("connection from %s%s", peer, " (implicit TLS)" if implicit_tls else "")
         try:
-            await self._converse(session, reader, writer)
+            if implicit_tls:
+                # RFC 8314 section 3.1: "a TLS handshake begins immediately",
+                # and the greeting follows inside TLS.
+                await self._handshake(channel)
+            await self._converse(session, channel)
         except TimeoutError:
             log.info("autologout of %s", peer)  # RFC 1939 section 3: close, say nothing
+        except ssl.SSLError as error:
+            log.info("TLS with %s failed: %s", peer, error)
         except (ConnectionError, OSError) as error:
             log.info("connection from %s lost: %s", peer, error)
         except Exception:
@@ -124,17 +161,22 @@ class Pop3Server:
         finally:
             # Release the lock first, so that it is free before the close completes.
             session.end()
-            writer.close()
+            channel.close()
             if task is not None:
                 self._connections.discard(task)
         with contextlib.suppress(ConnectionError, OSError):
-            await writer.wait_closed()
+            await channel.wait_closed()
 
-    async def _converse(
-        self, session: Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _handshake(self, channel: Channel) -> None:
+        if self.tls_context is None:  # pragma: no cover - STLS is refused without TLS
+            raise RuntimeError("TLS requested but not configured")
+        async with asyncio.timeout(min(self.config.autologout, HANDSHAKE_TIMEOUT)):
+            await channel.start_tls(self.tls_context)
+        log.info("TLS started: %s", channel.tls_version)
+
+    async def _converse(self, session: Session, channel: Channel) -> None:
         idle = self.config.autologout
-        writer.write(session.greeting())
+        channel.write(session.greeting())
         buffer = bytearray()
         discarding = False  # inside an over-long line that was already refused
         while True:
@@ -153,11 +195,21 @@ class Pop3Server:
                 out.append(reply.data)
                 pending += len(reply.data)
                 if reply.close:
-                    await _send(writer, out, idle)
+                    await _send(channel, out, idle)
                     return
-                if pending >= FLUSH_AT:
-                    await _send(writer, out, idle)
+                if reply.starttls:
+                    await _send(channel, out, idle)
                     out, pending = [], 0
+                    # Whatever followed STLS in the same read was sent before the
+                    # client saw the +OK, in the clear: RFC 2595 section 4 has the
+                    # client wait ("MUST NOT issue further commands until a server
+                    # response is seen and the TLS negotiation is complete"), so
+                    # it can only be an injection.  It is dropped, never run.
+                    kept = bytes(buffer) if "stls-keeps-plaintext" in self.config.defects else b""
+                    buffer.clear()
+                    await self._handshake(channel)
+                    session.tls_started()
+                    buffer += kept
             if discarding:
                 buffer.clear()
             elif len(buffer) >= session.line_limit:
@@ -167,17 +219,24 @@ class Pop3Server:
                 buffer.clear()
                 discarding = True
             if out:
-                await _send(writer, out, idle)
+                await _send(channel, out, idle)
             async with asyncio.timeout(idle):
-                chunk = await reader.read(READ_SIZE)
+                chunk = await channel.recv()
             if not chunk:
                 return  # EOF (FIN or half-close): the session ends without UPDATE
             buffer += chunk
 
 
-async def _send(writer: asyncio.StreamWriter, chunks: list[bytes], idle: float) -> None:
-    writer.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+def _address(server: asyncio.Server | None) -> tuple[str, int]:
+    if server is None or not server.sockets:
+        raise RuntimeError("server is not listening")
+    name = server.sockets[0].getsockname()
+    return str(name[0]), int(name[1])
+
+
+async def _send(channel: Channel, chunks: list[bytes], idle: float) -> None:
+    channel.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
     # A client that never reads would block drain forever: the autologout
     # timer covers that wait too.
     async with asyncio.timeout(idle):
-        await writer.drain()
+        await channel.drain()

@@ -1,8 +1,9 @@
 """Command line of the reference server: ``python -m conformance.server``.
 
-Once it listens it prints exactly one line, ``listening on HOST:PORT``, so that
-a parent process (see :mod:`conformance.server.embedded`) learns the port it
-got; SIGTERM and SIGINT stop it cleanly (sessions end without UPDATE).
+Once it listens it prints ``listening on HOST:PORT``, so that a parent process
+(see :mod:`conformance.server.embedded`) learns the port it got; with
+``--implicit-tls-port`` the line ``implicit TLS listening on HOST:PORT`` comes
+just before it.  SIGTERM and SIGINT stop it cleanly (sessions end without UPDATE).
 """
 
 from __future__ import annotations
@@ -11,13 +12,18 @@ import argparse
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 
 from conformance.server import defects
 from conformance.server.app import Pop3Server
+from conformance.server.channel import server_context
 from conformance.server.config import DEFAULT_AUTOLOGOUT, USER_PLACEHOLDER, ServerConfig
 
 log = logging.getLogger(__name__)
+
+LISTENING = "listening on "
+IMPLICIT_TLS_LISTENING = "implicit TLS listening on "
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +47,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_AUTOLOGOUT,
         metavar="SECONDS",
         help="close a session after this long without a command (default %(default)s)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        metavar="PEM",
+        help="certificate chain (PEM): enables STLS (RFC 2595); needs --tls-key",
+    )
+    parser.add_argument("--tls-key", metavar="PEM", help="private key (PEM) of --tls-cert")
+    parser.add_argument(
+        "--implicit-tls-port",
+        type=int,
+        metavar="PORT",
+        help="also listen here with TLS from the first octet (RFC 8314; 0: any free port)",
+    )
+    parser.add_argument(
+        "--refuse-plaintext-auth",
+        action="store_true",
+        help="refuse every login (USER, APOP, AUTH) until TLS is active (RFC 2595 section 2.2)",
     )
     parser.add_argument(
         "--defect",
@@ -98,10 +121,20 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             autologout=args.autologout,
             defects=frozenset(args.defect),
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            implicit_tls_port=args.implicit_tls_port,
+            refuse_plaintext_auth=args.refuse_plaintext_auth,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if config.tls_cert is not None and config.tls_key is not None:
+        try:  # a bad file is a usage error, not a listening failure
+            server_context(config.tls_cert, config.tls_key)
+        except (ssl.SSLError, OSError) as error:
+            print(f"error: cannot use the TLS certificate or key: {error}", file=sys.stderr)
+            return 2
     try:
         asyncio.run(_serve(config))
     except OSError as error:
@@ -116,8 +149,11 @@ async def _serve(config: ServerConfig) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     async with Pop3Server(config) as server:
+        implicit = server.implicit_tls_address
+        if implicit is not None:
+            print(f"{IMPLICIT_TLS_LISTENING}{implicit[0]}:{implicit[1]}", flush=True)
         host, port = server.address
-        print(f"listening on {host}:{port}", flush=True)
+        print(f"{LISTENING}{host}:{port}", flush=True)
         await stop.wait()
         log.info("stopping")
 
@@ -125,7 +161,8 @@ async def _serve(config: ServerConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m conformance.server",
-        description="The reference POP3 server of pop3-conformance (RFC 1939, 2449, 5034 PLAIN).",
+        description="The reference POP3 server of pop3-conformance "
+        "(RFC 1939, 2449, 2595, 3206, 5034, 6856, 8314).",
     )
     add_arguments(parser)
     return run(parser.parse_args(argv))

@@ -32,12 +32,33 @@ class ServerConfig:
     port: int = 0
     autologout: float = DEFAULT_AUTOLOGOUT
     defects: frozenset[str] = frozenset()
+    # TLS: a PEM certificate chain and its key enable STLS on the main port
+    # (RFC 2595) and, with implicit_tls_port, a port where TLS starts at
+    # connect (RFC 8314 section 3.1; 0 picks a free port).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    implicit_tls_port: int | None = None
+    # RFC 2595 section 2.2's "privacy operational mode": no login of any kind
+    # (USER/PASS, APOP, AUTH) until TLS is active.
+    refuse_plaintext_auth: bool = False
 
     def __post_init__(self) -> None:
         if USER_PLACEHOLDER not in self.maildir_template:
             raise ValueError(f"maildir template must contain {USER_PLACEHOLDER}")
         if self.autologout <= 0:
             raise ValueError("autologout must be positive")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("a TLS certificate and its key go together")
+        if self.tls_cert is None and self.implicit_tls_port is not None:
+            raise ValueError("an implicit TLS port needs a TLS certificate and key")
+        if self.tls_cert is None and self.refuse_plaintext_auth:
+            # Nobody could ever log in.
+            raise ValueError("refusing plaintext logins needs a TLS certificate and key")
+
+    @property
+    def tls(self) -> bool:
+        """Whether TLS is configured (STLS is offered)."""
+        return self.tls_cert is not None
 
     def maildir_for(self, user: str) -> Path:
         # str.replace, not str.format: a path may hold other braces.

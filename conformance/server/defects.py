@@ -37,6 +37,8 @@ class Defect:
     requirement: str  # the requirement ID it violates
     summary: str
     caught_as: str = "fail"  # "fail" or "non-strict": what a correct check grades it
+    # Shows only on a server with TLS configured (EmbeddedServer(tls=True)).
+    needs_tls: bool = False
 
 
 _TABLE: Final = (
@@ -188,6 +190,46 @@ _TABLE: Final = (
         "wrong-password-no-auth-code",
         "RFC3206-6-1",
         "a wrong password is refused without [AUTH], although AUTH-RESP-CODE is advertised",
+    ),
+    Defect(
+        "auth-bad-base64-accepted",
+        "RFC5034-4-12",
+        "base64 in AUTH is decoded leniently: characters outside the alphabet are dropped, so "
+        "a valid PLAIN token with an inserted '-' or '.' still logs in",
+    ),
+    # -- TLS -----------------------------------------------------------------
+    Defect(
+        "stls-in-transaction",
+        "RFC2595-4-3",
+        "STLS is accepted in the TRANSACTION state (+OK, then a TLS handshake; the session "
+        "stays in TRANSACTION)",
+        needs_tls=True,
+    ),
+    Defect(
+        "capa-keeps-stls-after-tls",
+        "RFC2595-4-2",
+        "CAPA still lists STLS once TLS is active (after STLS and on the implicit TLS port), "
+        "although STLS is then refused",
+        needs_tls=True,
+    ),
+    Defect(
+        "stls-keeps-plaintext",
+        "RFC2595-4-8",
+        "commands pipelined after STLS in the same segment, before the handshake, are run "
+        "after it and answered inside TLS (plaintext command injection)",
+        needs_tls=True,
+    ),
+    # -- UTF8 ----------------------------------------------------------------
+    Defect(
+        "utf8-in-transaction",
+        "RFC6856-2-1",
+        "the UTF8 command is accepted (+OK) in the TRANSACTION state",
+    ),
+    Defect(
+        "utf8-headers-without-utf8-mode",
+        "RFC6856-2.1-2",
+        "RETR and TOP send a message whose header section holds raw UTF-8 as is, without "
+        "UTF-8 mode (instead of -ERR [UTF8])",
     ),
     # -- robustness ----------------------------------------------------------
     Defect(

@@ -2,7 +2,11 @@
 
 A separate process keeps the server's event loop, locks and crashes apart from
 the harness that judges it.  The child is ``python -m conformance.server`` on a
-free loopback port; its one ``listening on HOST:PORT`` line tells the port.
+free loopback port; its ``listening on HOST:PORT`` line tells the port.
+
+With ``tls=True`` a throw-away CA made by ``trustme`` signs a certificate for
+``localhost`` and ``127.0.0.1``: the server offers STLS and an implicit TLS
+port, and :attr:`EmbeddedServer.ca_pem` is what a client verifies against.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
 
+from conformance.server.cli import IMPLICIT_TLS_LISTENING, LISTENING
 from conformance.server.config import USER_PLACEHOLDER
 
-LISTENING: Final = "listening on "
+# The name the certificate is for (and 127.0.0.1, the address).
+TLS_HOSTNAME: Final = "localhost"
 STOP_GRACE: Final = 5.0
 # The directory that holds the ``conformance`` package: the child imports from it.
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
@@ -49,14 +55,25 @@ class EmbeddedServer:
         accounts: Sequence[str] = ("alice", "bob", "carol", "dave"),
         startup_timeout: float = 10.0,
         extra_args: Sequence[str] = (),
+        *,
+        tls: bool = False,
+        refuse_plaintext_auth: bool = False,
     ) -> None:
+        if refuse_plaintext_auth and not tls:
+            raise ValueError("refuse_plaintext_auth needs tls=True")
         self._given_root = root
         self._account_names = tuple(accounts)
         self.startup_timeout = startup_timeout
         self.extra_args = tuple(extra_args)
+        self.tls = tls
+        self.refuse_plaintext_auth = refuse_plaintext_auth
         self.root: Path | None = None
         self.host = ""
         self.port = 0
+        # With tls=True: the implicit TLS port, and the CA file that verifies the server.
+        self.tls_port = 0
+        self.ca_pem: Path | None = None
+        self.server_hostname = TLS_HOSTNAME
         self.accounts: list[EmbeddedAccount] = []
         self.maildir_template = ""
         self._process: subprocess.Popen[bytes] | None = None
@@ -93,6 +110,10 @@ class EmbeddedServer:
         ]
         for account in self.accounts:
             command += ["--account", f"{account.user}:{account.password}"]
+        if self.tls:
+            command += self._make_tls_material(self.root / "tls")
+        if self.refuse_plaintext_auth:
+            command.append("--refuse-plaintext-auth")
         command += self.extra_args
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -116,6 +137,20 @@ class EmbeddedServer:
             raise
         return self
 
+    def _make_tls_material(self, directory: Path) -> list[str]:
+        """A fresh CA and server certificate in ``directory``; the child's TLS arguments."""
+        import trustme  # only TLS runs pay for importing cryptography
+
+        directory.mkdir(parents=True, exist_ok=True)
+        ca = trustme.CA()
+        issued = ca.issue_cert(TLS_HOSTNAME, "127.0.0.1")
+        self.ca_pem = directory / "ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_pem))
+        chain, key = directory / "server-chain.pem", directory / "server-key.pem"
+        chain.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+        issued.private_key_pem.write_to_path(str(key))
+        return ["--tls-cert", str(chain), "--tls-key", str(key), "--implicit-tls-port", "0"]
+
     def _wait_listening(self) -> tuple[str, int]:
         process = self._process
         if process is None or process.stdout is None:  # pragma: no cover - set by start()
@@ -124,7 +159,10 @@ class EmbeddedServer:
         received = b""
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
-            while b"\n" not in received:
+            # The implicit TLS line, if any, comes before the main one.
+            while not any(
+                line.startswith(LISTENING.encode()) for line in received.split(b"\n")[:-1]
+            ):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise RuntimeError(self._failure("did not start listening in time"))
@@ -135,11 +173,21 @@ class EmbeddedServer:
                     process.wait(timeout=STOP_GRACE)
                     raise RuntimeError(self._failure(f"exited with status {process.returncode}"))
                 received += chunk
-        line = received.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
-        if not line.startswith(LISTENING):
-            raise RuntimeError(self._failure(f"unexpected first line {line!r}"))
-        host, _, port = line[len(LISTENING) :].rpartition(":")
-        return host, int(port)
+        address: tuple[str, int] | None = None
+        for raw in received.split(b"\n")[:-1]:
+            line = raw.decode("utf-8", "replace").strip()
+            if line.startswith(IMPLICIT_TLS_LISTENING):
+                self.tls_port = _parse_address(line[len(IMPLICIT_TLS_LISTENING) :])[1]
+            elif line.startswith(LISTENING):
+                address = _parse_address(line[len(LISTENING) :])
+                break
+            else:
+                raise RuntimeError(self._failure(f"unexpected line {line!r}"))
+        if address is None:  # pragma: no cover - the loop above waited for it
+            raise RuntimeError(self._failure("no listening line"))
+        if self.tls and not self.tls_port:
+            raise RuntimeError(self._failure("did not report its implicit TLS port"))
+        return address
 
     def _failure(self, what: str) -> str:
         return f"reference POP3 server {what}; its stderr:\n{self._stderr_text()}"
@@ -193,3 +241,8 @@ class EmbeddedServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _parse_address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host, int(port)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from conformance.server import defects as d
+from conformance.server import sasl
 from conformance.server.config import IMPLEMENTATION, ServerConfig
 from conformance.server.maildrop import Maildrop, stuff, top
 
@@ -39,16 +40,18 @@ MAX_COMMAND: Final = 255  # RFC 2449 section 4, CRLF included
 # RFC 5034 section 4: SASL responses are not bound by the command limit.
 MAX_SASL_RESPONSE: Final = 16384
 MAX_STATUS: Final = 512  # RFC 1939 section 3, CRLF included
-CAPABILITIES: Final = (
-    "TOP",
-    "UIDL",
-    "USER",
-    "RESP-CODES",
-    "PIPELINING",
-    "SASL PLAIN",
-    "AUTH-RESP-CODE",
-    f"IMPLEMENTATION {IMPLEMENTATION}",
-)
+# LANG (RFC 6856 section 3): the one language the server's texts are in.
+LANGUAGES: Final = {"en": "English"}
+DEFAULT_LANGUAGE: Final = "en"
+# RFC 2595 section 2.2 privacy mode, before TLS.  USER gets no [AUTH]: RFC 3206
+# section 5 "strongly RECOMMENDED that the server not issue this response code
+# to the USER command".  APOP and AUTH get it: RFC 3206 section 5 counts "an
+# attempt to authenticate in violation of policy" as a credentials problem.
+# The same answer whatever the credentials (RFC 8314 section 4.1: no
+# "indication over a cleartext channel of whether the user's authentication
+# credentials were valid").
+PLAINTEXT_REFUSED: Final = "plaintext login refused: use STLS first"
+UTF8_REFUSED: Final = "[UTF8] message has UTF-8 headers: send UTF8 first"
 # Commands whose arguments are secrets: logged by keyword only.
 SECRET_COMMANDS: Final = frozenset({"PASS", "APOP", "AUTH"})
 _DIGITS: Final = re.compile(r"[0-9]+")
@@ -70,6 +73,9 @@ class Phase(enum.Enum):
 class Reply:
     data: bytes
     close: bool = False
+    # STLS was accepted: once ``data`` is sent, the connection starts TLS and
+    # then calls Session.tls_started().
+    starttls: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class Locks(Protocol):
 
 
 Handler = Callable[["Session", Command], Reply]
-SaslStep = Callable[["Session", bytes], Reply]
+SaslStep = Callable[[bytes], sasl.Outcome]
 
 
 def make_timestamp() -> str:
@@ -122,10 +128,20 @@ def multiline(status: str, body: bytes, *, stuffed: bool = True) -> bytes:
 class Session:
     """The state of one connection: phase, pending USER, the locked maildrop and its marks."""
 
-    def __init__(self, config: ServerConfig, locks: Locks, timestamp: str | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        locks: Locks,
+        timestamp: str | None = None,
+        *,
+        secure: bool = False,
+    ) -> None:
         self.config = config
         self.locks = locks
         self.timestamp = timestamp or make_timestamp()
+        self.secure = secure  # TLS is active (implicit TLS, or after STLS)
+        self.utf8 = False  # RFC 6856 UTF-8 mode
+        self.language = DEFAULT_LANGUAGE
         self.phase = Phase.AUTHORIZATION
         self.user: str | None = None
         self.maildrop: Maildrop | None = None
@@ -160,6 +176,17 @@ class Session:
             log.exception("internal error while handling a command")
             return Reply(err("[SYS/TEMP] internal server error"))
 
+    def tls_started(self) -> None:
+        """The TLS handshake after STLS completed.
+
+        RFC 2595 section 4: "the server remains in AUTHORIZATION state".  What
+        the client said before TLS came from an unprotected channel and is
+        forgotten (a pending USER already is: PASS must follow it immediately).
+        """
+        self.secure = True
+        self._leave_user()
+        self.language = DEFAULT_LANGUAGE
+
     def line_too_long(self) -> Reply:
         self._leave_user()
         if self.phase is Phase.SASL:
@@ -192,11 +219,14 @@ class Session:
                 if self._defect("auth-cancel-ignored"):
                     self.phase, self._sasl_step = Phase.SASL, step
                     return Reply(b"+ \r\n")
+                # RFC 5034 section 4: "it MUST reject the AUTH command by sending an -ERR reply."
                 return Reply(err("authentication cancelled"))
-            decoded = _b64decode(line)
+            decoded = self._b64decode(line)
             if decoded is None:
+                # RFC 5034 section 4: "If the server cannot Base64 decode a client
+                # response, it MUST reject the AUTH command with an -ERR reply."
                 return Reply(err("invalid base64"))
-            return step(self, decoded)
+            return self._sasl_outcome(step(decoded))
         phase = self.phase
         if b"\0" in line:
             self._leave_user()
@@ -229,7 +259,23 @@ class Session:
 
     # -- authorization ---------------------------------------------------
 
-    def _password_ok(self, user: str, password: str) -> bool:
+    def _b64decode(self, data: bytes) -> bytes | None:
+        if self._defect("auth-bad-base64-accepted"):
+            try:  # non-alphabet characters silently dropped
+                return base64.b64decode(data, validate=False)
+            except (binascii.Error, ValueError):
+                return None
+        return _b64decode(data)
+
+    def _plaintext_refused(self) -> bool:
+        """No login of any kind yet: privacy mode and TLS not active (RFC 2595 section 2.2)."""
+        return self.config.refuse_plaintext_auth and not self.secure
+
+    def secret(self, user: str) -> str | None:
+        """The account's password (for challenge-response mechanisms), None if unknown."""
+        return self.config.accounts.get(user)
+
+    def password_ok(self, user: str, password: str) -> bool:
         expected = self.config.accounts.get(user)
         if expected is None:
             # Compare anyway, so that unknown users cost the same time.
@@ -276,6 +322,11 @@ class Session:
     def _user_cmd(self, command: Command) -> Reply:
         if len(command.args) != 1:
             return Reply(err("USER takes one argument"))
+        if self._plaintext_refused():
+            # RFC 1939 section 7: "The server may return a negative response if
+            # mailbox exists, but does not permit plaintext password authentication."
+            # Said for every name, so that it tells nothing about which exist.
+            return Reply(err(PLAINTEXT_REFUSED))
         # Any name gets +OK: a -ERR here would tell which names exist (RFC 1939 section 13).
         self.user = command.args[0]
         self.phase = Phase.AUTHORIZATION_USER
@@ -290,13 +341,15 @@ class Session:
         if not command.rest:
             return Reply(err("PASS takes one argument"))
         lax = self._defect("any-password") and user in self.config.accounts
-        if not (lax or self._password_ok(user, command.rest)):
+        if not (lax or self.password_ok(user, command.rest)):
             return self._auth_failed()
         return self._open_maildrop(user)
 
     def _apop_cmd(self, command: Command) -> Reply:
         if len(command.args) != 2:
             return Reply(err("APOP takes a name and a digest"))
+        if self._plaintext_refused():
+            return Reply(err(f"[AUTH] {PLAINTEXT_REFUSED}"))
         user, digest = command.args
         secret = self.config.accounts.get(user)
         expected = hashlib.md5(
@@ -309,49 +362,146 @@ class Session:
             return self._auth_failed()
         return self._open_maildrop(user)
 
+    def _mechanisms(self) -> list[str]:
+        """The SASL mechanisms offered now.
+
+        None before TLS in privacy mode.  With TLS available but not active,
+        none that carries the password itself: RFC 2595 section 6, "The PLAIN
+        SASL mechanism MUST NOT be advertised or used unless a strong
+        encryption layer (such as the provided by TLS) is active or backwards
+        compatibility dictates otherwise", and RFC 5034 section 4 wants that
+        configuration by default.  A server without TLS keeps them: there,
+        backwards compatibility does dictate otherwise.
+        """
+        if self._plaintext_refused():
+            return []
+        if self.config.tls and not self.secure:
+            return [name for name in sasl.MECHANISMS if name not in sasl.CLEARTEXT]
+        return list(sasl.MECHANISMS)
+
     def _auth_cmd(self, command: Command) -> Reply:
         if not command.args:
-            # RFC 1734 style: list the mechanisms.
-            body = b"".join(name.encode() + CRLF for name in MECHANISMS)
+            # Neither RFC 1734 nor RFC 5034 defines AUTH without a mechanism
+            # (RFC 5034 section 5: "AUTH" SP sasl-mech ...).  Listing the
+            # mechanisms is the widespread pre-CAPA convention and contradicts
+            # no rule, so it stays; CAPA's SASL line is the standard way.
+            body = b"".join(name.encode() + CRLF for name in self._mechanisms())
             return Reply(multiline("SASL mechanisms follow", body))
         if len(command.args) > 2:
             return Reply(err("AUTH takes a mechanism and an optional initial response"))
-        step = MECHANISMS.get(command.args[0].upper())
-        if step is None:
+        # RFC 5034 section 5: mechanism names are case-insensitive.
+        mechanism = sasl.MECHANISMS.get(command.args[0].upper())
+        if mechanism is None:
+            # RFC 5034 section 4: "If the requested authentication mechanism is
+            # not supported, the server rejects the AUTH command with an -ERR reply."
             return Reply(err("unsupported SASL mechanism"))
-        if len(command.args) == 1:
-            self.phase = Phase.SASL
-            self._sasl_step = step
-            return Reply(b"+ \r\n")  # RFC 5034 section 4: empty challenge, nothing else
-        initial = command.args[1]
-        # RFC 5034 section 4: "=" is a present but empty initial response.
-        decoded = b"" if initial == "=" else _b64decode(initial.encode("ascii", "replace"))
-        if decoded is None:
-            return Reply(err("invalid base64"))
-        return step(self, decoded)
+        if command.args[0].upper() not in self._mechanisms():
+            return Reply(err(f"[AUTH] {PLAINTEXT_REFUSED}"))
+        initial: bytes | None = None
+        if len(command.args) == 2:
+            # RFC 5034 section 4: "=" is a present but empty initial response.
+            argument = command.args[1]
+            initial = (
+                b"" if argument == "=" else self._b64decode(argument.encode("ascii", "replace"))
+            )
+            if initial is None:
+                return Reply(err("invalid base64"))
+        return self._sasl_outcome(mechanism(initial, self))
 
-    def _plain(self, response: bytes) -> Reply:
-        """SASL PLAIN (RFC 4616): authzid NUL authcid NUL password."""
-        parts = response.split(b"\0")
-        if len(parts) != 3:
-            return Reply(err("malformed PLAIN response"))
-        authzid, authcid, password = (p.decode("utf-8", "surrogateescape") for p in parts)
-        if not self._password_ok(authcid, password):
+    def _sasl_outcome(self, outcome: sasl.Outcome) -> Reply:
+        """Answer what a mechanism decided: a challenge, a failure or a login."""
+        if isinstance(outcome, sasl.Challenge):
+            self.phase = Phase.SASL
+            self._sasl_step = outcome.next
+            # RFC 5034 section 4: "+" SP base64, "MUST NOT contain any text other
+            # than the BASE64 encoded challenge"; an empty challenge is "+ " alone.
+            return Reply(b"+ " + base64.b64encode(outcome.data) + CRLF)
+        if isinstance(outcome, sasl.Malformed):
+            return Reply(err(outcome.reason))
+        if not outcome.ok:
+            # RFC 5034 section 4: "the server MUST behave as if the client had
+            # not issued the AUTH command" (still AUTHORIZATION).
             reply = self._auth_failed()
             if self._defect("failed-auth-enters-transaction"):
                 # The maildrop is opened before the result is checked (and never locked).
-                self.user, self.deleted = authcid, set()
-                self.maildrop = Maildrop.load(self.config.maildir_for(authcid))
+                self.user, self.deleted = outcome.authcid, set()
+                self.maildrop = Maildrop.load(self.config.maildir_for(outcome.authcid))
                 self.phase = Phase.TRANSACTION
             return reply
-        if authzid and authzid != authcid:
+        if outcome.authzid and outcome.authzid != outcome.authcid:
             return Reply(err("[AUTH] not authorized to act as another user"))
-        return self._open_maildrop(authcid)
+        return self._open_maildrop(outcome.authcid)
+
+    def _stls_cmd(self, command: Command) -> Reply:
+        if command.args:
+            return Reply(err("STLS takes no argument"))
+        if not self.config.tls:
+            return Reply(err("TLS is not available"))
+        if self.secure:
+            # RFC 2595 section 4: "A -ERR response MAY result if a security layer
+            # is already active" (its example: "Command not permitted when TLS active").
+            return Reply(err("command not permitted when TLS active"))
+        if self.utf8:
+            # RFC 6856 section 2.1: "Clients MUST NOT issue the "STLS" command
+            # after issuing UTF8; servers MAY ... enforce this".
+            return Reply(err("STLS not permitted after UTF8"))
+        return Reply(ok("begin TLS negotiation"), starttls=True)
+
+    def _stls_offered(self) -> bool:
+        # RFC 2595 section 4: "The capability name "STLS" indicates this command
+        # is present and permitted in the current state."
+        if self.phase is Phase.TRANSACTION or not self.config.tls:
+            return False
+        if self.secure:
+            return self._defect("capa-keeps-stls-after-tls")
+        return not self.utf8
+
+    def _utf8_cmd(self, command: Command) -> Reply:
+        # RFC 6856 section 2.1: "The "UTF8" command has no parameters."
+        if command.args:
+            return Reply(err("UTF8 takes no argument"))
+        self.utf8 = True
+        return Reply(ok("UTF-8 mode enabled"))
+
+    def _lang_cmd(self, command: Command) -> Reply:
+        if not command.args:
+            # RFC 6856 section 3.2: one "language listing" per line, the tag
+            # "optionally followed by a single space and a human-readable
+            # description of the language in the language itself".
+            body = "".join(f"{tag} {name}\r\n" for tag, name in LANGUAGES.items())
+            return Reply(multiline("language listing follows", body.encode("utf-8")))
+        if len(command.args) != 1:
+            return Reply(err("LANG takes one language range"))
+        tag = _match_language(command.args[0])
+        if tag is None:
+            # RFC 6856 section 3.2: on -ERR the previous language stays in use.
+            return Reply(err("unsupported language"))
+        self.language = tag
+        # RFC 6856 section 3.2: "+OK response followed by a single space, the
+        # exact language tag selected, and another space".
+        return Reply(ok(f"{tag} language changed"))
+
+    def capabilities(self) -> list[str]:
+        """What CAPA lists in the current state."""
+        refused = self._plaintext_refused()
+        # In privacy mode USER and SASL appear only once TLS is on: RFC 2595
+        # section 4 "The server MAY advertise different capabilities after STLS".
+        capabilities = ["TOP", "UIDL", *([] if refused else ["USER"]), "RESP-CODES", "PIPELINING"]
+        mechanisms = self._mechanisms()
+        if mechanisms:
+            # RFC 5034 section 3: kept in TRANSACTION too, "even though no further
+            # AUTH commands may be issued".
+            capabilities.append("SASL " + " ".join(mechanisms))
+        capabilities.append("AUTH-RESP-CODE")
+        if self._stls_offered():
+            capabilities.append("STLS")
+        capabilities += ["UTF8", "LANG", f"IMPLEMENTATION {IMPLEMENTATION}"]
+        return capabilities
 
     def _capa_cmd(self, command: Command) -> Reply:
         if command.args:
             return Reply(err("CAPA takes no argument"))
-        body = b"".join(c.encode() + CRLF for c in CAPABILITIES)
+        body = b"".join(c.encode() + CRLF for c in self.capabilities())
         return Reply(multiline("capability list follows", body))
 
     def _quit_authorization(self, command: Command) -> Reply:
@@ -451,6 +601,22 @@ class Session:
             log.exception("cannot read message %d", index + 1)
             return Reply(err("[SYS/TEMP] cannot read message"))
 
+    def _utf8_refused(self, message: bytes) -> bool:
+        """Whether the message's header section needs UTF-8 mode, which is off.
+
+        RFC 6856 section 2.1: "When UTF-8 mode has not been enabled, character
+        strings outside the ASCII repertoire MUST NOT be sent to the client as
+        is ... the server MUST either send the client a surrogate message ...
+        or fail the request with an -ERR response."  Only the header section
+        counts: an 8-bit body under MIME 8bit transfer encoding is "obviously
+        allowed" (same section).
+        """
+        if self.utf8 or self._defect("utf8-headers-without-utf8-mode"):
+            return False
+        end = message.find(CRLF + CRLF)
+        header = message if end < 0 else message[:end]
+        return not header.isascii()
+
     def _retr_cmd(self, command: Command) -> Reply:
         if len(command.args) != 1:
             return Reply(err("RETR takes one argument"))
@@ -460,6 +626,8 @@ class Session:
         data = self._read(index)
         if isinstance(data, Reply):
             return data
+        if self._utf8_refused(data):
+            return Reply(err(UTF8_REFUSED))
         if self._defect("retr-drops-last-line"):
             data = data[: data.rfind(CRLF, 0, len(data) - len(CRLF)) + len(CRLF)]
         stuffed = not self._defect("no-dot-stuffing")
@@ -481,6 +649,8 @@ class Session:
         data = self._read(index)
         if isinstance(data, Reply):
             return data
+        if self._utf8_refused(data):
+            return Reply(err(UTF8_REFUSED))
         if self._defect("top-extra-line"):
             lines += 1
         head = top(data, lines)
@@ -547,19 +717,34 @@ def _b64decode(data: bytes) -> bytes | None:
         return None
 
 
+def _match_language(language_range: str) -> str | None:
+    """The supported tag a basic language range picks (RFC 4647 section 3.3.1), or None.
+
+    RFC 6856 section 3.2: "*" asks for the administrator's preferred language.
+    """
+    if language_range == "*":
+        return DEFAULT_LANGUAGE
+    wanted = language_range.lower()
+    for tag in LANGUAGES:
+        if tag == wanted or tag.startswith(wanted + "-"):
+            return tag
+    return None
+
+
 def _loggable(command: Command) -> str:
     if command.keyword in SECRET_COMMANDS and command.args:
         return f"{command.keyword} <redacted>"
     return " ".join((command.keyword, *command.args))
 
 
-MECHANISMS: Final[dict[str, SaslStep]] = {"PLAIN": Session._plain}
-
 _AUTHORIZATION: Final[dict[str, Handler]] = {
     "USER": Session._user_cmd,
     "APOP": Session._apop_cmd,
     "AUTH": Session._auth_cmd,
     "CAPA": Session._capa_cmd,
+    "STLS": Session._stls_cmd,
+    "UTF8": Session._utf8_cmd,
+    "LANG": Session._lang_cmd,
     "QUIT": Session._quit_authorization,
 }
 
@@ -577,6 +762,7 @@ HANDLERS: Final[dict[Phase, dict[str, Handler]]] = {
         "TOP": Session._top_cmd,
         "UIDL": Session._uidl_cmd,
         "CAPA": Session._capa_cmd,
+        "LANG": Session._lang_cmd,
         "QUIT": Session._quit_transaction,
     },
     Phase.CLOSED: {},
@@ -590,7 +776,7 @@ def _positive(session: Session, command: Command) -> Reply:
 def _pass_alone(session: Session, command: Command) -> Reply:
     """PASS with no USER before it: log in to whichever account has this password."""
     for user in session.config.accounts:
-        if session._password_ok(user, command.rest):
+        if session.password_ok(user, command.rest):
             return session._open_maildrop(user)
     return session._auth_failed()
 
@@ -606,6 +792,11 @@ def _defective_handler(session: Session, phase: Phase, keyword: str) -> Handler 
     }
     if any(hit and session._defect(name) for name, hit in wrong_state.items()):
         return _positive
+    if phase is Phase.TRANSACTION:
+        if keyword == "STLS" and session._defect("stls-in-transaction"):
+            return Session._stls_cmd
+        if keyword == "UTF8" and session._defect("utf8-in-transaction"):
+            return Session._utf8_cmd
     if session._defect("pass-without-user") and phase is Phase.AUTHORIZATION and keyword == "PASS":
         return _pass_alone
     return None

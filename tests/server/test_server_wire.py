@@ -30,8 +30,10 @@ CAPABILITIES = [
     b"USER",
     b"RESP-CODES",
     b"PIPELINING",
-    b"SASL PLAIN",
+    b"SASL PLAIN LOGIN CRAM-MD5",
     b"AUTH-RESP-CODE",
+    b"UTF8",
+    b"LANG",
     b"IMPLEMENTATION pop3-conformance-reference",
 ]
 
@@ -158,9 +160,9 @@ def test_auth_cancel_and_bad_base64_stay_in_authorization(connect, account, othe
     )
 
 
-def test_auth_without_mechanism_lists_plain(connect):
+def test_auth_without_mechanism_lists_the_mechanisms(connect):
     client = connect()
-    assert client.multi("AUTH")[1] == [b"PLAIN"]
+    assert client.multi("AUTH")[1] == [b"PLAIN", b"LOGIN", b"CRAM-MD5"]
 
 
 def test_quit_in_authorization_closes_without_update(connect, account, seed):
