@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import ssl
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -28,11 +29,14 @@ from conformance.protocol import State, response_shape, split_command
 from conformance.results import CheckResult, ScenarioResult
 from conformance.scenario import steps as st
 from conformance.target import Account, Target
+from conformance.tls import TLSError, make_client_context
 from conformance.transcript import Transcript
 from conformance.transport import ConnectError, Session
 from conformance.verdicts import broken, grade_check, make_check
 
 TEARDOWN_TIMEOUT = 3.0
+# Names in 'needs:' that the target's declaration satisfies, not CAPA.
+TARGET_NEEDS = ("IMPLICIT-TLS",)
 
 
 class Abort(Exception):
@@ -162,7 +166,11 @@ class ScenarioRun:
 
     def _unsupported_reason(self) -> str:
         s = self.scenario
-        missing = self.profile.missing(s.needs)
+        # IMPLICIT-TLS is a fact about the target, not a CAPA name (RFC 8314):
+        # the operator declares the port.
+        if TARGET_NEEDS[0] in s.needs and self.target.tls_port is None:
+            return "the target declares no implicit-TLS port (--tls-port)"
+        missing = self.profile.missing([n for n in s.needs if n not in TARGET_NEEDS])
         if missing:
             return "the server does not advertise " + ", ".join(missing)
         if len(self.accounts) < s.accounts:
@@ -241,13 +249,24 @@ class ScenarioRun:
         old = self.sessions.get(step.session)
         if old is not None and old.connected:
             old.abandon()
+        port = self.target.port
+        context: ssl.SSLContext | None = None
+        if step.tls:
+            if self.target.tls_port is None:
+                self._error(
+                    step, "'open NAME tls' needs the target's implicit-TLS port (--tls-port)"
+                )
+            assert self.target.tls_port is not None
+            port, context = self.target.tls_port, self._tls_context()
         session = Session(
             step.session,
             self.target.host,
-            self.target.port,
+            port,
             self.transcript,
             timeout=self.timeout,
             connect_timeout=self.target.connect_timeout,
+            tls=context,
+            server_hostname=self.target.tls_servername,
         )
         self.sessions[step.session] = session
         self.current = step.session
@@ -266,6 +285,10 @@ class ScenarioRun:
             greeting = session.connect()
         except ConnectError as exc:
             self._error(step, str(exc))
+        except TLSError as exc:
+            self._tls_failed(step, step.session, exc, optional=False)
+        if step.tls:
+            self._tls_done(step, session)
         self._passive(session, greeting)
         # An S: right after 'open' judges the greeting.
         self.last = LastAnswer(step.session, "", greeting, [])
@@ -327,7 +350,11 @@ class ScenarioRun:
             model_requirement, model_expected = expectation.requirement, expectation.describe()
             discrepancies = model.check(line, response, expectation)
             model.apply(line, response)
-            if session.state is State.TRANSACTION and model.state is not State.TRANSACTION:
+            if (
+                session.state is State.TRANSACTION
+                and model.state is not State.TRANSACTION
+                and response.kind != "closed"
+            ):
                 model.login()
         self.last = LastAnswer(
             session.label, line, response, discrepancies, model_requirement, model_expected
@@ -663,6 +690,82 @@ class ScenarioRun:
         outcome = Outcome.PASS if ok else broken(self.requirement)
         self.checks.append(make_check(self.requirement, outcome, wanted, actual, self._where(step)))
 
+    def _tls_context(self) -> ssl.SSLContext:
+        return make_client_context(self.target.tls_ca, self.target.tls_insecure)
+
+    def _starttls(self, step: st.StartTls) -> None:
+        name = self._name(step.session, step)
+        session = self._session(name, step)
+        try:
+            session.starttls(self._tls_context(), self.target.tls_servername)
+        except TLSError as exc:
+            self._tls_failed(step, name, exc, optional=step.optional)
+        # A new layer: whatever was queued in the clear is not an answer now.
+        self.raw_pending.pop(name, None)
+        self.last = None
+        self._tls_done(step, session)
+
+    def _tls_done(self, step: st.Step, session: Session) -> None:
+        """A completed handshake passes the current check; the suite in use is judged."""
+        version = session.tls_version or "TLS"
+        self.checks.append(
+            make_check(
+                self.requirement,
+                Outcome.PASS,
+                "a TLS handshake (TLS 1.2 or later) that completes",
+                f"TLS established: {version}",
+                self._where(step),
+            )
+        )
+        if session.plaintext_after_stls:
+            self.checks.append(
+                make_check(
+                    "RFC2595-4-4",
+                    broken("RFC2595-4-4"),
+                    "TLS starts right after the CRLF of the +OK",
+                    f"{len(session.plaintext_after_stls)} octets followed in the clear: "
+                    f"{session.plaintext_after_stls[:40]!r}",
+                    self._where(step),
+                )
+            )
+        if "RFC8314-4-5" in self.scenario.requirements:
+            # RFC 7525 section 4.2: TLS 1.3 suites, or ECDHE with an AEAD cipher.
+            recommended = version.startswith("TLSv1.3") or (
+                "ECDHE" in version and ("GCM" in version or "CHACHA20" in version)
+            )
+            self.checks.append(
+                make_check(
+                    "RFC8314-4-5",
+                    Outcome.PASS if recommended else broken("RFC8314-4-5"),
+                    "a cipher suite RFC 7525 recommends",
+                    version,
+                    self._where(step),
+                )
+            )
+
+    def _tls_failed(self, step: st.Step, name: str, exc: TLSError, *, optional: bool) -> NoReturn:
+        if exc.kind == "verify":
+            # The harness could not trust the certificate: the run's settings,
+            # not the server, decide that (RFC 8314 section 4.4 is an operator's duty).
+            outcome = Outcome.ERROR
+            note = "give the CA (--tls-ca) or the name (--tls-servername), or --tls-insecure"
+        elif optional:
+            outcome, note = Outcome.INFO, "the handshake failed where the scenario allows it"
+        else:
+            outcome, note = broken(self.requirement), ""
+        self.checks.append(
+            make_check(
+                self.requirement,
+                outcome,
+                "a TLS handshake (TLS 1.2 or later) that completes",
+                f"TLS {exc.kind}: {exc}",
+                self._where(step),
+                note,
+            )
+        )
+        self._forget(name)
+        raise Abort
+
     def _when(self, step: st.When) -> None:
         cond = step.condition
         if cond.kind == "capa":
@@ -728,4 +831,5 @@ class ScenarioRun:
         st.Sleep: _sleep,
         st.When: _when,
         st.Body: _body,
+        st.StartTls: _starttls,
     }
