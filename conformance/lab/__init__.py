@@ -14,8 +14,13 @@ from conformance.lab.ports import free_port
 from conformance.lab.procs import LabProcess
 from conformance.lab.servers import (
     ACCOUNTS,
+    COURIER,
+    CYRUS,
     DOVECOT,
     LAB_SERVERS,
+    MAILUTILS,
+    POPA3D,
+    SOLIDPOP3D,
     LabError,
     LabInstance,
     LabServer,
@@ -23,8 +28,13 @@ from conformance.lab.servers import (
 
 __all__ = [
     "ACCOUNTS",
+    "COURIER",
+    "CYRUS",
     "DOVECOT",
     "LAB_SERVERS",
+    "MAILUTILS",
+    "POPA3D",
+    "SOLIDPOP3D",
     "LabError",
     "LabInstance",
     "LabProcess",

@@ -9,12 +9,21 @@ The scripts need root: they chown mail to an unprivileged system user and
 start daemons that drop privileges.  This module only wraps them: it chooses a
 port, records what the instance is (address, accounts, where mail lives, the
 master's pid) and hands out the seed/clear command lines for the harness's
-``exec`` provisioner.
+``exec`` provisioner, which works for every lab server (a ``maildir:``
+provisioner only for Dovecot).
+
+Six servers: Dovecot and GNU Mailutils (apt-installed), Cyrus, Courier,
+popa3d and solid-pop3d (unpacked under ``LAB_ROOT``, since their packages
+conflict with the first two).  Every script records its master's pid in
+``DIR/run/master.pid``; the master leads a session of its own, and that
+session id finds all of the instance's processes (``procs.py``).  The four
+unpacked ones share ``scripts/common.sh``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import pwd
@@ -31,6 +40,9 @@ from conformance.lab.ports import free_port
 from conformance.lab.procs import LabProcess, read_stat, session_processes
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
+# Where .ci/install-servers.sh unpacks the servers that apt cannot install
+# beside Dovecot (the scripts read the same variable).
+LAB_ROOT = Path(os.environ.get("POP3LAB_ROOT", "/opt/pop3lab"))
 
 # The same four accounts exist on every lab server.
 ACCOUNTS: tuple[tuple[str, str], ...] = (
@@ -59,8 +71,15 @@ class LabServer:
     name: str
     script: str  # file name in SCRIPTS_DIR
     executables: tuple[str, ...]  # absolute paths the server needs
-    system_users: tuple[str, ...]  # accounts the server's processes run as
-    maildir: str  # where USER's Maildir is, relative to the instance root
+    system_users: tuple[str, ...]  # accounts that must exist before the script runs
+    # Where USER's Maildir is, relative to the instance root, for servers whose
+    # mail a maildir provisioner can write directly (Dovecot); None for the
+    # others, which are provisioned through seed_cmd()/clear_cmd() only.
+    maildir: str | None = None
+    tools: tuple[str, ...] = ()  # commands the script needs on PATH
+    # The server has compiled-in paths (/var/mail, /etc/courier, ...), so each
+    # instance runs in a private mount namespace (unshare -m).
+    mount_namespace: bool = False
 
     @property
     def script_path(self) -> Path:
@@ -74,9 +93,11 @@ class LabServer:
             return False, f"the {self.name} lab script must run as root"
         if not self.script_path.is_file():
             return False, f"lab script {self.script_path} is missing"
-        for tool in ("bash", "setpriv"):
+        for tool in ("bash", "setpriv", "ss", "timeout", *self.tools):
             if shutil.which(tool) is None:
-                return False, f"{tool} is not installed"
+                return False, (
+                    f"{tool} is not installed; install it with: .ci/install-servers.sh {self.name}"
+                )
         for exe in self.executables:
             if not os.access(exe, os.X_OK):
                 return False, (
@@ -88,6 +109,8 @@ class LabServer:
                 pwd.getpwnam(user)
             except KeyError:
                 return False, f"system user {user!r} that {self.name} needs does not exist"
+        if self.mount_namespace and not _mount_namespaces_work():
+            return False, f"{self.name} needs mount namespaces (unshare -m), refused here"
         return True, ""
 
     def start(self, root: Path, port: int | None = None, timeout: float = 30.0) -> LabInstance:
@@ -157,7 +180,7 @@ class LabServer:
             host="127.0.0.1",
             port=port,
             accounts=list(ACCOUNTS),
-            maildir_template=str(root / self.maildir),
+            maildir_template=None if self.maildir is None else str(root / self.maildir),
             root=root,
             script=self.script_path,
             master=LabProcess(master, stat.start_ticks, stat.name),
@@ -173,9 +196,10 @@ class LabInstance:
     host: str
     port: int
     accounts: list[tuple[str, str]]
-    # Where a provisioner may put Maildir files for {user}; files dropped into
+    # Where a provisioner may put Maildir files for {user} (None: the server
+    # is provisioned through seed_cmd()/clear_cmd() only); files dropped into
     # its new/ must be owned by the owner of that directory (the mail user).
-    maildir_template: str
+    maildir_template: str | None
     root: Path
     script: Path
     master: LabProcess  # as recorded at start
@@ -238,6 +262,22 @@ class LabInstance:
         self.stop()
 
 
+@functools.cache
+def _mount_namespaces_work() -> bool:
+    """True if this process may make a private mount namespace (root in a container may not)."""
+    try:
+        done = subprocess.run(
+            ["unshare", "-m", "true"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
 def _end(procs: list[LabProcess], grace: float = 5.0) -> None:
     """SIGTERM, then SIGKILL after `grace` seconds, each process by its pid."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -285,4 +325,63 @@ DOVECOT = LabServer(
     maildir="mail/{user}/Maildir",
 )
 
-LAB_SERVERS: dict[str, LabServer] = {server.name: server for server in (DOVECOT,)}
+MAILUTILS = LabServer(
+    name="mailutils",
+    script="mailutils.sh",
+    executables=("/usr/sbin/pop3d",),  # mailutils-pop3d
+    system_users=(),
+    tools=("openssl",),  # SHA-512 crypt hashes for the virtdomain passwd file
+)
+
+_CYRUS_BIN = LAB_ROOT / "cyrus/usr/lib/cyrus/bin"
+CYRUS = LabServer(
+    name="cyrus",
+    script="cyrus.sh",
+    executables=tuple(
+        str(_CYRUS_BIN / exe) for exe in ("master", "pop3d", "lmtpd", "deliver", "ipurge")
+    ),
+    system_users=(),  # the script creates "cyrus" (group mail) if missing
+    tools=("saslpasswd2", "nsenter", "unshare"),
+    mount_namespace=True,
+)
+
+_COURIER = LAB_ROOT / "courier"
+COURIER = LabServer(
+    name="courier",
+    script="courier.sh",
+    executables=(
+        str(_COURIER / "usr/sbin/couriertcpd"),
+        str(_COURIER / "usr/lib/courier/courier/courierpop3login"),
+        str(_COURIER / "usr/lib/courier/courier/courierpop3d"),
+        str(_COURIER / "usr/lib/courier/courier-authlib/authdaemond"),
+        str(_COURIER / "usr/bin/deliverquota.courier"),
+    ),
+    system_users=("mail",),  # the virtual users' mail belongs to "mail"
+    tools=("openssl", "perl", "nsenter", "unshare"),
+    mount_namespace=True,
+)
+
+# popa3d and solid-pop3d are inetd-style: socat listens and is the master.
+# Both check passwords through PAM, so their scripts create the four accounts
+# as system users (and popa3d's / solid's own privilege-separation user).
+POPA3D = LabServer(
+    name="popa3d",
+    script="popa3d.sh",
+    executables=(str(LAB_ROOT / "popa3d/usr/sbin/popa3d"),),
+    system_users=(),
+    tools=("socat", "useradd", "chpasswd", "unshare"),
+    mount_namespace=True,
+)
+
+SOLIDPOP3D = LabServer(
+    name="solidpop3d",
+    script="solidpop3d.sh",
+    executables=(str(LAB_ROOT / "solidpop3d/usr/sbin/solid-pop3d"),),
+    system_users=(),
+    tools=("socat", "useradd", "chpasswd", "unshare"),
+    mount_namespace=True,
+)
+
+LAB_SERVERS: dict[str, LabServer] = {
+    server.name: server for server in (DOVECOT, MAILUTILS, CYRUS, COURIER, POPA3D, SOLIDPOP3D)
+}

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from conformance.lab import LAB_SERVERS, LabInstance
+from conformance.lab import LAB_SERVERS, LabInstance, LabServer
 
 TIMEOUT = 15.0  # per read; a locked maildrop answers only after ~10 s
 
@@ -76,3 +77,50 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabInstance]:
         yield instance
     finally:
         instance.stop()
+
+
+def require(name: str) -> LabServer:
+    """The lab server `name`, or a skip saying why this machine cannot start it.
+
+    In CI every server is installed (.ci/install-servers.sh): a skip there
+    would hide a broken install, so it fails instead.
+    """
+    server = LAB_SERVERS[name]
+    ok, reason = server.available()
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} lab unavailable in CI: {reason}")
+        pytest.skip(reason)
+    return server
+
+
+def process_ended(pid: int) -> bool:
+    """Read /proc directly, independent of the lab's own process code."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(") ")[2].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")  # a zombie no longer runs (see LabProcess.alive)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Live processes whose command line contains `text` (e.g. an instance's folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if text.encode() in cmdline and not process_ended(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def port_accepts(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError:
+        return False
+    return True

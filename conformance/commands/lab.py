@@ -1,0 +1,245 @@
+"""``pop3-conformance lab``: the real POP3 servers of the lab, and runs against them.
+
+``lab list`` shows each lab server and whether this machine can start it (and
+why not).  ``lab run NAME`` starts a fresh instance in a temporary folder,
+runs the suites against it with all four accounts disposable and provisioned
+through the server's own tools (the ``exec`` provisioner with the instance's
+seed and clear commands), writes the usual reports plus the server's own logs
+(``server-logs/``), and stops the instance whatever happens.
+
+Exit codes of ``lab run`` are those of ``run``: 0 no fail or error, 1 a fail,
+error or nondeterministic result (non-strict too under --strict) or a
+regression against --baseline, 2 usage, 3 the server cannot be started here
+or cannot be reached, 4 nothing selected; 130 after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import FrameType
+
+from conformance import __version__
+from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
+from conformance.cli_common import (
+    EXIT_FAIL,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    UsageError,
+    write_reports,
+)
+from conformance.lab import LAB_SERVERS, LabError, LabInstance, LabServer
+from conformance.provision import make_provisioner
+from conformance.report.console import render_console
+from conformance.report.diff import diff_runs, is_regression, render_diff
+from conformance.report.json_report import read_results
+from conformance.results import RunResult, ScenarioResult
+from conformance.scenario.loader import load_all
+from conformance.scenario.steps import Scenario
+from conformance.target import Account, Target
+from conformance.transport import ConnectError
+
+NAME = "lab"
+HELP = "list the real POP3 servers of the lab, or run the suites against one of them"
+
+# Dovecot answers a login to a locked maildrop only after ~10 s, and Courier
+# sleeps ~5 s after a failed login: the usual 10 s would cut both short.
+DEFAULT_TIMEOUT = 20.0
+# Seconds a lab server may take to start listening.
+START_TIMEOUT = 30.0
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by SIGINT
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="lab_command", required=True, metavar="{list,run}")
+    sub.add_parser("list", help="each lab server, and whether this machine can start it")
+    run = sub.add_parser(
+        "run", help="start a fresh instance of a lab server and run the suites against it"
+    )
+    run.add_argument("server", metavar="NAME", help=f"one of: {', '.join(LAB_SERVERS)}")
+    run.add_argument(
+        "--suites",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="scenario files or folders to run instead of the installed ones",
+    )
+    run.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="id glob, tag, or requirement-ID prefix such as RFC1939-6 (repeatable)",
+    )
+    run.add_argument("--report-dir", type=Path, help="default: reports/<timestamp>-NAME/")
+    run.add_argument("--strict", action="store_true", help="non-strict results fail the run")
+    run.add_argument("--jobs", type=int, default=1, help="scenarios run at once (up to 4)")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"seconds to wait for each response (default {DEFAULT_TIMEOUT:g})",
+    )
+    run.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="RESULTS",
+        help="a results.json of an earlier run: print the changes, exit 1 on a regression",
+    )
+    run.add_argument("-v", "--verbose", action="store_true", help="transcripts of every scenario")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.lab_command == "list":
+        print(render_listing(LAB_SERVERS.values()), end="")
+        return EXIT_OK
+    return run_lab(args)
+
+
+def render_listing(servers: Iterable[LabServer]) -> str:
+    """One line per server: name, whether it can start here, and why not."""
+    lines = []
+    for server in servers:
+        ok, reason = server.available()
+        lines.append(f"{server.name:<12} {'yes' if ok else 'no':<4} {reason}".rstrip())
+    return "".join(line + "\n" for line in lines)
+
+
+def lab_target(instance: LabInstance, timeout: float) -> Target:
+    """The harness's view of a running instance: every account disposable, exec-provisioned."""
+    return Target(
+        host=instance.host,
+        port=instance.port,
+        accounts=[Account(user, password, True) for user, password in instance.accounts],
+        provisioner=make_provisioner(
+            "exec", seed_cmd=instance.seed_cmd(), clear_cmd=instance.clear_cmd()
+        ),
+        timeout=timeout,
+    )
+
+
+def run_lab(args: argparse.Namespace) -> int:
+    server = LAB_SERVERS.get(args.server)
+    if server is None:
+        raise UsageError(f"unknown lab server {args.server!r}; known: {', '.join(LAB_SERVERS)}")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    scenarios = _scenarios(args.suites or default_suite_dirs(), args.select)
+    if not scenarios:
+        print("nothing selected: no scenario matches", file=sys.stderr)
+        return EXIT_NOTHING
+    # Read the baseline first: a bad path must not cost a whole run.
+    baseline = _read_run(args.baseline) if args.baseline is not None else None
+    ok, reason = server.available()
+    if not ok:
+        print(f"lab server {server.name} cannot start here: {reason}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    report_dir: Path = args.report_dir or _default_report_dir(server.name)
+    try:
+        with _terminate_as_interrupt(), _started(server) as instance:
+            print(
+                f"pop3-conformance {__version__}: {len(scenarios)} scenarios against "
+                f"{server.name} at {instance.host}:{instance.port} "
+                f"(started in {instance.start_seconds:.1f} s)",
+                file=sys.stderr,
+            )
+            try:
+                result = run_campaign(
+                    scenarios,
+                    lab_target(instance, args.timeout),
+                    RunOptions(strict=args.strict, jobs=max(1, args.jobs), selection=args.select),
+                    progress=_progress_line,
+                )
+            except ConnectError as exc:
+                print(f"target unreachable: {exc}", file=sys.stderr)
+                return EXIT_UNREACHABLE
+            finally:
+                # The logs live in the instance's temporary folder: keep them
+                # with the reports, where a failed login is first looked into.
+                _copy_logs(instance, report_dir / "server-logs")
+    except LabError as exc:
+        print(f"lab server {server.name}: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except KeyboardInterrupt:
+        print(f"interrupted; the {server.name} instance was stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    write_reports(result, report_dir)
+    print(render_console(result, verbose=args.verbose, color=sys.stdout.isatty()))
+    print(f"reports written to {report_dir}/", file=sys.stderr)
+    if baseline is not None:
+        changes = diff_runs(baseline, result)
+        print(f"against baseline {args.baseline}:")
+        print(render_diff(changes, "text"), end="")
+        if is_regression(changes):
+            return EXIT_FAIL
+    return EXIT_FAIL if result.failed() else EXIT_OK
+
+
+@contextlib.contextmanager
+def _started(server: LabServer) -> Iterator[LabInstance]:
+    """A fresh instance in a temporary folder, stopped (and the folder removed) on the way out."""
+    with tempfile.TemporaryDirectory(prefix=f"pop3lab-{server.name}-") as tmp:
+        instance = server.start(Path(tmp) / server.name, timeout=START_TIMEOUT)
+        try:
+            yield instance
+        finally:
+            instance.stop()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so that a killed run still stops its server."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _scenarios(dirs: list[Path], patterns: list[str]) -> list[Scenario]:
+    scenarios, errors = load_all(list(dirs))
+    if errors:
+        raise UsageError("\n".join(str(e) for e in errors))
+    return select(scenarios, patterns)
+
+
+def _read_run(path: Path) -> RunResult:
+    try:
+        return read_results(path)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"cannot read results file {path}: {exc!r}") from exc
+
+
+def _default_report_dir(server: str) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return Path("reports") / f"{stamp}-{server}"
+
+
+def _copy_logs(instance: LabInstance, dest: Path) -> None:
+    logs = instance.root / "log"
+    # Best effort: a missing log must not hide the run's own outcome.
+    with contextlib.suppress(OSError):
+        if logs.is_dir():
+            shutil.copytree(logs, dest, dirs_exist_ok=True)
+
+
+def _progress_line(result: ScenarioResult) -> None:
+    print(f"  {result.outcome.value:<16} {result.id}", file=sys.stderr, flush=True)
