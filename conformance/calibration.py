@@ -46,7 +46,7 @@ def _read_all(
         if not greeting.ok:
             raise CalibrationError(f"greeting: {greeting.describe()}")
         stamp = apop_timestamp(greeting.status_line.decode("latin-1"))
-        if profile.has_capa and not profile.advertises("USER") and stamp:
+        if stamp and (account.apop or (profile.has_capa and not profile.advertises("USER"))):
             answer = session.command(f"APOP {account.user} {apop_digest(stamp, account.password)}")
         else:
             answer = session.command(f"USER {account.user}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from conformance import __version__
 from conformance.codec import Finding
 from conformance.outcomes import Outcome
-from conformance.probe import ServerProfile, probe
+from conformance.probe import ServerProfile, probe_target
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
 from conformance.runner import ScenarioRun
 from conformance.scenario.steps import Scenario
@@ -96,8 +96,15 @@ def run_leased(
     passive: PassiveCollector,
 ) -> ScenarioResult:
     """Run one scenario on accounts leased from the pool (the campaign's and the plugin's unit)."""
-    wanted = min(scenario.accounts, len(target.accounts))
-    with pool.lease(wanted, LEASE_TIMEOUT) as accounts:
+    apop = scenario.login == "apop"
+    eligible = [a for a in target.accounts if a.apop == apop]
+    wanted = min(scenario.accounts, len(eligible))
+    if wanted == 0:
+        # The runner reports the scenario unsupported: no account of its kind.
+        return ScenarioRun(
+            scenario, target, profile, [], on_finding=passive.add, timeout=target.timeout
+        ).execute()
+    with pool.lease(wanted, LEASE_TIMEOUT, where=lambda a: a.apop == apop) as accounts:
         return ScenarioRun(
             scenario, target, profile, accounts, on_finding=passive.add, timeout=target.timeout
         ).execute()
@@ -119,7 +126,7 @@ def run_campaign(
     """Run the scenarios against the target; raises ConnectError if it cannot be reached."""
     started_wall = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.monotonic()
-    profile = probe(target.host, target.port, target.timeout, target.connect_timeout)
+    profile = probe_target(target)
     pool = AccountPool(target.accounts)
     passive = PassiveCollector()
     progress_lock = threading.Lock()

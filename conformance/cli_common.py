@@ -18,6 +18,7 @@ from conformance.report.json_report import write_results
 from conformance.report.junit_report import write_junit
 from conformance.report.summary import write_summary
 from conformance.results import RunResult
+from conformance.server.embedded import EmbeddedServer
 from conformance.target import Account, Target, load_profile, parse_account
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOTHING = 0, 1, 2, 3, 4
@@ -37,6 +38,13 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="USER:PASS",
         help="an account (repeatable); split at the first colon",
+    )
+    g.add_argument(
+        "--apop-account",
+        action="append",
+        default=[],
+        metavar="USER:SECRET",
+        help="an account reached with APOP, not USER/PASS (repeatable)",
     )
     g.add_argument(
         "--disposable",
@@ -105,6 +113,11 @@ def target_from(args: argparse.Namespace) -> Iterator[Target]:
             for spec in args.account:
                 account = parse_account(spec)
                 accounts.append(Account(account.user, account.password, account.user in disposable))
+            for spec in getattr(args, "apop_account", None) or []:
+                account = parse_account(spec)
+                accounts.append(
+                    Account(account.user, account.password, account.user in disposable, True)
+                )
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         if not accounts:
@@ -123,19 +136,30 @@ def target_from(args: argparse.Namespace) -> Iterator[Target]:
         )
         return
     from conformance.server import defects
-    from conformance.server.embedded import EmbeddedServer
 
     bad = defects.unknown(injected)
     if bad:
         raise UsageError(f"unknown defect {', '.join(bad)}; known:\n{defects.listing()}")
-    with EmbeddedServer(extra_args=[a for name in injected for a in ("--defect", name)]) as server:
-        yield Target(
-            host=server.host,
-            port=server.port,
-            accounts=[Account(a.user, a.password, True) for a in server.accounts],
-            provisioner=make_provisioner(f"maildir:{server.maildir_template}"),
-            timeout=args.timeout or 10.0,
-        )
+    # With TLS (STLS and an implicit-TLS port, certificates made for this
+    # run), so that every suite has a conforming target.
+    with EmbeddedServer(
+        extra_args=[a for name in injected for a in ("--defect", name)], tls=True
+    ) as server:
+        yield embedded_target(server, args.timeout or 10.0)
+
+
+def embedded_target(server: EmbeddedServer, timeout: float) -> Target:
+    """The Target of a running embedded server: its accounts disposable, its CA trusted."""
+    return Target(
+        host=server.host,
+        port=server.port,
+        accounts=[Account(a.user, a.password, True, a.apop) for a in server.accounts],
+        provisioner=make_provisioner(f"maildir:{server.maildir_template}"),
+        timeout=timeout,
+        tls_port=server.tls_port,
+        tls_ca=str(server.ca_pem) if server.ca_pem is not None else None,
+        tls_servername=server.server_hostname if server.tls else None,
+    )
 
 
 def write_reports(run: RunResult, report_dir: Path) -> None:

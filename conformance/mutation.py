@@ -22,6 +22,7 @@ passes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -30,14 +31,13 @@ from dataclasses import dataclass, field
 
 from conformance import __version__
 from conformance.campaign import RunOptions, default_suite_dirs, run_campaign
+from conformance.cli_common import embedded_target
 from conformance.outcomes import Outcome
-from conformance.provision import make_provisioner
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
 from conformance.scenario.loader import load_all
 from conformance.scenario.steps import Scenario
 from conformance.server.defects import DEFECTS, Defect
 from conformance.server.embedded import EmbeddedServer
-from conformance.target import Account, Target
 
 DEFAULT_TIMEOUT = 2.0  # per response; scenarios with their own "timeout:" keep it
 DEFAULT_JOBS = 2  # defect runs at once (one embedded server each)
@@ -161,21 +161,25 @@ def run_suite(
 ) -> SuiteRun:
     """Run every scenario against a fresh embedded server (with ``defect``, if given)."""
     started = time.monotonic()
-    names = [f"u{i:03d}" for i in range(len(scenarios) * ACCOUNTS_PER_SCENARIO)]
+    count = len(scenarios) * ACCOUNTS_PER_SCENARIO
+    names = [f"u{i:03d}" for i in range(count)]
+    apop_names = [f"a{i:03d}" for i in range(count)]
     extra = ("--defect", defect.name) if defect is not None else ()
-    with EmbeddedServer(accounts=names, extra_args=extra) as server:
-        provisioner = make_provisioner(f"maildir:{server.maildir_template}")
-        accounts = [Account(a.user, a.password, True) for a in server.accounts]
+    with EmbeddedServer(
+        accounts=names, apop_accounts=apop_names, extra_args=extra, tls=True
+    ) as server:
+        whole = embedded_target(server, timeout)
+        users = [a for a in whole.accounts if not a.apop]
+        apops = [a for a in whole.accounts if a.apop]
 
         def one(index: int) -> RunResult:
-            mine = accounts[index * ACCOUNTS_PER_SCENARIO : (index + 1) * ACCOUNTS_PER_SCENARIO]
-            target = Target(
-                host=server.host,
-                port=server.port,
-                accounts=mine,
-                provisioner=provisioner,
-                timeout=timeout,
-            )
+            # Each scenario has accounts of its own, of both kinds.
+            first = index * ACCOUNTS_PER_SCENARIO
+            mine = [
+                *users[first : first + ACCOUNTS_PER_SCENARIO],
+                *apops[first : first + ACCOUNTS_PER_SCENARIO],
+            ]
+            target = dataclasses.replace(whole, accounts=mine)
             return run_campaign([scenarios[index]], target, RunOptions())
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as executor:

@@ -7,8 +7,11 @@ optional commands are found out by use.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 
+from conformance.target import Target
+from conformance.tls import TLSError, make_client_context
 from conformance.transcript import Transcript
 from conformance.transport import Session
 
@@ -24,6 +27,10 @@ class ServerProfile:
     capa_lines: tuple[str, ...] = ()
     capabilities: frozenset[str] = field(default_factory=frozenset)
     timestamp: str | None = None  # the APOP timestamp of the probe's greeting, if any
+    # CAPA again inside TLS after STLS, when the server offers STLS and the
+    # handshake worked: a server may offer more once TLS is on (RFC 2595
+    # section 4), e.g. PLAIN, and scenarios secure their sessions first.
+    tls_capa_lines: tuple[str, ...] = ()
 
     @property
     def expire_zero(self) -> bool:
@@ -50,10 +57,13 @@ class ServerProfile:
         return out
 
     def describe(self) -> dict[str, object]:
-        return {
+        described: dict[str, object] = {
             "greeting": self.greeting,
             "capa": list(self.capa_lines) if self.has_capa else None,
         }
+        if self.tls_capa_lines:
+            described["capa_after_stls"] = list(self.tls_capa_lines)
+        return described
 
 
 def apop_timestamp(greeting: str) -> str | None:
@@ -76,8 +86,19 @@ def capabilities_of(lines: list[str]) -> frozenset[str]:
     return frozenset(names)
 
 
-def probe(host: str, port: int, timeout: float, connect_timeout: float) -> ServerProfile:
-    """Connect once, read the greeting and CAPA; raises ConnectError when unreachable."""
+def probe(
+    host: str,
+    port: int,
+    timeout: float,
+    connect_timeout: float,
+    tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+) -> ServerProfile:
+    """Connect once, read the greeting and CAPA; raises ConnectError when unreachable.
+
+    With ``tls`` and STLS offered, CAPA is read again inside TLS; a failed
+    STLS is left to the STLS scenarios to judge.
+    """
     transcript = Transcript()
     session = Session("P", host, port, transcript, timeout=timeout, connect_timeout=connect_timeout)
     greeting = session.connect()
@@ -87,7 +108,19 @@ def probe(host: str, port: int, timeout: float, connect_timeout: float) -> Serve
         capa = session.command("CAPA") if greeting.ok else None
         if capa is not None and capa.kind == "multi" and capa.ok:
             lines = [ln.decode("latin-1") for ln in capa.lines]
-            profile = ServerProfile(text, True, tuple(lines), capabilities_of(lines), stamp)
+            tls_lines = (
+                _capa_inside_tls(session, tls, server_hostname)
+                if "STLS" in (capabilities_of(lines))
+                else []
+            )
+            profile = ServerProfile(
+                text,
+                True,
+                tuple(lines),
+                capabilities_of(lines + tls_lines),
+                stamp,
+                tuple(tls_lines),
+            )
         else:
             profile = ServerProfile(text, False, timestamp=stamp)
         if session.connected:
@@ -95,3 +128,32 @@ def probe(host: str, port: int, timeout: float, connect_timeout: float) -> Serve
         return profile
     finally:
         session.abandon()
+
+
+def _capa_inside_tls(
+    session: Session, tls: ssl.SSLContext | None, server_hostname: str | None
+) -> list[str]:
+    if tls is None:
+        return []
+    if not session.command("STLS").ok:
+        return []
+    try:
+        session.starttls(tls, server_hostname)
+    except TLSError:
+        return []
+    capa = session.command("CAPA")
+    if capa.kind != "multi" or not capa.ok:
+        return []
+    return [ln.decode("latin-1") for ln in capa.lines]
+
+
+def probe_target(target: Target) -> ServerProfile:
+    """:func:`probe` with the target's address, deadlines and TLS settings."""
+    return probe(
+        target.host,
+        target.port,
+        target.timeout,
+        target.connect_timeout,
+        make_client_context(target.tls_ca, target.tls_insecure),
+        target.tls_servername,
+    )

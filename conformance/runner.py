@@ -174,6 +174,11 @@ class ScenarioRun:
         if missing:
             return "the server does not advertise " + ", ".join(missing)
         if len(self.accounts) < s.accounts:
+            if s.login == "apop":
+                return (
+                    f"needs {s.accounts} APOP account(s), the target declares "
+                    f"{len(self.accounts)} (--apop-account, or apop = true in the profile)"
+                )
             return f"needs {s.accounts} accounts, the target has {len(self.accounts)}"
         if s.mailbox != "none" and not self.target.provisioner.available:
             return f"needs known mailbox content ({s.mailbox}): {self.target.provisioner.reason}"
@@ -315,7 +320,10 @@ class ScenarioRun:
         self.account_of[step.session] = step.account
         session = self.sessions[step.session]
         account = self.accounts[step.account - 1]
-        if self.profile.has_capa and not self.profile.advertises("USER") and self.profile.timestamp:
+        use_apop = account.apop or (
+            self.profile.has_capa and not self.profile.advertises("USER") and self.profile.timestamp
+        )
+        if use_apop:
             greeting = session.greeting.status_line.decode("latin-1") if session.greeting else ""
             stamp = apop_timestamp(greeting) or ""
             digest = hashlib.md5((stamp + account.password).encode()).hexdigest()

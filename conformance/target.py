@@ -17,6 +17,7 @@ A target comes from command-line options or from a profile file (TOML)::
     user = "alice"
     password = "secret"       # or: password_env = "ALICE_PW" (read from the environment)
     disposable = true         # may the harness delete its mail? (default false)
+    apop = false              # reached with APOP instead of USER/PASS (default false)
 
     [provision]               # optional; without it the mailbox content is unknown
     kind = "maildir"          # maildir | mbox | exec | none
@@ -58,6 +59,9 @@ class Account:
     user: str
     password: str = field(repr=False)
     disposable: bool = False
+    # A mailbox reached with APOP (the password is the shared secret), not
+    # USER/PASS: RFC 1939 section 13 has servers allow one or the other.
+    apop: bool = False
 
 
 @dataclass
@@ -94,7 +98,8 @@ class Target:
             "host": self.host,
             "port": self.port,
             "accounts": [
-                {"user": a.user, "disposable": self.is_disposable(a)} for a in self.accounts
+                {"user": a.user, "disposable": self.is_disposable(a), "apop": a.apop}
+                for a in self.accounts
             ],
             "provisioner": self.provisioner.kind,
             "timeout": self.timeout,
@@ -136,7 +141,7 @@ _TARGET_KEYS = {
     "tls_insecure",
     "tls_servername",
 }
-_ACCOUNT_KEYS = {"user", "password", "password_env", "disposable"}
+_ACCOUNT_KEYS = {"user", "password", "password_env", "disposable", "apop"}
 _PROVISION_KEYS = {"kind", "path", "seed", "clear", "timeout"}
 
 
@@ -250,7 +255,10 @@ def _accounts(p: _Profile, raw: object) -> list[Account]:
         disposable = a.get("disposable", False)
         if not isinstance(disposable, bool):
             raise p.error(f"{where} ({user}): disposable must be true or false")
-        accounts.append(Account(user, password, disposable))
+        apop = a.get("apop", False)
+        if not isinstance(apop, bool):
+            raise p.error(f"{where} ({user}): apop must be true or false")
+        accounts.append(Account(user, password, disposable, apop))
     users = [a.user for a in accounts]
     for u in users:
         if users.count(u) > 1:

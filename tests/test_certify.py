@@ -146,7 +146,9 @@ def test_no_password_in_any_written_file(tmp_path: Path) -> None:
     with EmbeddedServer(accounts=("alice", "bob")) as server:
         profile = tmp_path / "target.toml"
         accounts = "".join(
-            f'[[account]]\nuser = "{a.user}"\npassword = "{a.password}"\n' for a in server.accounts
+            f'[[account]]\nuser = "{a.user}"\npassword = "{a.password}"\n'
+            f"apop = {str(a.apop).lower()}\n"
+            for a in server.accounts
         )
         profile.write_text(
             f'[target]\nhost = "{server.host}"\nport = {server.port}\n\n{accounts}\n'
@@ -157,7 +159,7 @@ def test_no_password_in_any_written_file(tmp_path: Path) -> None:
         )
         passwords = [a.password for a in server.accounts]
     assert code == EXIT_OK, cert["reasons"]
-    assert [a["user"] for a in cert["profile"]["accounts"]] == ["alice", "bob"]
+    assert [a["user"] for a in cert["profile"]["accounts"]] == ["alice", "bob", "erin", "frank"]
     written = [p for p in (tmp_path / "r").iterdir() if p.is_file()]
     assert len(written) >= 6
     for path in written:

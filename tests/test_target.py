@@ -53,8 +53,8 @@ def test_target_describe_and_disposable_rule() -> None:
         "host": "127.0.0.1",
         "port": 1110,
         "accounts": [
-            {"user": "alice", "disposable": True},
-            {"user": "bob", "disposable": False},
+            {"user": "alice", "disposable": True, "apop": False},
+            {"user": "bob", "disposable": False, "apop": False},
         ],
         "provisioner": "none",
         "timeout": 10.0,
@@ -68,8 +68,8 @@ def test_target_describe_and_disposable_rule() -> None:
     p = Target("127.0.0.1", 110, accounts, MaildirProvisioner("/tmp/x/{user}"))
     assert all(p.is_disposable(a) for a in accounts)
     assert json.loads(json.dumps(p.describe()))["accounts"] == [
-        {"user": "alice", "disposable": True},
-        {"user": "bob", "disposable": True},
+        {"user": "alice", "disposable": True, "apop": False},
+        {"user": "bob", "disposable": True, "apop": False},
     ]
 
 

@@ -57,6 +57,7 @@ HEADER_KEYS: Final = frozenset(
         "mailbox",
         "accounts",
         "destructive",
+        "login",
         "timeout",
         "description",
         "expectation",
@@ -321,6 +322,11 @@ class _Parser:
             if f.value not in ("yes", "no"):
                 raise self.error(f.line, f"bad destructive {f.value!r}: expected yes or no")
             scenario.destructive = f.value == "yes"
+        if "login" in fields:
+            f = fields["login"]
+            if f.value not in ("user", "apop"):
+                raise self.error(f.line, f"bad login {f.value!r}: expected user or apop")
+            scenario.login = f.value
         if "timeout" in fields:
             f = fields["timeout"]
             scenario.timeout = self.positive_number(f.value, f.line, "timeout")

@@ -61,9 +61,14 @@ class Open(Step):
 
 @dataclass(frozen=True)
 class StartTls(Step):
-    """``tls [A]``: the TLS handshake after STLS was answered +OK (RFC 2595 section 4)."""
+    """``tls [A] [optional]``: the TLS handshake after STLS was answered +OK (RFC 2595 section 4).
+
+    A failed handshake grades like a broken current requirement, or ``info``
+    with ``optional`` (the scenario then ends: the connection is unusable).
+    """
 
     session: str | None
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,9 @@ class Scenario:
     mailbox: str = "standard"  # standard, small, empty, none
     accounts: int = 1
     destructive: bool = False
+    # Which accounts the scenario leases: "user" (USER/PASS mailboxes) or
+    # "apop" (mailboxes the target declares as reached with APOP only).
+    login: str = "user"
     timeout: float | None = None
     description: str = ""
     expectation: str = ""

@@ -42,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="an account (repeatable); split at the first colon",
     )
     parser.add_argument(
+        "--apop-account",
+        action="append",
+        default=[],
+        metavar="USER:SECRET",
+        help="an account reached with APOP only, not USER/PASS (RFC 1939 section 13)",
+    )
+    parser.add_argument(
         "--autologout",
         type=float,
         default=DEFAULT_AUTOLOGOUT,
@@ -116,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = ServerConfig(
             maildir_template=args.maildir,
-            accounts=_accounts(args.account),
+            accounts={**_accounts(args.account), **_accounts(args.apop_account)},
+            apop_users=frozenset(_accounts(args.apop_account)),
             host=args.host,
             port=args.port,
             autologout=args.autologout,

@@ -28,6 +28,10 @@ class ServerConfig:
 
     maildir_template: str
     accounts: dict[str, str] = field(default_factory=dict, repr=False)  # user -> password
+    # Mailboxes reached with APOP and not with USER/PASS.  RFC 1939 section 13:
+    # "for a given mailbox name, either the USER/PASS command sequence or the
+    # APOP command is allowed, but not both."  The others take USER/PASS only.
+    apop_users: frozenset[str] = frozenset()
     host: str = "127.0.0.1"
     port: int = 0
     autologout: float = DEFAULT_AUTOLOGOUT

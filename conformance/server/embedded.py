@@ -40,6 +40,7 @@ REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 class EmbeddedAccount:
     user: str
     password: str = field(repr=False)
+    apop: bool = False  # reached with APOP, not USER/PASS
 
 
 class EmbeddedServer:
@@ -53,6 +54,7 @@ class EmbeddedServer:
         self,
         root: Path | None = None,
         accounts: Sequence[str] = ("alice", "bob", "carol", "dave"),
+        apop_accounts: Sequence[str] = ("erin", "frank"),
         startup_timeout: float = 10.0,
         extra_args: Sequence[str] = (),
         *,
@@ -63,6 +65,7 @@ class EmbeddedServer:
             raise ValueError("refuse_plaintext_auth needs tls=True")
         self._given_root = root
         self._account_names = tuple(accounts)
+        self._apop_names = tuple(apop_accounts)
         self.startup_timeout = startup_timeout
         self.extra_args = tuple(extra_args)
         self.tls = tls
@@ -93,7 +96,7 @@ class EmbeddedServer:
         self.maildir_template = str(self.root / "mail" / USER_PLACEHOLDER)
         self.accounts = [
             EmbeddedAccount(name, secrets.token_hex(12)) for name in self._account_names
-        ]
+        ] + [EmbeddedAccount(name, secrets.token_hex(12), True) for name in self._apop_names]
         for account in self.accounts:
             for sub in ("new", "cur", "tmp"):
                 (self.root / "mail" / account.user / sub).mkdir(parents=True, exist_ok=True)
@@ -109,7 +112,8 @@ class EmbeddedServer:
             self.maildir_template,
         ]
         for account in self.accounts:
-            command += ["--account", f"{account.user}:{account.password}"]
+            flag = "--apop-account" if account.apop else "--account"
+            command += [flag, f"{account.user}:{account.password}"]
         if self.tls:
             command += self._make_tls_material(self.root / "tls")
         if self.refuse_plaintext_auth:

@@ -343,6 +343,9 @@ class Session:
         lax = self._defect("any-password") and user in self.config.accounts
         if not (lax or self.password_ok(user, command.rest)):
             return self._auth_failed()
+        if user in self.config.apop_users:
+            # RFC 1939 section 13: this mailbox takes APOP, so not USER/PASS.
+            return self._auth_failed()
         return self._open_maildrop(user)
 
     def _apop_cmd(self, command: Command) -> Reply:
@@ -358,7 +361,8 @@ class Session:
         # The RFC asks clients for lower-case hex; accepting upper case costs nothing.
         if not hmac.compare_digest(digest.lower().encode("ascii", "replace"), expected.encode()):
             return self._auth_failed()
-        if secret is None:
+        if secret is None or user not in self.config.apop_users:
+            # Only mailboxes set up for APOP take it (RFC 1939 section 13).
             return self._auth_failed()
         return self._open_maildrop(user)
 

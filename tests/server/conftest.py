@@ -103,11 +103,13 @@ class Client:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer(accounts=ACCOUNTS) as running:
+    apop = [f"apop{i:02d}" for i in range(8)]
+    with EmbeddedServer(accounts=ACCOUNTS, apop_accounts=apop) as running:
         yield running
 
 
 _unused = itertools.count()
+_unused_apop = itertools.count()
 
 
 @pytest.fixture
@@ -119,6 +121,12 @@ def account(server: EmbeddedServer) -> EmbeddedAccount:
 @pytest.fixture
 def other_account(server: EmbeddedServer) -> EmbeddedAccount:
     return server.accounts[next(_unused)]
+
+
+@pytest.fixture
+def apop_account(server: EmbeddedServer) -> EmbeddedAccount:
+    """An unused account whose mailbox takes APOP and not USER/PASS."""
+    return [a for a in server.accounts if a.apop][next(_unused_apop)]
 
 
 @pytest.fixture

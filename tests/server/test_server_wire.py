@@ -104,7 +104,8 @@ def test_pass_is_accepted_only_right_after_user(connect, account):
     client.login(account)
 
 
-def test_apop_digest_over_the_greeting_timestamp(connect, account):
+def test_apop_digest_over_the_greeting_timestamp(connect, apop_account):
+    account = apop_account
     client = connect()
     stamp = re.search(rb"<[^>]*>", client.greeting).group(0)  # type: ignore[union-attr]
     digest = hashlib.md5(stamp + account.password.encode()).hexdigest()
@@ -120,6 +121,20 @@ def test_apop_digest_over_the_greeting_timestamp(connect, account):
     stamp = re.search(rb"<[^>]*>", upper.greeting).group(0)  # type: ignore[union-attr]
     digest = hashlib.md5(stamp + account.password.encode()).hexdigest().upper()
     assert upper.cmd(f"APOP {account.user} {digest}").startswith(b"+OK")
+
+
+def test_a_mailbox_takes_apop_or_user_pass_never_both(connect, account, apop_account):
+    # RFC 1939 section 13: "either the USER/PASS command sequence or the APOP
+    # command is allowed, but not both."
+    client = connect()
+    assert client.cmd(f"USER {apop_account.user}").startswith(b"+OK")
+    assert client.cmd(f"PASS {apop_account.password}").startswith(b"-ERR [AUTH]")
+    other = connect()
+    stamp = re.search(rb"<[^>]*>", other.greeting).group(0)  # type: ignore[union-attr]
+    digest = hashlib.md5(stamp + account.password.encode()).hexdigest()
+    assert other.cmd(f"APOP {account.user} {digest}").startswith(b"-ERR [AUTH]")
+    assert other.cmd(f"USER {account.user}").startswith(b"+OK")
+    assert other.cmd(f"PASS {account.password}").startswith(b"+OK")
 
 
 def test_auth_plain_with_initial_response(connect, account):
