@@ -15,7 +15,7 @@ def test_split_keeps_folded_lines_with_their_field() -> None:
 
 
 def test_added_status_and_uidl_fields_are_the_same_message() -> None:
-    rewritten = b"From: a@x\r\nSubject: hi\r\n folded\r\nStatus: RO\r\nX-UIDL: 7\r\n\r\nbody line\r\n"
+    rewritten = SEED.replace(b"folded\r\n", b"folded\r\nStatus: RO\r\nX-UIDL: 7\r\n")
     assert same_but_server_fields(SEED, rewritten, SEEDED)
     again = rewritten.replace(b"Status: RO", b"Status: OR")
     assert same_but_server_fields(rewritten, again, SEEDED)
