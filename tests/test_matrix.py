@@ -160,3 +160,23 @@ def test_cells_not_run_order_and_escaping() -> None:
     html = render_matrix_html([("srv|1", one), ("<two>", two)])
     assert "&lt;two&gt;" in html and "<two>" not in html
     assert "-ERR a|b &lt;x&gt;" in html
+
+
+def test_a_listed_requirement_never_inherits_another_ones_fail() -> None:
+    from conformance.report.by_requirement import requirement_results
+
+    broken = CheckResult("RFC1939-5.DELE-2", "MUST", "q", Outcome.FAIL)
+    scenario = ScenarioResult(
+        id="s",
+        title="t",
+        file="f",
+        section="RFC1939 §5",
+        requirements=["RFC1939-5.DELE-1", "RFC1939-5.DELE-2"],
+        tags=[],
+        outcome=Outcome.FAIL,
+        checks=[broken],
+    )
+    run = RunResult("0", "", 0.0, {}, [scenario])
+    by_id = {r.id: r.outcome for r in requirement_results(run)}
+    assert by_id["RFC1939-5.DELE-2"] is Outcome.FAIL
+    assert "RFC1939-5.DELE-1" not in by_id

@@ -7,7 +7,9 @@ A requirement's outcome is the worst over the checks and passive findings
 that cite it.  A requirement that a scenario lists but no check cites (the
 mailbox model cites the precise rule only when it finds a difference; a
 scenario that is unsupported makes no checks at all) takes the worst outcome
-of the scenarios that list it, and says so (``source == "scenarios"``).
+of the scenarios that list it, and says so (``source == "scenarios"``), except
+a scenario's fail or non-strict: those belong to the requirements its checks
+cite.
 """
 
 from __future__ import annotations
@@ -90,7 +92,11 @@ def requirement_results(run: RunResult) -> list[RequirementResult]:
     counts: dict[str, int] = {}
     for s in run.scenarios:
         for req in s.requirements:
-            listed.setdefault(req, []).append((s.outcome, s.id))
+            # A scenario's fail or non-strict belongs to the requirements its
+            # checks cite, never to one it merely lists: a FAIL in a matrix
+            # cell must mean that requirement was broken.
+            if s.outcome not in (Outcome.FAIL, Outcome.NON_STRICT):
+                listed.setdefault(req, []).append((s.outcome, s.id))
             scenarios.setdefault(req, set()).add(s.id)
         for c in s.checks:
             judged.setdefault(c.requirement, []).append((c.outcome, s.id))
