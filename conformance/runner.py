@@ -209,7 +209,7 @@ class ScenarioRun:
         self.seeded = seeded_names(m.data for m in messages)
         for index, account in enumerate(self.accounts[: self.scenario.accounts], start=1):
             self.target.provisioner.seed(account.user, messages)
-            self.maildrops[index] = Maildrop(messages)
+            self.maildrops[index] = Maildrop(messages, server_fields=self.target.calibrate)
             if self.target.calibrate:
                 try:
                     calibrate(

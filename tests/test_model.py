@@ -675,3 +675,35 @@ def test_random_walk_catches_a_server_that_renumbers() -> None:
     found = model.check("LIST", server.answer("LIST"))
     assert "RFC1939-5.LIST-5" in reqs(found) or "RFC1939-5.LIST-2" in reqs(found)
     assert reqs(model.check("RETR 2", server.answer("RETR 2"))) == ["RFC1939-5.RETR-1"]
+
+
+# -- header fields a real server adds --------------------------------------------------
+
+
+def _with_uidl_field(data: bytes) -> bytes:
+    return b"X-UIDL: abc123\r\n" + data
+
+
+def test_server_fields_are_learned_when_enabled() -> None:
+    drop = Maildrop(small(), server_fields=True)
+    s = drop.open_session()
+    s.login()
+    first = small()[0].data
+    assert s.observe("RETR 1", multi("+OK", _with_uidl_field(first))) == []
+    # The sizes follow what the server now returns.
+    total = sum(sizes(small())) + len(b"X-UIDL: abc123\r\n")
+    assert s.observe("STAT", status(f"+OK 3 {total}")) == []
+
+
+def test_server_fields_are_a_difference_by_default() -> None:
+    _, s = session()
+    found = s.observe("RETR 1", multi("+OK", _with_uidl_field(small()[0].data)))
+    assert reqs(found) == ["RFC1939-5.RETR-1"]
+
+
+def test_a_changed_body_is_never_excused() -> None:
+    drop = Maildrop(small(), server_fields=True)
+    s = drop.open_session()
+    s.login()
+    changed = small()[0].data.replace(b"First small", b"First smalL")
+    assert reqs(s.observe("RETR 1", multi("+OK", changed))) == ["RFC1939-5.RETR-1"]
