@@ -60,6 +60,11 @@ def _read_all(
         fields = stat.text.split()
         if not stat.ok or not fields or not fields[0].isdigit() or int(fields[0]) != count:
             raise CalibrationError(f"{count} messages seeded, STAT answered {stat.describe()}")
+        if profile.advertises("UIDL"):
+            # As a client does: a server that assigns unique-ids lazily
+            # (Mailutils writes an X-UIDL field into each message) does it now,
+            # before the scenario, not in the middle of it.
+            session.command("UIDL")
         contents = []
         for n in range(1, count + 1):
             retr = session.command(f"RETR {n}")

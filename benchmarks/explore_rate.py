@@ -1,0 +1,156 @@
+"""Commands per second of ``explore`` against the embedded reference server, next to a
+raw-socket client sending the same command lines, in the same run.
+
+    python -m benchmarks.explore_rate [--budget SECONDS] [--seed N]
+
+The exploration's figure includes everything an exploration does: seeding
+the mailbox before each example, the logins, the ends of sessions and the
+re-logins, the runner and the model judging every answer.  The raw client
+logs in once and sends the exploration's TRANSACTION commands, in the same
+order, over one connection, reading each answer by hand (status line, then
+up to the "." line when the answer is multi-line); it judges nothing.  The
+figures are for people, never for assertions: these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from conformance.explore import ExploreOptions, explore
+from conformance.messages import corpus
+from conformance.protocol import Shape, State, response_shape, rule_for, split_command
+from conformance.provision import make_provisioner
+from conformance.server.embedded import EmbeddedServer
+from conformance.target import Account, Target
+
+# Lines the raw client leaves out: they end or open sessions, which it does not do.
+_SESSION_LINES = frozenset({"USER", "PASS", "QUIT"})
+
+
+class RawClient:
+    """A POP3 client on a bare socket: send a line, read the answer, nothing else."""
+
+    def __init__(self, host: str, port: int, user: str, password: str) -> None:
+        self.sock = socket.create_connection((host, port), timeout=10)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self._line()
+        for cmd in (f"USER {user}", f"PASS {password}"):
+            if not self.command(cmd).startswith(b"+OK"):
+                raise RuntimeError("raw login failed")
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed by the server")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _body(self) -> None:
+        while b"\r\n.\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed by the server")
+            self.buf += chunk
+        self.buf = self.buf.split(b"\r\n.\r\n", 1)[1]
+
+    def command(self, line: str) -> bytes:
+        self.sock.sendall(line.encode() + b"\r\n")
+        status = self._line()
+        keyword, args = split_command(line)
+        multi = response_shape(State.TRANSACTION, keyword, bool(args)) is Shape.MULTI
+        if status.startswith(b"+OK") and multi:
+            if self.buf.startswith(b".\r\n"):
+                self.buf = self.buf[3:]  # an empty listing
+            else:
+                self._body()
+        return status
+
+    def close(self) -> None:
+        self.sock.sendall(b"RSET\r\n")
+        self._line()
+        self.sock.sendall(b"QUIT\r\n")
+        self._line()
+        self.sock.close()
+
+
+def transaction_commands(sent: list[str]) -> list[str]:
+    """The lines of an exploration that the raw client can send on one logged-in connection."""
+    out = []
+    for line in sent:
+        keyword, _ = split_command(line)
+        if keyword in _SESSION_LINES or rule_for(State.TRANSACTION, keyword) is None:
+            continue  # logins, QUIT, and the pieces of a split filler command
+        out.append(line)
+    return out
+
+
+def run(budget_s: float, seed: int = 1) -> dict[str, float]:
+    with EmbeddedServer() as server:
+        target = Target(
+            server.host,
+            server.port,
+            [Account(a.user, a.password, True) for a in server.accounts],
+            make_provisioner(f"maildir:{server.maildir_template}"),
+        )
+        options = ExploreOptions(
+            budget_s=budget_s,
+            examples=1_000_000,
+            seed=seed,
+            record_commands=True,
+            emit_dir=Path(tempfile.mkdtemp(prefix="explore-bench-")),
+        )
+        exploration = explore(target, options)
+        if exploration.found:
+            raise RuntimeError(f"the reference server failed: {exploration.result.reason}")
+        commands = transaction_commands(exploration.sent)
+        # The same account, seeded again with the same content.
+        account = target.accounts[0]
+        target.provisioner.seed(account.user, corpus(options.mailbox))
+        client = RawClient(server.host, server.port, account.user, account.password)
+        t0 = time.perf_counter()
+        for line in commands:
+            client.command(line)
+        raw_s = time.perf_counter() - t0
+        client.close()
+    raw_rate = len(commands) / raw_s if raw_s > 0 else 0.0
+    # The same lines as the raw client's, over the exploration's whole time.
+    same = len(commands) / exploration.search_s if exploration.search_s > 0 else 0.0
+    return {
+        "explore_same_per_s": same,
+        "examples": float(exploration.examples),
+        "explore_commands": float(exploration.commands),
+        "explore_per_s": exploration.commands_per_s,
+        "raw_commands": float(len(commands)),
+        "raw_per_s": raw_rate,
+        "ratio": raw_rate / same if same else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds of exploration")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    r = run(args.budget, args.seed)
+    print(f"explore against the reference server, {args.budget:g} s budget, seed {args.seed}:")
+    print(
+        f"  explore, every client line       : {r['explore_per_s']:8.0f} commands/s "
+        f"({r['explore_commands']:.0f} lines, {r['examples']:.0f} examples)"
+    )
+    print(f"  explore, TRANSACTION commands only: {r['explore_same_per_s']:8.0f} commands/s")
+    print(
+        f"  raw socket client, same commands  : {r['raw_per_s']:8.0f} commands/s "
+        f"({r['raw_commands']:.0f} of the same commands, one connection)"
+    )
+    print(f"  raw / explore, same commands      : {r['ratio']:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""The state machine that explores a server: random command sequences, judged by the model.
+
+One example is one scenario: the mailbox is seeded with known content, session
+A logs in, and then the rules send commands (valid and invalid message
+numbers), end the session in every way and log in again, try a second
+concurrent login, or send pipelined batches.  After every rule the invariant
+looks at the checks the runner graded: every answer must match the mailbox
+model, which also covers the two other invariants of the issue, since RETR
+and TOP answers are compared octet for octet with the seeded content (the
+report gives the SHA-256) and every UIDL answer is compared with the
+unique-ids learned earlier in the example, across sessions (RFC1939-7.UIDL-5).
+
+Each rule writes scenario lines (:mod:`conformance.explore.fragments`) and runs
+their parsed steps, so a failing example is already a scenario file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from conformance.codec import Finding
+from conformance.explore import fragments
+from conformance.explore.live import LiveRun
+from conformance.outcomes import fails_run
+from conformance.probe import ServerProfile
+from conformance.results import CheckResult, TranscriptEntry
+from conformance.scenario.steps import Scenario
+from conformance.target import Account, Target
+
+# Message-number arguments: 0 and anything above the mailbox's last message
+# are invalid; 9 is past the end of every corpus (the standard one has 7).
+MAX_NUMBER = 9
+_NUMBER = st.integers(min_value=0, max_value=MAX_NUMBER).map(str) | st.sampled_from(
+    ["-1", "x", "01"]
+)
+_LINES = st.sampled_from(["0", "1", "3", "100"])
+
+
+def _with_number(keyword: str) -> st.SearchStrategy[str]:
+    return _NUMBER.map(lambda n: f"{keyword} {n}")
+
+
+# Commands of the TRANSACTION state, in groups that get a rule each (rules are
+# drawn with equal weight: RSET and DELE need their own to come up often).
+# one_of and sampled_from shrink towards their first item, so a minimal
+# sequence prefers STAT to LIST and RETR to TOP.
+QUERIES: st.SearchStrategy[str] = st.one_of(
+    st.sampled_from(["STAT", "LIST", "UIDL", "NOOP", "CAPA"]),
+    _with_number("LIST"),
+    _with_number("UIDL"),
+)
+RETRIEVALS: st.SearchStrategy[str] = st.one_of(
+    _with_number("RETR"),
+    st.tuples(_NUMBER, _LINES).map(lambda t: f"TOP {t[0]} {t[1]}"),
+)
+DELETIONS: st.SearchStrategy[str] = _with_number("DELE")
+COMMANDS: st.SearchStrategy[str] = st.one_of(QUERIES, DELETIONS, st.just("RSET"), RETRIEVALS)
+
+
+class Exhausted(BaseException):
+    """The wall-clock budget is spent: stop asking for examples.
+
+    A ``BaseException`` so that hypothesis does not take it for a failure
+    of the example (it would shrink it); it ends the whole search.
+    """
+
+
+class ModelMismatch(AssertionError):
+    """An answer broke a requirement: hypothesis shrinks the example that produced it."""
+
+
+@dataclass
+class Failure:
+    """One failing example: its scenario lines, the checks it failed, its wire transcript."""
+
+    lines: list[str]
+    checks: list[CheckResult]
+    transcript: list[TranscriptEntry]
+    pipelined: bool
+
+    @property
+    def requirements(self) -> list[str]:
+        seen: list[str] = []
+        for check in self.checks:
+            if check.requirement not in seen:
+                seen.append(check.requirement)
+        return seen
+
+
+@dataclass
+class Context:
+    """What every example of one exploration shares: the target, the budget, the findings."""
+
+    target: Target
+    profile: ServerProfile
+    account: Account
+    seed: int = 0
+    mailbox: str = "standard"
+    strict: bool = False
+    budget_s: float = 60.0
+    shrink_budget_s: float = 120.0
+    started: float = field(default_factory=time.monotonic)
+    examples: int = 0
+    commands: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    first_failure_at: float | None = None
+    on_finding: Callable[[Finding, str], None] = lambda finding, scenario: None
+    notify: Callable[[str], None] = lambda message: None
+    # When a list: every client line sent, in order (redacted), for the benchmark.
+    sent: list[str] | None = None
+
+    def scenario(self) -> Scenario:
+        """The scenario every example runs as (its header is the emitted file's too)."""
+        return Scenario(
+            id=f"explore.{self.seed}",
+            title=f"exploration example, seed {self.seed}",
+            file="explore",
+            requirements=["RFC1939-5-1"],
+            mailbox=self.mailbox,
+            destructive=True,
+        )
+
+    def next_example(self) -> None:
+        """Count an example, or raise :class:`Exhausted` when the budget is spent.
+
+        Until something fails the search budget applies; once a failure is
+        being shrunk the shrink budget does, counted from the first failure.
+        """
+        now = time.monotonic()
+        if self.first_failure_at is None:
+            if now - self.started >= self.budget_s:
+                raise Exhausted
+        elif now - self.first_failure_at >= self.shrink_budget_s:
+            raise Exhausted
+        self.examples += 1
+
+    def record(self, failure: Failure) -> None:
+        if self.first_failure_at is None:
+            self.first_failure_at = time.monotonic()
+            first = failure.checks[0]
+            self.notify(
+                f"example {self.examples} failed ({first.requirement}, {first.outcome.value}); "
+                "shrinking it"
+            )
+        self.failures.append(failure)
+
+    @property
+    def minimal(self) -> Failure | None:
+        """The shortest failing example; among equals the latest (hypothesis's last word)."""
+        best: Failure | None = None
+        for failure in self.failures:
+            if best is None or len(failure.lines) <= len(best.lines):
+                best = failure
+        return best
+
+    @property
+    def pipelining(self) -> bool:
+        return self.profile.advertises("PIPELINING")
+
+
+class ExploreMachine(RuleBasedStateMachine):
+    """Session A on one seeded mailbox, driven by rules and judged by the model after each."""
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        context.next_example()
+        self.context = context
+        self.lines: list[str] = []
+        self.attempts = 0  # second logins so far (their labels must be unique)
+        self.pipelined = False
+        self.judged = 0  # checks of self.run already looked at by the invariant
+        self.run = LiveRun(
+            context.scenario(),
+            context.target,
+            context.profile,
+            [context.account],
+            on_finding=context.on_finding,
+            timeout=context.target.timeout,
+        )
+
+    def _do(self, lines: Sequence[str]) -> None:
+        self.lines += lines
+        before = len(self.run.transcript.entries)
+        self.run.perform(fragments.parse_fragment(lines))
+        sent = [e.text for e in self.run.transcript.entries[before:] if e.direction == "C"]
+        self.context.commands += len(sent)
+        if self.context.sent is not None:
+            self.context.sent += sent
+
+    @initialize()
+    def log_in(self) -> None:
+        self.run.begin()
+        self._do(fragments.login())
+
+    @rule(line=QUERIES)
+    def query(self, line: str) -> None:
+        self._do(fragments.command(line))
+
+    @rule(line=DELETIONS)
+    def delete(self, line: str) -> None:
+        self._do(fragments.command(line))
+
+    @rule()
+    def reset_marks(self) -> None:
+        self._do(fragments.command("RSET"))
+
+    @rule(line=RETRIEVALS)
+    def retrieve(self, line: str) -> None:
+        self._do(fragments.command(line))
+
+    @rule(how=st.sampled_from(fragments.ENDINGS))
+    def end_and_log_in_again(self, how: str) -> None:
+        self._do(fragments.end_and_login(how))
+
+    @rule()
+    def second_login(self) -> None:
+        self.attempts += 1
+        self._do(fragments.second_login(self.attempts))
+
+    @precondition(lambda self: self.context.pipelining)
+    @rule(batch=st.lists(COMMANDS, min_size=2, max_size=fragments.MAX_BATCH))
+    def pipelined_batch(self, batch: list[str]) -> None:
+        self.pipelined = True
+        self._do(fragments.pipelined(batch))
+
+    @invariant()
+    def every_answer_matches_the_model(self) -> None:
+        new = self.run.checks[self.judged :]
+        self.judged = len(self.run.checks)
+        bad = [c for c in new if fails_run(c.outcome, self.context.strict)]
+        if not bad:
+            return
+        self.context.record(
+            Failure(
+                list(self.lines),
+                bad,
+                list(self.run.transcript.entries),
+                self.pipelined,
+            )
+        )
+        first = bad[0]
+        raise ModelMismatch(
+            f"{first.requirement} ({first.outcome.value}): expected {first.expected}; "
+            f"got {first.actual}"
+        )
+
+    def teardown(self) -> None:
+        self.run.finish()
