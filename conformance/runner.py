@@ -743,6 +743,14 @@ class ScenarioRun:
         outcome = Outcome.PASS if ok else broken(self.requirement)
         self.checks.append(make_check(self.requirement, outcome, wanted, actual, self._where(step)))
 
+    def _read(self, step: st.Read) -> None:
+        name = self._name(step.session, step)
+        self._session(name, step)
+        if not self.raw_pending.get(name):
+            self._error(step, "'read' has no answer to wait for: no 'raw:' batch is pending")
+        # The S: block that follows reads the next queued answer.
+        self.last = None
+
     def _tls_context(self) -> ssl.SSLContext:
         return make_client_context(self.target.tls_ca, self.target.tls_insecure)
 
@@ -885,4 +893,5 @@ class ScenarioRun:
         st.When: _when,
         st.Body: _body,
         st.StartTls: _starttls,
+        st.Read: _read,
     }

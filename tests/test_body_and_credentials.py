@@ -63,7 +63,8 @@ def test_body_needs_an_answer_first() -> None:
 
 
 def test_plain_placeholder_logs_in_and_hides_the_password(tmp_path: Path) -> None:
-    steps = "open A\nC: AUTH PLAIN {plain}\nS: +OK\nC: STAT\nS: +OK\n"
+    # The reference server keeps PLAIN for TLS (RFC 2595 section 6).
+    steps = "open A\nC: STLS\nS: +OK\ntls A\nC: AUTH PLAIN {plain}\nS: +OK\nC: STAT\nS: +OK\n"
     code, checks = run_one(tmp_path, "plain", steps)
     assert code == EXIT_OK, checks
     report = (tmp_path / "out-plain" / "results.json").read_text(encoding="utf-8")
@@ -93,3 +94,18 @@ def test_s_after_open_judges_the_greeting(tmp_path: Path) -> None:
     assert code == EXIT_OK and checks[-1]["outcome"] == "pass"
     code, checks = run_one(tmp_path, "greet2", "open A\nS: /^\\+OK no-timestamp$/\n")
     assert code == EXIT_FAIL and checks[-1]["outcome"] == "fail"
+
+
+def test_read_judges_each_answer_of_a_pipelined_batch(tmp_path: Path) -> None:
+    steps = (
+        "login A\nraw: NOOP\\r\\nSTAT\\r\\nBOGUS\\r\\n\nS: +OK\nread A\nS: +OK\nread\nS: +OK\n"
+    )
+    code, checks = run_one(tmp_path, "pipe", steps)
+    # The third answer is -ERR (an unknown command), so the third S: fails.
+    assert [c["outcome"] for c in checks][-3:] == ["pass", "pass", "fail"]
+    assert code == EXIT_FAIL
+
+
+def test_read_without_a_pending_batch_is_an_error(tmp_path: Path) -> None:
+    code, checks = run_one(tmp_path, "noread", "login A\nC: NOOP\nS: +OK\nread A\nS: +OK\n")
+    assert checks[-1]["outcome"] == "error" and "raw:" in str(checks[-1]["actual"])

@@ -359,7 +359,7 @@ ERRORS = [
     (HEADER.replace("RFC1939-5.STAT-2", "rfc1939-5.STAT-2"), 3, "bad requirement ID"),
     (HEADER + "login A\ncheck RFC1939-5.dele-2\n", FIRST + 1, "bad requirement ID"),
     (HEADER + "login A\nfrobnicate\n", FIRST + 1, "unknown step 'frobnicate'"),
-    (HEADER + "login A\nS: +OK\n", FIRST + 1, "'S:' must follow a 'C:', 'raw:' or 'open'"),
+    (HEADER + "login A\nS: +OK\n", FIRST + 1, "'S:' must follow a 'C:', 'raw:', 'read' or 'open'"),
     (HEADER + "login A\nC: NOOP\ncheck RFC1939-5.DELE-1\nS: +OK\n", FIRST + 3, "'S:' must follow"),
     (HEADER + "login A\nC: NOOP\nS: +OK => great\n", FIRST + 2, "bad grade 'great'"),
     (HEADER + "login A\nC: NOOP\nS: +OK => pass fail\n", FIRST + 2, "two grades"),

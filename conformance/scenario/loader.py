@@ -32,6 +32,7 @@ from conformance.scenario.steps import (
     ExpectClosed,
     Login,
     Open,
+    Read,
     Scenario,
     Send,
     Sleep,
@@ -409,7 +410,7 @@ class _Parser:
             step = self.parse_step(line, stripped, number)
             block.steps.append(step)
             # An S: after 'open' judges the greeting.
-            block.after_send = isinstance(step, Send | Open)
+            block.after_send = isinstance(step, Send | Open | Read)
         self.flush(stack[-1])
         if len(stack) > 1:
             raise self.error(stack[-1].line, "'when' without a matching 'end'")
@@ -424,7 +425,8 @@ class _Parser:
     def add_alternative(self, block: _Block, text: str, number: int) -> None:
         if not block.pending and not block.after_send:
             raise self.error(
-                number, "'S:' must follow a 'C:', 'raw:' or 'open' line (or another 'S:' line)"
+                number,
+                "'S:' must follow a 'C:', 'raw:', 'read' or 'open' line (or another 'S:' line)",
             )
         if not block.pending:
             block.pending_line = number
@@ -481,6 +483,10 @@ class _Parser:
             return self.parse_eventually(stripped, number)
         if keyword == "sleep":
             return Sleep(where, self.duration(stripped[len("sleep") :], number))
+        if keyword == "read":
+            if len(args) > 1:
+                raise self.error(number, "'read' takes at most a session name")
+            return Read(where, self.optional_session(args, number))
         if keyword == "body":
             return self.parse_body(args, stripped, number)
         raise self.error(number, f"unknown step {keyword!r}")

@@ -143,6 +143,13 @@ class Sleep(Step):
 
 
 @dataclass(frozen=True)
+class Read(Step):
+    """``read [A]``: the S: lines that follow judge the next answer queued by a ``raw:`` batch."""
+
+    session: str | None
+
+
+@dataclass(frozen=True)
 class Body(Step):
     """``body has|lacks|all /REGEX/``: judge the lines of the last multi-line answer.
 
