@@ -108,4 +108,5 @@ def test_read_judges_each_answer_of_a_pipelined_batch(tmp_path: Path) -> None:
 
 def test_read_without_a_pending_batch_is_an_error(tmp_path: Path) -> None:
     code, checks = run_one(tmp_path, "noread", "login A\nC: NOOP\nS: +OK\nread A\nS: +OK\n")
+    assert code == EXIT_FAIL
     assert checks[-1]["outcome"] == "error" and "raw:" in str(checks[-1]["actual"])
