@@ -23,6 +23,7 @@ from conformance.results import RunResult
 
 EXPLANATIONS_FILE = "explanations.toml"
 _TIMESTAMP = re.compile(r"<[^<>]*>")
+_SUITE_PATH = re.compile(r"^.*?/(?:conformance/)?suites/")
 
 
 def load_explanations(folder: Path) -> dict[str, dict[str, str]]:
@@ -47,13 +48,25 @@ def make_baseline(run: RunResult, explanations: dict[str, str]) -> dict[str, Any
     if "greeting" in doc["target"]:
         # The APOP timestamp differs in every greeting (RFC 1939 section 7).
         doc["target"]["greeting"] = _TIMESTAMP.sub("<timestamp>", doc["target"]["greeting"])
-    doc["passive"] = [{**p, "count": 1} for p in doc["passive"]]
+    # A wire-grammar finding is keyed "passive:<code>" in the explanations.
+    doc["passive"] = [
+        {**p, "count": 1}
+        | (
+            {"explanation": explanations.get(f"passive:{p['code']}", "")}
+            if p["outcome"] == Outcome.FAIL.value
+            else {}
+        )
+        for p in doc["passive"]
+    ]
     for scenario in doc["scenarios"]:
         scenario["transcript"] = []
         scenario["duration_ms"] = 0.0
+        # Where the checkout lives is not behaviour: keep paths from suites/ on.
+        scenario["file"] = _SUITE_PATH.sub("suites/", scenario["file"])
         if scenario["outcome"] == Outcome.FAIL.value:
             scenario["explanation"] = explanations.get(scenario["id"], "")
         for check in scenario["checks"]:
+            check["where"] = _SUITE_PATH.sub("suites/", check["where"])
             if check["outcome"] == Outcome.PASS.value:
                 # A pass needs no evidence in a baseline; the catalog has the quote.
                 for key in ("quote", "expected", "actual", "note"):
@@ -70,19 +83,22 @@ def read_baseline(path: Path) -> tuple[RunResult, dict[str, str]]:
     """The run a baseline records, and its explanations by scenario id."""
     doc = json.loads(path.read_text(encoding="utf-8"))
     explained = {s["id"]: s.get("explanation", "") for s in doc["scenarios"]}
+    for p in doc.get("passive", []):
+        explained[f"passive:{p['code']}"] = p.get("explanation", "")
+    for p in doc.get("passive", []):
+        p.pop("explanation", None)
     return RunResult.from_dict(doc), explained
 
 
 def unexplained(run: RunResult, explained: dict[str, str]) -> list[str]:
     """Scenarios that fail in the baseline with no explanation (or a blank one)."""
-    return [
-        s.id
-        for s in run.scenarios
-        if s.outcome is Outcome.FAIL and not explained.get(s.id, "").strip()
-    ]
+    failing = [s.id for s in run.scenarios if s.outcome is Outcome.FAIL]
+    failing += [f"passive:{p.code}" for p in run.passive if p.outcome is Outcome.FAIL]
+    return [key for key in failing if not explained.get(key, "").strip()]
 
 
 def stale_explanations(run: RunResult, explanations: dict[str, str]) -> list[str]:
     """Explanations for scenarios that no longer fail: they must go."""
     failing = {s.id for s in run.scenarios if s.outcome is Outcome.FAIL}
+    failing |= {f"passive:{p.code}" for p in run.passive if p.outcome is Outcome.FAIL}
     return sorted(set(explanations) - failing)

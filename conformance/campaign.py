@@ -37,13 +37,22 @@ def default_suite_dirs() -> list[Path]:
     return [Path(__file__).resolve().parent.parent / "suites"]
 
 
-def select(scenarios: Sequence[Scenario], patterns: Sequence[str]) -> list[Scenario]:
+SLOW_TAG = "slow"
+
+
+def select(
+    scenarios: Sequence[Scenario], patterns: Sequence[str], *, slow: bool = False
+) -> list[Scenario]:
     """Scenarios matching any pattern: an id glob, a tag, or a requirement-ID prefix.
 
     ``RFC1939-5`` selects every scenario citing a requirement of section 5
     (and its commands, ``RFC1939-5.DELE-2``); ``locking`` selects a tag;
-    ``core.drop.*`` an id glob.  No pattern selects everything.
+    ``core.drop.*`` an id glob.  No pattern selects everything.  Scenarios
+    tagged ``slow`` (the 10-minute autologout timer) are left out unless
+    ``slow`` is true or the ``slow`` tag is asked for by name.
     """
+    if not slow and SLOW_TAG not in patterns:
+        scenarios = [s for s in scenarios if SLOW_TAG not in s.tags]
     if not patterns:
         return list(scenarios)
 

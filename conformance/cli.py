@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="id glob, tag, or requirement-ID prefix such as RFC1939-6 (repeatable)",
     )
     run.add_argument("--list", action="store_true", help="list the selected cases, run nothing")
+    run.add_argument(
+        "--slow",
+        action="store_true",
+        help="also run scenarios tagged slow (the 10-minute autologout timer; off by default)",
+    )
     run.add_argument("--report-dir", type=Path, help="default: reports/<timestamp>/")
     run.add_argument("--strict", action="store_true", help="non-strict results fail the run")
     run.add_argument(
@@ -142,7 +147,7 @@ def default_report_dir() -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     dirs = args.suites or default_suite_dirs()
-    scenarios = select(load_scenarios(dirs), args.select)
+    scenarios = select(load_scenarios(dirs), args.select, slow=args.slow)
     if not scenarios:
         print("nothing selected: no scenario matches", file=sys.stderr)
         return EXIT_NOTHING

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 CRLF = b"\r\n"
 
-CORPORA: tuple[str, ...] = ("standard", "small", "empty")
+CORPORA: tuple[str, ...] = ("standard", "small", "empty", "utf8")
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,7 @@ def corpus(name: str) -> list[Message]:
         "standard": _standard,
         "small": _small,
         "empty": _empty,
+        "utf8": _utf8,
     }
     try:
         build = builders[name]
@@ -333,3 +334,18 @@ def _small() -> tuple[Message, ...]:
 
 def _empty() -> tuple[Message, ...]:
     return ()
+
+
+def _utf8() -> tuple[Message, ...]:
+    """One message with raw UTF-8 in its header fields (RFC 6532), for RFC 6856."""
+    head = (
+        "From: Zoë Ångström <zoe@example.test>\r\n"
+        "To: Rcpt <rcpt-u1@example.test>\r\n"
+        "Subject: u01: Grüße aus Köln\r\n"
+        "Date: Sat, 03 Jan 2026 00:01:00 +0000\r\n"
+        "Message-ID: <u01.corpus@pop3-conformance.example.test>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    ).encode()
+    return (Message("u01-utf8-headers", head + "Grüße.\r\n".encode()),)

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from conformance import __version__
-from conformance.campaign import RunOptions, default_suite_dirs, run_campaign
+from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
 from conformance.cli_common import embedded_target
 from conformance.outcomes import Outcome
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
@@ -150,7 +150,7 @@ def load_suite() -> list[Scenario]:
     scenarios, errors = load_all(default_suite_dirs())
     if errors:
         raise ValueError("\n".join(str(e) for e in errors))
-    return scenarios
+    return select(scenarios, [])
 
 
 def run_suite(

@@ -101,6 +101,7 @@ class ScenarioRun:
     # left: a server may have rewritten that mailbox's stored messages.
     logged_in: set[str] = field(default_factory=set)
     dirty: set[int] = field(default_factory=set)
+    greetings: dict[str, str] = field(default_factory=dict)  # session -> its greeting line
 
     def __post_init__(self) -> None:
         secrets = [a.password for a in self.accounts]
@@ -306,6 +307,7 @@ class ScenarioRun:
         self._passive(session, greeting)
         # An S: right after 'open' judges the greeting.
         self.last = LastAnswer(step.session, "", greeting, [])
+        self.greetings[step.session] = greeting.status_line.rstrip(b"\r\n").decode("latin-1")
         if not greeting.ok:
             self.checks.append(
                 make_check(
@@ -536,6 +538,17 @@ class ScenarioRun:
                         self._where(step),
                     )
                 )
+            if session.tls_version and "RFC8314-3.4-1" in self.scenario.requirements:
+                ragged = session.tls_closed_without_notify
+                self.checks.append(
+                    make_check(
+                        "RFC8314-3.4-1",
+                        broken("RFC8314-3.4-1") if ragged else Outcome.PASS,
+                        "a TLS close_notify alert before the TCP close",
+                        "a bare TCP close" if ragged else "close_notify, then the close",
+                        self._where(step),
+                    )
+                )
             session.abandon()
             self._forget(name, dropped=False)
             return
@@ -743,6 +756,25 @@ class ScenarioRun:
         outcome = Outcome.PASS if ok else broken(self.requirement)
         self.checks.append(make_check(self.requirement, outcome, wanted, actual, self._where(step)))
 
+    def _differ(self, step: st.Differ) -> None:
+        stamps = []
+        for name in (step.first, step.second):
+            greeting = self.greetings.get(name, "")
+            stamp = apop_timestamp(greeting)
+            if stamp is None:
+                self._error(step, f"session {name}'s greeting has no <timestamp>: {greeting!r}")
+            stamps.append(stamp)
+        same = stamps[0] == stamps[1]
+        self.checks.append(
+            make_check(
+                self.requirement,
+                broken(self.requirement) if same else Outcome.PASS,
+                "a different timestamp in each greeting",
+                f"{step.first}: {stamps[0]}, {step.second}: {stamps[1]}",
+                self._where(step),
+            )
+        )
+
     def _read(self, step: st.Read) -> None:
         name = self._name(step.session, step)
         self._session(name, step)
@@ -894,4 +926,5 @@ class ScenarioRun:
         st.Body: _body,
         st.StartTls: _starttls,
         st.Read: _read,
+        st.Differ: _differ,
     }

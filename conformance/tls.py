@@ -66,8 +66,13 @@ def handshake(
     deadline = time.monotonic() + timeout
     previous_timeout = sock.gettimeout()
     try:
+        # suppress_ragged_eofs=False: a TCP close without a TLS close_notify
+        # alert raises SSLEOFError, so RFC 8314 section 3.4 can be judged.
         tls = context.wrap_socket(
-            sock, server_hostname=server_hostname, do_handshake_on_connect=False
+            sock,
+            server_hostname=server_hostname,
+            do_handshake_on_connect=False,
+            suppress_ragged_eofs=False,
         )
     except (ssl.SSLError, ValueError) as exc:
         sock.close()

@@ -50,6 +50,8 @@ class PopSpawn(SocketSpawn):  # type: ignore[misc]
         super().__init__(sock, timeout=timeout, maxread=READ_CHUNK, encoding=None)
         # The default sleeps 100 us after every read: 7x slower round trips.
         self.delayafterread = None
+        # Set when a TLS stream ended with a bare TCP close (no close_notify).
+        self.ragged_eof = False
         self.linesep = b"\r\n"
 
     def sendline(self, s: bytes = b"") -> int:
@@ -68,6 +70,11 @@ class PopSpawn(SocketSpawn):  # type: ignore[misc]
             # A peer RST is an end of stream like any other for us.
             self.flag_eof = True
             raise EOF(f"connection reset: {exc}") from exc
+        except ssl.SSLEOFError as exc:
+            # The TCP connection ended without a TLS close_notify alert.
+            self.flag_eof = True
+            self.ragged_eof = True
+            raise EOF(f"connection closed without a TLS close_notify: {exc}") from exc
         except ssl.SSLError as exc:
             # A broken TLS record or alert ends the stream just the same.
             self.flag_eof = True
@@ -149,6 +156,11 @@ class Session:
         self._spawn = PopSpawn(sock, timeout=self.timeout)
         self.greeting = self.read_response(Shape.SINGLE)
         return self.greeting
+
+    @property
+    def tls_closed_without_notify(self) -> bool:
+        """Whether the server ended this TLS connection without a close_notify alert."""
+        return self._spawn is not None and bool(self._spawn.ragged_eof)
 
     def starttls(self, context: ssl.SSLContext, server_hostname: str | None) -> None:
         """Switch the connection to TLS; call it after the +OK to STLS.

@@ -176,3 +176,48 @@ def test_malformed_scan_listing_is_a_verdict_not_a_harness_error(
     scenario = results["scenarios"][0]  # type: ignore[index]
     assert scenario["outcome"] == "fail"
     assert scenario["checks"][-1]["requirement"] == "RFC1939-5.LIST-4"
+
+
+def _greeting_server(greetings: list[bytes]) -> ScriptedServer:
+    """A peer that greets each connection with the next of ``greetings``."""
+    pending = list(greetings)
+
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(pending.pop(0) if len(pending) > 1 else pending[0])
+        while True:
+            line = read_line(conn).strip().upper()
+            if not line:
+                return
+            if line == b"QUIT":
+                conn.sendall(b"+OK bye\r\n")
+                return
+            conn.sendall(b"-ERR what\r\n")
+
+    return ScriptedServer(handler)
+
+
+TIMESTAMPS = """id: t.stamps
+title: t
+requirements: RFC1939-7.APOP-2
+mailbox: none
+---
+open A
+open B
+timestamps differ A B
+"""
+
+
+def test_a_reused_apop_timestamp_fails(tmp_path: Path) -> None:
+    same = b"+OK <1.2@host> ready\r\n"
+    with _greeting_server([same, same, same]) as server:
+        code, doc = run_cli(tmp_path, server.port, TIMESTAMPS)
+    assert code == EXIT_FAIL
+    check = doc["scenarios"][0]["checks"][-1]  # type: ignore[index]
+    assert check["requirement"] == "RFC1939-7.APOP-2" and check["outcome"] == "fail"
+
+
+def test_fresh_apop_timestamps_pass(tmp_path: Path) -> None:
+    greetings = [b"+OK <0.1@h>\r\n", b"+OK <1.2@h>\r\n", b"+OK <2.3@h>\r\n"]
+    with _greeting_server(greetings) as server:
+        code, doc = run_cli(tmp_path, server.port, TIMESTAMPS)
+    assert code == EXIT_OK, doc

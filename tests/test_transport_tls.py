@@ -248,3 +248,43 @@ def test_buffered_decrypted_bytes_are_read_without_waiting(server, context):
     rest = spawn.read_nonblocking(65536, 0)  # no wait allowed: must come from the buffer
     assert rest.startswith(b"capability list follows\r\n")
     session.abandon()
+
+
+def _tls_peer(ca: trustme.CA, clean: bool) -> ScriptedServer:
+    """An implicit-TLS peer that answers QUIT, then closes with or without close_notify."""
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+
+    def handler(conn: socket.socket) -> None:
+        tls = server_context.wrap_socket(conn, server_side=True)
+        tls.sendall(b"+OK hi\r\n")
+        tls.recv(100)
+        tls.sendall(b"+OK bye\r\n")
+        if clean:
+            tls.unwrap()  # sends the close_notify alert
+        # SSLSocket.close() alone sends no close_notify: a bare TCP close.
+        tls.close()
+
+    return ScriptedServer(handler)
+
+
+@pytest.mark.parametrize("clean", [True, False])
+def test_a_missing_close_notify_is_noticed(clean: bool) -> None:
+    ca = trustme.CA()
+    client = make_client_context(None, insecure=False)
+    ca.configure_trust(client)
+    with _tls_peer(ca, clean) as peer:
+        session = Session(
+            "A",
+            "127.0.0.1",
+            peer.port,
+            Transcript(),
+            timeout=5.0,
+            tls=client,
+            server_hostname="localhost",
+        )
+        assert session.connect().ok
+        assert session.command("QUIT").ok
+        assert session.wait_closed(5.0)
+        assert session.tls_closed_without_notify is (not clean)
+        session.abandon()

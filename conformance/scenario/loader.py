@@ -26,6 +26,7 @@ from conformance.scenario.steps import (
     Body,
     Check,
     Condition,
+    Differ,
     End,
     Eventually,
     Expect,
@@ -65,7 +66,7 @@ HEADER_KEYS: Final = frozenset(
     }
 )
 REQUIRED_KEYS: Final = ("id", "title", "requirements")
-MAILBOXES: Final = ("standard", "small", "empty", "none")
+MAILBOXES: Final = ("standard", "small", "empty", "utf8", "none")
 GRADES: Final = ("pass", "fail", "non-strict", "info")
 # The words after "S:" that are forms of their own (besides status and /regex/).
 BARE_FORMS: Final = ("model", "closed", "timeout", "any")
@@ -483,6 +484,12 @@ class _Parser:
             return self.parse_eventually(stripped, number)
         if keyword == "sleep":
             return Sleep(where, self.duration(stripped[len("sleep") :], number))
+        if keyword == "timestamps":
+            if len(args) != 3 or args[0] != "differ":
+                raise self.error(number, "expected 'timestamps differ NAME NAME'")
+            first = self.known_session(args[1], number)
+            second = self.known_session(args[2], number)
+            return Differ(where, first, second)
         if keyword == "read":
             if len(args) > 1:
                 raise self.error(number, "'read' takes at most a session name")

@@ -143,6 +143,14 @@ class Sleep(Step):
 
 
 @dataclass(frozen=True)
+class Differ(Step):
+    """``timestamps differ A B``: the APOP timestamps of two sessions' greetings differ."""
+
+    first: str
+    second: str
+
+
+@dataclass(frozen=True)
 class Read(Step):
     """``read [A]``: the S: lines that follow judge the next answer queued by a ``raw:`` batch."""
 
