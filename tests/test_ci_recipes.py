@@ -26,15 +26,16 @@ from conformance.cli_common import write_reports
 from conformance.results import RunResult
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "ci.md"
+# The README shows the same two recipes; both are checked.
+README = Path(__file__).resolve().parent.parent / "README.md"
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # Where a shell command ends: the harness's arguments stop at these tokens.
 _SHELL_OPERATORS = {"||", "&&", ";", "|", ">", ">>", "<", "2>", "&"}
 
 
 def blocks(language: str) -> list[str]:
-    return [
-        body for lang, body in _FENCE.findall(DOC.read_text(encoding="utf-8")) if lang == language
-    ]
+    text = DOC.read_text(encoding="utf-8") + README.read_text(encoding="utf-8")
+    return [body for lang, body in _FENCE.findall(text) if lang == language]
 
 
 def logical_lines(text: str) -> list[str]:
