@@ -103,9 +103,16 @@ def _stable_read(
         if previous is not None and _digest(contents) == _digest(previous):
             return contents, passes
         if passes == MAX_PASSES:
-            raise CalibrationError(
-                f"the messages changed in each of {MAX_PASSES} sessions that only read them"
+            # Some servers build a message anew for every session (Courier's
+            # RFC 6856 surrogate for a UTF-8 message carries a fresh MIME
+            # boundary each time).  That is permitted; the last read stands,
+            # and only a later content check of that message can show it.
+            transcript.event(
+                "calibrate",
+                f"the messages differ in each of {MAX_PASSES} read-only sessions; "
+                "the last read stands",
             )
+            return contents, passes
         previous = contents
 
 

@@ -118,3 +118,25 @@ def test_without_calibration_a_rewriting_server_fails_content_checks(
 def test_with_calibration_the_same_server_passes(server: EmbeddedServer) -> None:
     code, doc = _run(server, calibrate_flag=True)
     assert code == EXIT_OK, [s["id"] for s in doc["scenarios"] if s["outcome"] != "pass"]
+
+
+def test_a_message_built_anew_for_each_session_does_not_stop_the_scenario(
+    monkeypatch: pytest.MonkeyPatch, server: EmbeddedServer
+) -> None:
+    import itertools
+
+    from conformance import calibration
+
+    counter = itertools.count()
+    monkeypatch.setattr(
+        calibration,
+        "_read_all",
+        lambda *args: [f"boundary {next(counter)}\r\n".encode()],
+    )
+    target = _target(server, calibrate_on=True)
+    maildrop = Maildrop(corpus("small")[:1])
+    transcript = Transcript()
+    profile = probe(target.host, target.port, 5.0, 5.0)
+    assert calibrate(target, target.accounts[0], maildrop, profile, transcript) == 4
+    assert maildrop.messages[0].data == b"boundary 3\r\n"
+    assert any("differ in each" in e.text for e in transcript.entries)
