@@ -743,6 +743,9 @@ class ScenarioRun:
             )
             return
         lines = [ln.decode("utf-8", errors="replace") for ln in response.lines]
+        if step.header_only and "" in lines:
+            # The header block of the message: up to the first empty line.
+            lines = lines[: lines.index("")]
         regex = re.compile(step.pattern)
         hits = [ln for ln in lines if regex.search(ln)]
         misses = [ln for ln in lines if not regex.search(ln)]

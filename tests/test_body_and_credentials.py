@@ -110,3 +110,18 @@ def test_read_without_a_pending_batch_is_an_error(tmp_path: Path) -> None:
     code, checks = run_one(tmp_path, "noread", "login A\nC: NOOP\nS: +OK\nread A\nS: +OK\n")
     assert code == EXIT_FAIL
     assert checks[-1]["outcome"] == "error" and "raw:" in str(checks[-1]["actual"])
+
+
+def test_head_looks_only_at_the_header_block(tmp_path: Path) -> None:
+    header = HEADER.replace("mailbox: none", "mailbox: small")
+    file = tmp_path / "head.pop3"
+    file.write_text(
+        header.format(name="head")
+        + "login A\nC: RETR 1\nS: +OK\nhead has /^Subject:/\nbody has /^First small/\n"
+        + "head has /^First small/\n",
+        encoding="utf-8",
+    )
+    code = main(["run", "--suites", str(file), "--report-dir", str(tmp_path / "o")])
+    checks = json.loads((tmp_path / "o" / "results.json").read_text())["scenarios"][0]["checks"]
+    assert [c["outcome"] for c in checks][-3:] == ["pass", "pass", "fail"]
+    assert code == EXIT_FAIL

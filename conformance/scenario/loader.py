@@ -494,8 +494,8 @@ class _Parser:
             if len(args) > 1:
                 raise self.error(number, "'read' takes at most a session name")
             return Read(where, self.optional_session(args, number))
-        if keyword == "body":
-            return self.parse_body(args, stripped, number)
+        if keyword in ("body", "head"):
+            return self.parse_body(keyword, args, stripped, number)
         raise self.error(number, f"unknown step {keyword!r}")
 
     def send(self, where: Where, *, text: str, data: bytes, raw: bool) -> Step:
@@ -610,12 +610,12 @@ class _Parser:
             raise self.error(number, f"no earlier 'snapshot ... as {name}'")
         return Unchanged(self.where(number), session, name)
 
-    def parse_body(self, args: list[str], stripped: str, number: int) -> Body:
+    def parse_body(self, keyword: str, args: list[str], stripped: str, number: int) -> Body:
         if not args or args[0] not in BODY_MODES:
             raise self.error(
                 number, "expected 'body has /REGEX/', 'body lacks /REGEX/' or 'body all /REGEX/'"
             )
-        text = stripped[len("body") :].strip()[len(args[0]) :].strip()
+        text = stripped[len(keyword) :].strip()[len(args[0]) :].strip()
         if len(text) < 2 or not text.startswith("/") or not text.endswith("/"):
             raise self.error(number, f"'body {args[0]}' takes one /REGEX/ and nothing after it")
         pattern = text[1:-1]
@@ -623,7 +623,7 @@ class _Parser:
             re.compile(pattern)
         except re.error as error:
             raise self.error(number, f"bad regex /{pattern}/: {error}") from None
-        return Body(self.where(number), args[0], pattern)
+        return Body(self.where(number), args[0], pattern, header_only=keyword == "head")
 
     def parse_eventually(self, stripped: str, number: int) -> Eventually:
         head, colon, tail = stripped[len("eventually") :].partition(":")

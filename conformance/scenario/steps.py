@@ -167,6 +167,7 @@ class Body(Step):
 
     mode: str
     pattern: str
+    header_only: bool = False  # ``head ...``: only the lines before the first empty one
 
 
 @dataclass(frozen=True)
