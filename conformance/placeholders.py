@@ -31,7 +31,11 @@ MODEL_KEYS = {"count", "size", "last", "beyond", "uid"}
 # {b64password}: the LOGIN mechanism's two answers; {apop}: the APOP digest
 # over the session's greeting timestamp; {cram}: the CRAM-MD5 answer
 # (RFC 2195) to the session's last "+ challenge".
-CREDENTIAL_KEYS = {"plain", "b64user", "b64password"}
+# {plainjunk}: the PLAIN response with "!" (outside the base64 alphabet)
+# after its first four characters: inside the string whatever the account's
+# padding, so a decoder that skips or stops at it is judged the same way for
+# every account.
+CREDENTIAL_KEYS = {"plain", "plainjunk", "b64user", "b64password"}
 SESSION_KEYS = {"apop", "cram"}
 KNOWN = set(ACCOUNT_KEYS) | MODEL_KEYS | CREDENTIAL_KEYS | SESSION_KEYS
 
@@ -85,6 +89,9 @@ def expand(
             account = accounts[index - 1]
             if key == "plain":
                 return _b64(f"\0{account.user}\0{account.password}")
+            if key == "plainjunk":
+                token = _b64(f"\0{account.user}\0{account.password}")
+                return token[:4] + "!" + token[4:]
             if key == "b64user":
                 return _b64(account.user)
             if key == "b64password":

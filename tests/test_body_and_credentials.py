@@ -97,9 +97,7 @@ def test_s_after_open_judges_the_greeting(tmp_path: Path) -> None:
 
 
 def test_read_judges_each_answer_of_a_pipelined_batch(tmp_path: Path) -> None:
-    steps = (
-        "login A\nraw: NOOP\\r\\nSTAT\\r\\nBOGUS\\r\\n\nS: +OK\nread A\nS: +OK\nread\nS: +OK\n"
-    )
+    steps = "login A\nraw: NOOP\\r\\nSTAT\\r\\nBOGUS\\r\\n\nS: +OK\nread A\nS: +OK\nread\nS: +OK\n"
     code, checks = run_one(tmp_path, "pipe", steps)
     # The third answer is -ERR (an unknown command), so the third S: fails.
     assert [c["outcome"] for c in checks][-3:] == ["pass", "pass", "fail"]

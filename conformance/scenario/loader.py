@@ -91,10 +91,10 @@ HEADER_LINE_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)")
 PLACEHOLDER_RE: Final = re.compile(r"\{([^{}]*)\}")
 PLACEHOLDERS: Final = frozenset(
     {"user", "password", "user2", "password2", "count", "size", "last", "beyond"}
-    | {"plain", "b64user", "b64password", "apop", "cram"}
+    | {"plain", "plainjunk", "b64user", "b64password", "apop", "cram"}
 )
 INDEXED_PLACEHOLDER_RE: Final = re.compile(
-    r"(size|uid|plain|b64user|b64password|apop|cram):([1-9][0-9]*)"
+    r"(size|uid|plain|plainjunk|b64user|b64password|apop|cram):([1-9][0-9]*)"
 )
 # Words a label may not take: "when capa X" and "when not X" would become ambiguous.
 RESERVED_LABELS: Final = frozenset({"capa", "not"})

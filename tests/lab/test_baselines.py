@@ -24,13 +24,18 @@ from conformance.baseline import (
     unexplained,
 )
 from conformance.campaign import default_suite_dirs, select
+from conformance.cli_common import write_reports
 from conformance.commands.lab import judge
 from conformance.lab import LAB_SERVERS
 from conformance.report.diff import diff_runs, render_diff
 from conformance.results import RunResult
 from conformance.scenario.loader import load_all
 
-BASELINES = Path(__file__).resolve().parents[2] / "reports" / "baselines"
+ROOT = Path(__file__).resolve().parents[2]
+BASELINES = ROOT / "reports" / "baselines"
+# Each run's reports and the server's own logs, for whoever reads a failure
+# (CI keeps reports/ as an artifact).
+LAB_REPORTS = ROOT / "reports" / "lab"
 AT_ONCE = 3
 
 
@@ -41,7 +46,10 @@ def _judge_or_why(name: str) -> RunResult | str:
         return reason
     scenarios, errors = load_all(default_suite_dirs())
     assert not errors
-    return judge(server, select(scenarios, []), jobs=4)
+    out = LAB_REPORTS / name
+    run = judge(server, select(scenarios, []), jobs=4, logs_to=out / "server-logs")
+    write_reports(run, out)
+    return run
 
 
 @pytest.fixture(scope="module")
