@@ -29,12 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from conformance.outcomes import Outcome, fails_run
 from conformance.report.by_requirement import RequirementResult, requirement_results
 from conformance.report.escape import visible, visible_lines
 from conformance.report.files import write_atomically
+from conformance.report.templating import ENV
 from conformance.results import RunResult
 from conformance.waivers import WaiverUse
 
@@ -43,15 +42,6 @@ CONFORMANT = "CONFORMANT"
 NOT_CONFORMANT = "NOT CONFORMANT"
 # What "profile" keeps of RunResult.target: the rest is the server's identity.
 _IDENTITY_KEYS = ("greeting", "capa")
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("conformance.report", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
 
 
 @dataclass(frozen=True)
@@ -215,7 +205,7 @@ def render_certification_html(cert: Certification) -> str:
             }
         )
     identity = cert.identity
-    return _ENV.get_template("certification.html.j2").render(
+    return ENV.get_template("certification.html.j2").render(
         verdict=cert.verdict,
         verdict_class="ok" if cert.conformant else "bad",
         reasons=[visible(r) for r in cert.reasons],

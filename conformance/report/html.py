@@ -21,12 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
-
 from conformance.outcomes import Outcome, fails_run
 from conformance.report.escape import visible, visible_lines
 from conformance.report.files import write_atomically
 from conformance.report.summary import verdict
+from conformance.report.templating import ENV
 from conformance.report.text import group_by_section
 from conformance.results import CheckResult, PassiveFinding, RunResult, ScenarioResult
 
@@ -43,15 +42,6 @@ OUTCOME_ORDER = [
     Outcome.INFO,
     Outcome.PASS,
 ]
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("conformance.report", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
 
 
 @dataclass
@@ -164,7 +154,7 @@ def render_html(run: RunResult) -> str:
     ]
     counts = run.counts()
     views = [v for _, vs in sections for v in vs]
-    return _ENV.get_template("report.html.j2").render(
+    return ENV.get_template("report.html.j2").render(
         verdict=verdict(run),
         tool_version=visible(run.tool_version),
         started=visible(run.started),

@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
 from conformance.catalog import load_catalog
 from conformance.outcomes import Outcome
 from conformance.report.by_requirement import (
@@ -32,6 +30,7 @@ from conformance.report.by_requirement import (
 from conformance.report.escape import visible
 from conformance.report.files import write_atomically
 from conformance.report.summary import cell, verdict
+from conformance.report.templating import ENV
 from conformance.results import RunResult
 
 NOT_RUN = "—"
@@ -48,15 +47,6 @@ WORDS: dict[Outcome, str] = {
     Outcome.ERROR: "error",
     Outcome.NONDETERMINISTIC: "nondet",
 }
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("conformance.report", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
 
 
 @dataclass
@@ -171,7 +161,7 @@ def render_matrix_markdown(runs: list[tuple[str, RunResult]]) -> str:
 def render_matrix_html(runs: list[tuple[str, RunResult]]) -> str:
     """The matrix as one self-contained HTML page (template: matrix.html.j2)."""
     m = build_matrix(runs)
-    return _ENV.get_template("matrix.html.j2").render(
+    return ENV.get_template("matrix.html.j2").render(
         servers=[
             {
                 "label": visible(label),
