@@ -28,6 +28,7 @@ from conformance.cli_common import (
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     UsageError,
+    add_suite_options,
     add_target_options,
     target_from,
     write_reports,
@@ -60,27 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the scenarios against a POP3 server")
-    run.add_argument(
-        "--suites",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="scenario files or folders to run instead of the installed ones",
-    )
-    run.add_argument(
-        "--select",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="id glob, tag, or requirement-ID prefix such as RFC1939-6 (repeatable)",
-    )
+    add_suite_options(run)
     run.add_argument("--list", action="store_true", help="list the selected cases, run nothing")
-    run.add_argument(
-        "--slow",
-        action="store_true",
-        help="also run scenarios tagged slow (the 10-minute autologout timer; off by default)",
-    )
     run.add_argument("--report-dir", type=Path, help="default: reports/<timestamp>/")
     run.add_argument("--strict", action="store_true", help="non-strict results fail the run")
     run.add_argument(

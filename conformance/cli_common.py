@@ -28,6 +28,27 @@ class UsageError(Exception):
     pass
 
 
+def add_suite_options(
+    p: argparse.ArgumentParser,
+    select_help: str = "id glob, tag, or requirement-ID prefix such as RFC1939-6 (repeatable)",
+) -> None:
+    """--suites, --select and --slow: which scenarios a command runs."""
+    p.add_argument(
+        "--suites",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="scenario files or folders to run instead of the installed ones",
+    )
+    p.add_argument("--select", action="append", default=[], metavar="PATTERN", help=select_help)
+    p.add_argument(
+        "--slow",
+        action="store_true",
+        help="also run scenarios tagged slow (the 10-minute autologout timer; off by default)",
+    )
+
+
 def add_target_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("target (default: the embedded reference server)")
     g.add_argument("--host", help="server host")

@@ -221,3 +221,14 @@ def test_fresh_apop_timestamps_pass(tmp_path: Path) -> None:
     with _greeting_server(greetings) as server:
         code, doc = run_cli(tmp_path, server.port, TIMESTAMPS)
     assert code == EXIT_OK, doc
+
+
+def test_slow_scenarios_run_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--list"]) == EXIT_OK
+    default = capsys.readouterr().out
+    assert main(["run", "--list", "--slow"]) == EXIT_OK
+    with_slow = capsys.readouterr().out
+    assert "ext.slow." not in default
+    assert "ext.slow.autologout-not-before-ten-minutes" in with_slow
+    assert main(["run", "--list", "--select", "slow"]) == EXIT_OK
+    assert "ext.slow.autologout-does-not-update" in capsys.readouterr().out

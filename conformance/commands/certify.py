@@ -25,6 +25,7 @@ from conformance.cli_common import (
     EXIT_OK,
     EXIT_UNREACHABLE,
     UsageError,
+    add_suite_options,
     add_target_options,
     target_from,
     write_reports,
@@ -54,20 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="TOML file of [[waiver]] tables (scenario or requirement, reason, expires)",
     )
-    parser.add_argument(
-        "--suites",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="scenario files or folders instead of the installed ones",
-    )
-    parser.add_argument(
-        "--select",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="certify only a selection (recorded in the certificate as such)",
+    add_suite_options(
+        parser, select_help="certify only a selection (recorded in the certificate as such)"
     )
     parser.add_argument("--report-dir", type=Path, help="default: reports/certify-<timestamp>/")
     parser.add_argument(
@@ -103,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     scenarios, errors = load_all(roots)
     if errors:
         raise UsageError("\n".join(str(e) for e in errors))
-    scenarios = select(scenarios, args.select)
+    scenarios = select(scenarios, args.select, slow=args.slow)
     if not scenarios:
         print("nothing selected: no scenario matches", file=sys.stderr)
         return EXIT_NOTHING

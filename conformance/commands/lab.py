@@ -35,6 +35,7 @@ from conformance.cli_common import (
     EXIT_OK,
     EXIT_UNREACHABLE,
     UsageError,
+    add_suite_options,
     write_reports,
 )
 from conformance.lab import LAB_SERVERS, LabError, LabInstance, LabServer
@@ -66,21 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "run", help="start a fresh instance of a lab server and run the suites against it"
     )
     run.add_argument("server", metavar="NAME", help=f"one of: {', '.join(LAB_SERVERS)}")
-    run.add_argument(
-        "--suites",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="scenario files or folders to run instead of the installed ones",
-    )
-    run.add_argument(
-        "--select",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="id glob, tag, or requirement-ID prefix such as RFC1939-6 (repeatable)",
-    )
+    add_suite_options(run)
     run.add_argument("--report-dir", type=Path, help="default: reports/<timestamp>-NAME/")
     run.add_argument("--strict", action="store_true", help="non-strict results fail the run")
     run.add_argument("--jobs", type=int, default=1, help="scenarios run at once (up to 4)")
@@ -165,7 +152,7 @@ def run_lab(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown lab server {args.server!r}; known: {', '.join(LAB_SERVERS)}")
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
-    scenarios = _scenarios(args.suites or default_suite_dirs(), args.select)
+    scenarios = _scenarios(args.suites or default_suite_dirs(), args.select, args.slow)
     if not scenarios:
         print("nothing selected: no scenario matches", file=sys.stderr)
         return EXIT_NOTHING
@@ -244,11 +231,11 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _scenarios(dirs: list[Path], patterns: list[str]) -> list[Scenario]:
+def _scenarios(dirs: list[Path], patterns: list[str], slow: bool) -> list[Scenario]:
     scenarios, errors = load_all(list(dirs))
     if errors:
         raise UsageError("\n".join(str(e) for e in errors))
-    return select(scenarios, patterns)
+    return select(scenarios, patterns, slow=slow)
 
 
 def _read_run(path: Path) -> RunResult:
