@@ -198,6 +198,31 @@ mbox_append() {
     done
 }
 
+# -- mbox spool servers (popa3d, solid-pop3d): one mbox per user in DIR/spool --
+
+spool_of() { # $1=dir
+    [[ -d $1/spool ]] || die "no instance in $1 (run start first)"
+    echo "$1/spool"
+}
+
+spool_seed() { # $1=1 or 0 (an empty line after each message) $2=dir $3=user, rest: files
+    local blank=$1 dir user=$3 mbox f
+    dir=$(absdir "$2"); shift 3
+    check_user "$user"
+    for f in "$@"; do [[ -f $f && -r $f ]] || die "cannot read message file '$f'"; done
+    mbox=$(spool_of "$dir")/$user
+    [[ -e $mbox ]] || install -o "$user" -g mail -m 600 /dev/null "$mbox"
+    mbox_append "$mbox" mboxo "$blank" "$@"
+}
+
+spool_clear() { # $1=dir $2=user
+    local dir user=$2 spool
+    dir=$(absdir "$1")
+    check_user "$user"
+    spool=$(spool_of "$dir")
+    install -o "$user" -g mail -m 600 /dev/null "$spool/$user"
+}
+
 dispatch() { # "$@" of the script: run the subcommand
     [[ $# -ge 1 ]] || usage
     [[ $(id -u) == 0 ]] || die "must run as root"

@@ -111,28 +111,9 @@ cmd_start() {
         start_failed "$dir" "$port" "$dir/log/start.log" "$dir/log/socat.log"
 }
 
-spool_of() { # $1=dir
-    [[ -d $1/spool ]] || die "no instance in $1 (run start first)"
-    echo "$1/spool"
-}
+cmd_seed() { spool_seed 0 "$@"; }
 
-cmd_seed() {
-    local dir user=$2 mbox f
-    dir=$(absdir "$1"); shift 2
-    check_user "$user"
-    for f in "$@"; do [[ -f $f && -r $f ]] || die "cannot read message file '$f'"; done
-    mbox=$(spool_of "$dir")/$user
-    [[ -e $mbox ]] || install -o "$user" -g mail -m 600 /dev/null "$mbox"
-    mbox_append "$mbox" mboxo 0 "$@"
-}
-
-cmd_clear() {
-    local dir user=$2 spool
-    dir=$(absdir "$1")
-    check_user "$user"
-    spool=$(spool_of "$dir")
-    install -o "$user" -g mail -m 600 /dev/null "$spool/$user"
-}
+cmd_clear() { spool_clear "$@"; }
 
 cmd_stop() {
     stop_instance "$(absdir "$1")"
