@@ -30,14 +30,12 @@ from conformance.cli_common import (
     UsageError,
     add_suite_options,
     add_target_options,
+    finish_run,
+    read_run,
     target_from,
-    write_reports,
 )
-from conformance.report.console import render_console
 from conformance.report.diff import FORMATS, diff_runs, is_regression, render_diff
-from conformance.report.json_report import read_results
 from conformance.report.progress import Progress
-from conformance.results import RunResult
 from conformance.scenario.loader import load_all
 from conformance.scenario.steps import Scenario
 from conformance.transport import ConnectError
@@ -163,29 +161,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_UNREACHABLE
         finally:
             progress.finish()  # also on Ctrl-C: leave no half-drawn status line
-    write_reports(run, report_dir)
-    print(render_console(run, verbose=args.verbose, color=sys.stdout.isatty()))
-    print(f"reports written to {report_dir}/", file=sys.stderr)
-    if baseline is not None:
-        # Against a baseline, a regression decides: a real server has known
-        # fails, and CI must fail only when something that worked breaks.
-        changes = diff_runs(baseline, run)
-        print(f"against baseline {args.baseline}:")
-        print(render_diff(changes, "text"), end="")
-        return EXIT_FAIL if is_regression(changes) else EXIT_OK
-    if run.failed():
-        return EXIT_FAIL
-    return EXIT_OK
-
-
-def read_run(path: Path) -> RunResult:
-    """A results file, or a UsageError (exit 2) saying why it cannot be read."""
-    try:
-        return read_results(path)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        # ValueError covers bad JSON, bad UTF-8, an unknown schema or outcome;
-        # the others a document of the wrong shape.
-        raise UsageError(f"cannot read results file {path}: {exc!r}") from exc
+    return finish_run(
+        run, report_dir, verbose=args.verbose, baseline=baseline, baseline_path=args.baseline
+    )
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

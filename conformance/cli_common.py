@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from conformance.provision import make_provisioner
+from conformance.report.console import render_console
+from conformance.report.diff import diff_runs, is_regression, render_diff
 from conformance.report.html import write_html
-from conformance.report.json_report import write_results
+from conformance.report.json_report import read_results, write_results
 from conformance.report.junit_report import write_junit
 from conformance.report.summary import write_summary
 from conformance.results import RunResult
@@ -194,3 +197,35 @@ def write_reports(run: RunResult, report_dir: Path) -> None:
     write_junit(run, report_dir / "junit.xml")
     write_summary(run, report_dir / "summary.md")
     write_html(run, report_dir / "report.html")
+
+
+def read_run(path: Path) -> RunResult:
+    """A results file, or a UsageError (exit 2) saying why it cannot be read."""
+    try:
+        return read_results(path)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        # ValueError covers bad JSON, bad UTF-8, an unknown schema or outcome;
+        # the others a document of the wrong shape.
+        raise UsageError(f"cannot read results file {path}: {exc!r}") from exc
+
+
+def finish_run(
+    run: RunResult,
+    report_dir: Path,
+    *,
+    verbose: bool,
+    baseline: RunResult | None = None,
+    baseline_path: Path | None = None,
+) -> int:
+    """Write the reports, print the results (and the changes from a baseline); the exit code."""
+    write_reports(run, report_dir)
+    print(render_console(run, verbose=verbose, color=sys.stdout.isatty()))
+    print(f"reports written to {report_dir}/", file=sys.stderr)
+    if baseline is not None:
+        # Against a baseline, a regression decides: a real server has known
+        # fails, and CI must fail only when something that worked breaks.
+        changes = diff_runs(baseline, run)
+        print(f"against baseline {baseline_path}:")
+        print(render_diff(changes, "text"), end="")
+        return EXIT_FAIL if is_regression(changes) else EXIT_OK
+    return EXIT_FAIL if run.failed() else EXIT_OK

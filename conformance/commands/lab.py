@@ -30,19 +30,16 @@ from types import FrameType
 from conformance import __version__
 from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
 from conformance.cli_common import (
-    EXIT_FAIL,
     EXIT_NOTHING,
     EXIT_OK,
     EXIT_UNREACHABLE,
     UsageError,
     add_suite_options,
-    write_reports,
+    finish_run,
+    read_run,
 )
 from conformance.lab import LAB_SERVERS, LabError, LabInstance, LabServer
 from conformance.provision import make_provisioner
-from conformance.report.console import render_console
-from conformance.report.diff import diff_runs, is_regression, render_diff
-from conformance.report.json_report import read_results
 from conformance.results import RunResult, ScenarioResult
 from conformance.scenario.loader import load_all
 from conformance.scenario.steps import Scenario
@@ -157,7 +154,7 @@ def run_lab(args: argparse.Namespace) -> int:
         print("nothing selected: no scenario matches", file=sys.stderr)
         return EXIT_NOTHING
     # Read the baseline first: a bad path must not cost a whole run.
-    baseline = _read_run(args.baseline) if args.baseline is not None else None
+    baseline = read_run(args.baseline) if args.baseline is not None else None
     ok, reason = server.available()
     if not ok:
         print(f"lab server {server.name} cannot start here: {reason}", file=sys.stderr)
@@ -191,16 +188,9 @@ def run_lab(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"interrupted; the {server.name} instance was stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
-    write_reports(result, report_dir)
-    print(render_console(result, verbose=args.verbose, color=sys.stdout.isatty()))
-    print(f"reports written to {report_dir}/", file=sys.stderr)
-    if baseline is not None:
-        changes = diff_runs(baseline, result)
-        print(f"against baseline {args.baseline}:")
-        print(render_diff(changes, "text"), end="")
-        # As in run: against a baseline, only a regression fails.
-        return EXIT_FAIL if is_regression(changes) else EXIT_OK
-    return EXIT_FAIL if result.failed() else EXIT_OK
+    return finish_run(
+        result, report_dir, verbose=args.verbose, baseline=baseline, baseline_path=args.baseline
+    )
 
 
 @contextlib.contextmanager
@@ -236,13 +226,6 @@ def _scenarios(dirs: list[Path], patterns: list[str], slow: bool) -> list[Scenar
     if errors:
         raise UsageError("\n".join(str(e) for e in errors))
     return select(scenarios, patterns, slow=slow)
-
-
-def _read_run(path: Path) -> RunResult:
-    try:
-        return read_results(path)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(f"cannot read results file {path}: {exc!r}") from exc
 
 
 def _default_report_dir(server: str) -> Path:

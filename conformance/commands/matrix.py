@@ -15,8 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from conformance.cli_common import EXIT_OK, UsageError
-from conformance.report.json_report import read_results
+from conformance.cli_common import EXIT_OK, UsageError, read_run
 from conformance.report.matrix import render_matrix_html, render_matrix_markdown, write_matrix
 from conformance.results import RunResult
 
@@ -37,13 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("markdown", "html"), help="print this rendering to stdout"
     )
-
-
-def _read(path: Path) -> RunResult:
-    try:
-        return read_results(path)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(f"cannot read results file {path}: {exc!r}") from exc
 
 
 def _implementation(run: RunResult) -> str:
@@ -79,7 +71,7 @@ def labels_for(paths: list[Path], runs: list[RunResult], given: list[str]) -> li
 
 def run(args: argparse.Namespace) -> int:
     paths: list[Path] = list(args.results)
-    runs = [_read(p) for p in paths]
+    runs = [read_run(p) for p in paths]
     labelled = list(zip(labels_for(paths, runs, list(args.label)), runs, strict=True))
     if args.out is not None:
         write_matrix(labelled, args.out)
