@@ -48,7 +48,7 @@ def _read_all(
         if not greeting.ok:
             raise CalibrationError(f"greeting: {greeting.describe()}")
         stamp = apop_timestamp(greeting.status_line.decode("latin-1"))
-        if stamp and (account.apop or (profile.has_capa and not profile.advertises("USER"))):
+        if stamp and profile.logs_in_with_apop(account.apop):
             answer = session.command(f"APOP {account.user} {apop_digest(stamp, account.password)}")
         else:
             answer = session.command(f"USER {account.user}")

@@ -37,6 +37,13 @@ class ServerProfile:
         """EXPIRE 0 (RFC 2449 section 6.7): retrieved messages may go at QUIT."""
         return any(line.split()[:2] == ["EXPIRE", "0"] for line in self.capa_lines)
 
+    def logs_in_with_apop(self, apop_account: bool) -> bool:
+        """How the harness logs in: APOP for a mailbox declared as APOP-only,
+        or where the server offers APOP (a greeting timestamp) but not USER."""
+        return apop_account or (
+            self.has_capa and not self.advertises("USER") and self.timestamp is not None
+        )
+
     def advertises(self, name: str) -> bool:
         """Whether CAPA lists ``name``; ``NAME=ARG`` also needs ARG among its arguments."""
         return name.upper() in self.capabilities

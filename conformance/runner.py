@@ -24,7 +24,7 @@ from conformance.drift import same_but_server_fields, seeded_names
 from conformance.messages import corpus
 from conformance.model import Discrepancy, Maildrop, SessionModel
 from conformance.outcomes import Outcome, worst
-from conformance.placeholders import PlaceholderError, expand
+from conformance.placeholders import PlaceholderError, apop_digest, expand
 from conformance.probe import ServerProfile, apop_timestamp
 from conformance.protocol import State, response_shape, split_command
 from conformance.results import CheckResult, ScenarioResult
@@ -332,13 +332,9 @@ class ScenarioRun:
         self.account_of[step.session] = step.account
         session = self.sessions[step.session]
         account = self.accounts[step.account - 1]
-        use_apop = account.apop or (
-            self.profile.has_capa and not self.profile.advertises("USER") and self.profile.timestamp
-        )
-        if use_apop:
+        if self.profile.logs_in_with_apop(account.apop):
             greeting = session.greeting.status_line.decode("latin-1") if session.greeting else ""
-            stamp = apop_timestamp(greeting) or ""
-            digest = hashlib.md5((stamp + account.password).encode()).hexdigest()
+            digest = apop_digest(apop_timestamp(greeting) or "", account.password)
             response = self._command(session, f"APOP {account.user} {digest}")
         else:
             response = self._command(session, f"USER {account.user}")
