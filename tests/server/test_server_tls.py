@@ -20,12 +20,12 @@ import pytest
 
 from conformance.server.config import ServerConfig
 from conformance.server.embedded import REPO_ROOT, EmbeddedAccount, EmbeddedServer
+from tests.server.conftest import TIMEOUT, Client
 
-TIMEOUT = 5.0
 QUIET = 0.3  # how long "the server sends nothing" is watched
 
 
-class TlsClient:
+class TlsClient(Client):
     """A POP3 client that can switch to TLS; every read has a deadline."""
 
     def __init__(self, host: str, port: int, context: ssl.SSLContext | None = None) -> None:
@@ -36,32 +36,9 @@ class TlsClient:
             self.sock = context.wrap_socket(raw, server_hostname="localhost")
         self.greeting = self.line()
 
-    def _fill(self) -> bool:
-        chunk = self.sock.recv(65536)
-        self.buffer += chunk
-        return bool(chunk)
-
-    def line(self) -> bytes:
-        while b"\r\n" not in self.buffer:
-            if not self._fill():
-                raise EOFError(f"connection closed, pending {self.buffer!r}")
-        line, _, self.buffer = self.buffer.partition(b"\r\n")
-        return line + b"\r\n"
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def cmd(self, command: str) -> bytes:
-        self.send(command.encode() + b"\r\n")
-        return self.line()[:-2]
-
-    def multi(self, command: str) -> list[bytes]:
-        status = self.cmd(command)
-        assert status.startswith(b"+OK"), status
-        lines = []
-        while (line := self.line()) != b".\r\n":
-            lines.append(line[:-2])
-        return lines
+    def multi(self, command: str) -> list[bytes]:  # type: ignore[override]
+        """The body lines only (the base class returns the status line too)."""
+        return super().multi(command)[1]
 
     def quiet(self, within: float = QUIET) -> bool:
         """True if the server sends nothing (and does not close) for ``within`` seconds."""
