@@ -120,22 +120,27 @@ def judge(
     server: LabServer,
     scenarios: Sequence[Scenario],
     *,
-    jobs: int = 4,
+    options: RunOptions | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     progress: Callable[[ScenarioResult], None] | None = None,
     logs_to: Path | None = None,
+    on_start: Callable[[LabInstance], None] | None = None,
 ) -> RunResult:
     """Start a fresh instance of ``server``, run ``scenarios`` against it, stop it.
 
-    Raises LabError when the server cannot start, ConnectError when it cannot
-    be reached.  The baselines and their test use this, as ``lab run`` does.
+    ``options`` default to four scenarios at once.  The server's own logs are
+    copied to ``logs_to`` (also when the run fails).  Raises LabError when the
+    server cannot start, ConnectError when it cannot be reached.  ``lab run``,
+    the baselines and their test all run a lab server through this.
     """
     with _started(server) as instance:
+        if on_start is not None:
+            on_start(instance)
         try:
             return run_campaign(
                 scenarios,
                 lab_target(instance, timeout),
-                RunOptions(jobs=max(1, jobs)),
+                options or RunOptions(jobs=4),
                 progress=progress,
             )
         finally:
@@ -160,28 +165,33 @@ def run_lab(args: argparse.Namespace) -> int:
         print(f"lab server {server.name} cannot start here: {reason}", file=sys.stderr)
         return EXIT_UNREACHABLE
     report_dir: Path = args.report_dir or _default_report_dir(server.name)
+
+    def announce(instance: LabInstance) -> None:
+        print(
+            f"pop3-conformance {__version__}: {len(scenarios)} scenarios against "
+            f"{server.name} at {instance.host}:{instance.port} "
+            f"(started in {instance.start_seconds:.1f} s)",
+            file=sys.stderr,
+        )
+
     try:
-        with _terminate_as_interrupt(), _started(server) as instance:
-            print(
-                f"pop3-conformance {__version__}: {len(scenarios)} scenarios against "
-                f"{server.name} at {instance.host}:{instance.port} "
-                f"(started in {instance.start_seconds:.1f} s)",
-                file=sys.stderr,
-            )
-            try:
-                result = run_campaign(
-                    scenarios,
-                    lab_target(instance, args.timeout),
-                    RunOptions(strict=args.strict, jobs=max(1, args.jobs), selection=args.select),
-                    progress=_progress_line,
-                )
-            except ConnectError as exc:
-                print(f"target unreachable: {exc}", file=sys.stderr)
-                return EXIT_UNREACHABLE
-            finally:
+        with _terminate_as_interrupt():
+            result = judge(
+                server,
+                scenarios,
+                options=RunOptions(
+                    strict=args.strict, jobs=max(1, args.jobs), selection=args.select
+                ),
+                timeout=args.timeout,
+                progress=_progress_line,
                 # The logs live in the instance's temporary folder: keep them
                 # with the reports, where a failed login is first looked into.
-                _copy_logs(instance, report_dir / "server-logs")
+                logs_to=report_dir / "server-logs",
+                on_start=announce,
+            )
+    except ConnectError as exc:
+        print(f"target unreachable: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except LabError as exc:
         print(f"lab server {server.name}: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE

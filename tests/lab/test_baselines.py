@@ -47,7 +47,7 @@ def _judge_or_why(name: str) -> RunResult | str:
     scenarios, errors = load_all(default_suite_dirs())
     assert not errors
     out = LAB_REPORTS / name
-    run = judge(server, select(scenarios, []), jobs=4, logs_to=out / "server-logs")
+    run = judge(server, select(scenarios, []), logs_to=out / "server-logs")
     write_reports(run, out)
     return run
 
