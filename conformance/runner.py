@@ -37,7 +37,8 @@ from conformance.verdicts import broken, grade_check, make_check
 
 TEARDOWN_TIMEOUT = 3.0
 # Names in 'needs:' that the target's declaration satisfies, not CAPA.
-TARGET_NEEDS = ("IMPLICIT-TLS",)
+IMPLICIT_TLS = "IMPLICIT-TLS"
+TARGET_NEEDS = (IMPLICIT_TLS,)
 
 
 class Abort(Exception):
@@ -177,7 +178,7 @@ class ScenarioRun:
         s = self.scenario
         # IMPLICIT-TLS is a fact about the target, not a CAPA name (RFC 8314):
         # the operator declares the port.
-        if TARGET_NEEDS[0] in s.needs and self.target.tls_port is None:
+        if IMPLICIT_TLS in s.needs and self.target.tls_port is None:
             return "the target declares no implicit-TLS port (--tls-port)"
         missing = self.profile.missing([n for n in s.needs if n not in TARGET_NEEDS])
         if missing:
