@@ -85,8 +85,6 @@ def read_baseline(path: Path) -> tuple[RunResult, dict[str, str]]:
     explained = {s["id"]: s.get("explanation", "") for s in doc["scenarios"]}
     for p in doc.get("passive", []):
         explained[f"passive:{p['code']}"] = p.get("explanation", "")
-    for p in doc.get("passive", []):
-        p.pop("explanation", None)
     return RunResult.from_dict(doc), explained
 
 

@@ -134,7 +134,15 @@ class PassiveFinding:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PassiveFinding:
-        return cls(**{**d, "outcome": Outcome(d["outcome"])})
+        # Field by field, as ScenarioResult does: a baseline adds keys of its own.
+        return cls(
+            requirement=d["requirement"],
+            code=d["code"],
+            detail=d["detail"],
+            scenario=d["scenario"],
+            count=d.get("count", 1),
+            outcome=Outcome(d["outcome"]),
+        )
 
 
 @dataclass

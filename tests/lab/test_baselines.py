@@ -85,3 +85,11 @@ def test_server_matches_its_baseline(name: str, lab_runs: dict[str, RunResult | 
     base, _ = read_baseline(BASELINES / f"{name}.json")
     changes = diff_runs(base, run)
     assert changes.is_empty(), f"{name} differs from its baseline:\n" + render_diff(changes, "text")
+
+
+@pytest.mark.parametrize("name", sorted(LAB_SERVERS))
+def test_a_baseline_is_a_results_file_diff_and_run_baseline_can_read(name: str) -> None:
+    from conformance.cli import EXIT_OK, main
+
+    path = str(BASELINES / f"{name}.json")
+    assert main(["diff", path, path]) == EXIT_OK
