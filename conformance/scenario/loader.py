@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from conformance.scenario.errors import ScenarioError
+from conformance.scenario.grammar_base import CAPA_RE, GrammarBase
 from conformance.scenario.steps import (
     Alternative,
     Body,
@@ -73,31 +74,13 @@ BARE_FORMS: Final = ("model", "closed", "timeout", "any")
 DEFAULT_CLOSE_WITHIN_S: Final = 5.0
 
 ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9.-]*")
-# RFC<nnnn>-<section>[.<CMD>]-<n>; the catalog also has section-less entries
-# (RFC 1957 has no numbered sections: "RFC1957-1"), so the section is optional.
-REQUIREMENT_RE: Final = re.compile(
-    r"RFC[0-9]+-(?:[0-9]+(?:\.[0-9]+)*(?:\.[A-Z][A-Z0-9]*)?-)?[0-9]+"
-)
 SESSION_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-NAME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")  # labels and snapshot names
-# A capability name, optionally with one of its arguments: SASL=CRAM-MD5, UTF8=USER.
-CAPA_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?:=[A-Za-z0-9][A-Za-z0-9_.-]*)?")
 TAG_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # RFC 2449 section 3: resp-code = "[" resp-level *("/" resp-level) "]".
 RESP_LEVEL: Final = r"[\x21-\x2E\x30-\x5C\x5E-\x7F]+"
 RESP_CODE_RE: Final = re.compile(rf"{RESP_LEVEL}(?:/{RESP_LEVEL})*")
 DURATION_RE: Final = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s)")
 HEADER_LINE_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)")
-PLACEHOLDER_RE: Final = re.compile(r"\{([^{}]*)\}")
-PLACEHOLDERS: Final = frozenset(
-    {"user", "password", "user2", "password2", "count", "size", "last", "beyond"}
-    | {"plain", "plainjunk", "b64user", "b64password", "apop", "cram"}
-)
-INDEXED_PLACEHOLDER_RE: Final = re.compile(
-    r"(size|uid|plain|plainjunk|b64user|b64password|apop|cram):([1-9][0-9]*)"
-)
-# Words a label may not take: "when capa X" and "when not X" would become ambiguous.
-RESERVED_LABELS: Final = frozenset({"capa", "not"})
 BODY_MODES: Final = ("has", "lacks", "all")
 ESCAPES: Final = {"r": b"\r", "n": b"\n", "t": b"\t", "0": b"\0", "\\": b"\\"}
 
@@ -217,28 +200,7 @@ class _Block:
     after_send: bool = False  # the last step of this block is a C: or raw:
 
 
-class _Parser:
-    def __init__(self, text: str, file: str) -> None:
-        self.file = file
-        if text.startswith("\ufeff"):
-            text = text[1:]  # a BOM is an editor's habit, not content
-        # Split on LF only: str.splitlines() would also split on form feeds and
-        # other separators that a C: or raw: line may legitimately contain.
-        self.lines = [line.removesuffix("\r") for line in text.split("\n")]
-        if self.lines and self.lines[-1] == "":
-            self.lines.pop()
-        self.accounts = 1
-        self.opened: set[str] = set()
-        self.current: str | None = None
-        self.labels: set[str] = set()
-        self.snapshots: set[str] = set()
-
-    def error(self, line: int, message: str) -> ScenarioError:
-        return ScenarioError(self.file, line, message)
-
-    def where(self, line: int) -> Where:
-        return Where(self.file, line)
-
+class _Parser(GrammarBase):
     # ----------------------------------------------------------------- header
 
     def parse(self) -> tuple[Scenario, int]:
@@ -357,14 +319,6 @@ class _Parser:
             if item not in result:
                 result.append(item)
         return result
-
-    def check_requirement(self, text: str, line: int) -> None:
-        if not REQUIREMENT_RE.fullmatch(text):
-            raise self.error(
-                line,
-                f"bad requirement ID {text!r}: expected RFC<number>-<section>[.<CMD>]-<n>,"
-                " e.g. RFC1939-5.DELE-2",
-            )
 
     def positive_number(self, text: str, line: int, what: str) -> float:
         try:
@@ -648,13 +602,6 @@ class _Parser:
             raise self.error(number, f"bad duration {text.strip()!r}: must be more than zero")
         return value
 
-    def plain_name(self, name: str, number: int, what: str) -> str:
-        if not NAME_RE.fullmatch(name) or name in RESERVED_LABELS:
-            raise self.error(
-                number, f"bad {what} {name!r}: a letter, then letters, digits, '_' or '-'"
-            )
-        return name
-
     # conditions --------------------------------------------------------------
 
     def parse_condition(self, stripped: str, number: int) -> Condition:
@@ -672,11 +619,6 @@ class _Parser:
                 )
             return Condition("label", label, negate)
         raise self.error(number, "expected 'when [not] LABEL' or 'when [not] capa NAME'")
-
-    def capa_name(self, name: str, number: int) -> str:
-        if not CAPA_RE.fullmatch(name):
-            raise self.error(number, f"bad capability name {name!r}")
-        return name.upper()
 
     # expectations ------------------------------------------------------------
 
@@ -845,18 +787,6 @@ class _Parser:
         return tokens
 
     # text helpers ------------------------------------------------------------
-
-    def check_placeholders(self, text: str, number: int) -> None:
-        for match in PLACEHOLDER_RE.finditer(text):
-            name = match.group(1)
-            if name in PLACEHOLDERS or INDEXED_PLACEHOLDER_RE.fullmatch(name):
-                needs_two = name in ("user2", "password2") or (
-                    ":" in name and not name.startswith(("size", "uid")) and name[-1] != "1"
-                )
-                if needs_two and self.accounts < 2:
-                    raise self.error(number, f"{{{name}}} needs 'accounts: 2' in the header")
-                continue
-            raise self.error(number, f"unknown placeholder {{{name}}}")
 
     def decode_escapes(self, text: str, number: int) -> bytes:
         out = bytearray()
