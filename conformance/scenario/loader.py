@@ -12,7 +12,6 @@ is the business of the module that owns the catalog.
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from conformance.scenario.errors import ScenarioError
-from conformance.scenario.grammar_base import CAPA_RE, GrammarBase
+from conformance.scenario.header import HeaderGrammar
 from conformance.scenario.steps import (
     Alternative,
     Body,
@@ -49,38 +48,16 @@ from conformance.scenario.steps import (
 
 __all__ = ["ScenarioError", "discover", "load_all", "load_scenario", "parse_scenario"]
 
-HEADER_END: Final = "---"
-HEADER_KEYS: Final = frozenset(
-    {
-        "id",
-        "title",
-        "requirements",
-        "tags",
-        "needs",
-        "mailbox",
-        "accounts",
-        "destructive",
-        "login",
-        "timeout",
-        "description",
-        "expectation",
-    }
-)
-REQUIRED_KEYS: Final = ("id", "title", "requirements")
-MAILBOXES: Final = ("standard", "small", "empty", "utf8", "none")
 GRADES: Final = ("pass", "fail", "non-strict", "info")
 # The words after "S:" that are forms of their own (besides status and /regex/).
 BARE_FORMS: Final = ("model", "closed", "timeout", "any")
 DEFAULT_CLOSE_WITHIN_S: Final = 5.0
 
-ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9.-]*")
 SESSION_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-TAG_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # RFC 2449 section 3: resp-code = "[" resp-level *("/" resp-level) "]".
 RESP_LEVEL: Final = r"[\x21-\x2E\x30-\x5C\x5E-\x7F]+"
 RESP_CODE_RE: Final = re.compile(rf"{RESP_LEVEL}(?:/{RESP_LEVEL})*")
 DURATION_RE: Final = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s)")
-HEADER_LINE_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)")
 BODY_MODES: Final = ("has", "lacks", "all")
 ESCAPES: Final = {"r": b"\r", "n": b"\n", "t": b"\t", "0": b"\0", "\\": b"\\"}
 
@@ -183,12 +160,6 @@ def _parse(text: str, file: str) -> tuple[Scenario, int]:
 
 
 @dataclass
-class _Field:
-    line: int
-    value: str
-
-
-@dataclass
 class _Block:
     """The steps of the file (the outermost block) or of one ``when`` ... ``end``."""
 
@@ -200,134 +171,12 @@ class _Block:
     after_send: bool = False  # the last step of this block is a C: or raw:
 
 
-class _Parser(GrammarBase):
-    # ----------------------------------------------------------------- header
-
+class _Parser(HeaderGrammar):
     def parse(self) -> tuple[Scenario, int]:
         fields, end = self.read_header()
         scenario = self.build_scenario(fields, end)
         scenario.steps = self.parse_steps(end)
         return scenario, fields["id"].line
-
-    def read_header(self) -> tuple[dict[str, _Field], int]:
-        fields: dict[str, _Field] = {}
-        last: str | None = None
-        for index, line in enumerate(self.lines):
-            number = index + 1
-            if line.rstrip() == HEADER_END:
-                return fields, number
-            if line.startswith("#") or not line.strip():
-                continue
-            if line[0] in " \t":
-                if last is None:
-                    raise self.error(number, "indented line without a header key above it")
-                fields[last].value = f"{fields[last].value} {line.strip()}".strip()
-                continue
-            match = HEADER_LINE_RE.fullmatch(line)
-            if match is None:
-                raise self.error(
-                    number, f"expected 'key: value' in the header (or '{HEADER_END}'), got {line!r}"
-                )
-            key = match.group(1)
-            if key not in HEADER_KEYS:
-                known = ", ".join(sorted(HEADER_KEYS))
-                raise self.error(number, f"unknown header key '{key}' (known: {known})")
-            if key in fields:
-                raise self.error(
-                    number, f"header key '{key}' given twice (first at line {fields[key].line})"
-                )
-            fields[key] = _Field(number, match.group(2).strip())
-            last = key
-        raise self.error(
-            max(len(self.lines), 1), f"no '{HEADER_END}' line ends the header; a scenario needs one"
-        )
-
-    def build_scenario(self, fields: dict[str, _Field], end: int) -> Scenario:
-        for key in REQUIRED_KEYS:
-            if key not in fields:
-                raise self.error(end, f"the header has no '{key}' (required)")
-            if not fields[key].value:
-                raise self.error(fields[key].line, f"'{key}' is empty")
-
-        id_field = fields["id"]
-        if not ID_RE.fullmatch(id_field.value):
-            raise self.error(
-                id_field.line,
-                f"bad id {id_field.value!r}: use lower-case letters, digits, '.' and '-',"
-                " starting with a letter or digit",
-            )
-        scenario = Scenario(
-            id=id_field.value,
-            title=fields["title"].value,
-            file=self.file,
-            requirements=self.requirement_list(fields["requirements"]),
-        )
-        if "tags" in fields:
-            scenario.tags = self.word_list(fields["tags"], TAG_RE, "tag")
-        if "needs" in fields:
-            # CAPA tags are case-insensitive (RFC 2449 section 5): keep one spelling.
-            needs = self.word_list(fields["needs"], CAPA_RE, "capability")
-            scenario.needs = [n.upper() for n in needs]
-        if "mailbox" in fields:
-            f = fields["mailbox"]
-            if f.value not in MAILBOXES:
-                raise self.error(
-                    f.line, f"bad mailbox {f.value!r}: expected one of {', '.join(MAILBOXES)}"
-                )
-            scenario.mailbox = f.value
-        if "accounts" in fields:
-            f = fields["accounts"]
-            if f.value not in ("1", "2"):
-                raise self.error(f.line, f"bad accounts {f.value!r}: expected 1 or 2")
-            scenario.accounts = int(f.value)
-            self.accounts = scenario.accounts
-        if "destructive" in fields:
-            f = fields["destructive"]
-            if f.value not in ("yes", "no"):
-                raise self.error(f.line, f"bad destructive {f.value!r}: expected yes or no")
-            scenario.destructive = f.value == "yes"
-        if "login" in fields:
-            f = fields["login"]
-            if f.value not in ("user", "apop"):
-                raise self.error(f.line, f"bad login {f.value!r}: expected user or apop")
-            scenario.login = f.value
-        if "timeout" in fields:
-            f = fields["timeout"]
-            scenario.timeout = self.positive_number(f.value, f.line, "timeout")
-        if "description" in fields:
-            scenario.description = fields["description"].value
-        if "expectation" in fields:
-            scenario.expectation = fields["expectation"].value
-        return scenario
-
-    def requirement_list(self, f: _Field) -> list[str]:
-        result: list[str] = []
-        for item in _comma_list(f.value):
-            self.check_requirement(item, f.line)
-            if item in result:
-                raise self.error(f.line, f"requirement {item} is listed twice")
-            result.append(item)
-        if not result:
-            raise self.error(f.line, "'requirements' lists no requirement")
-        return result
-
-    def word_list(self, f: _Field, pattern: re.Pattern[str], what: str) -> list[str]:
-        result: list[str] = []
-        for item in _comma_list(f.value):
-            if not pattern.fullmatch(item):
-                raise self.error(f.line, f"bad {what} {item!r}")
-            if item not in result:
-                result.append(item)
-        return result
-
-    def positive_number(self, text: str, line: int, what: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise self.error(line, f"bad {what} {text!r}: expected a number of seconds") from None
-        if not math.isfinite(value) or value <= 0:
-            raise self.error(line, f"bad {what} {text!r}: must be a positive number of seconds")
-        return value
 
     # ----------------------------------------------------------------- steps
 
@@ -814,10 +663,6 @@ class _Parser(GrammarBase):
                     number, f"unknown escape '\\{esc}' (known: \\r \\n \\t \\0 \\xNN \\\\)"
                 )
         return bytes(out)
-
-
-def _comma_list(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _regex_end(text: str) -> int | None:
