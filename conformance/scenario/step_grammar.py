@@ -284,23 +284,25 @@ class StepGrammar(ExpectationGrammar):
         return ExpectClosed(self.where(number), session, within)
 
     def parse_snapshot(self, args: list[str], number: int) -> Snapshot:
-        session_args = args[:-2]
-        if len(session_args) > 1 or len(args) < 2 or args[-2] != "as":
-            raise self.error(number, "expected 'snapshot [NAME] as SNAPSHOT'")
-        session = self.optional_session(session_args, number)
-        name = self.plain_name(args[-1], number, "snapshot name")
+        session, name = self.session_word_snapshot(args, "snapshot", "as", number)
+        name = self.plain_name(name, number, "snapshot name")
         self.snapshots.add(name)
         return Snapshot(self.where(number), session, name)
 
     def parse_unchanged(self, args: list[str], number: int) -> Unchanged:
-        session_args = args[:-2]
-        if len(session_args) > 1 or len(args) < 2 or args[-2] != "since":
-            raise self.error(number, "expected 'unchanged [NAME] since SNAPSHOT'")
-        session = self.optional_session(session_args, number)
-        name = args[-1]
+        session, name = self.session_word_snapshot(args, "unchanged", "since", number)
         if name not in self.snapshots:
             raise self.error(number, f"no earlier 'snapshot ... as {name}'")
         return Unchanged(self.where(number), session, name)
+
+    def session_word_snapshot(
+        self, args: list[str], keyword: str, word: str, number: int
+    ) -> tuple[str | None, str]:
+        """The ``[NAME] WORD SNAPSHOT`` after ``snapshot`` and ``unchanged``: session, snapshot."""
+        session_args = args[:-2]
+        if len(session_args) > 1 or len(args) < 2 or args[-2] != word:
+            raise self.error(number, f"expected '{keyword} [NAME] {word} SNAPSHOT'")
+        return self.optional_session(session_args, number), args[-1]
 
     def parse_body(self, keyword: str, args: list[str], stripped: str, number: int) -> Body:
         if not args or args[0] not in BODY_MODES:
