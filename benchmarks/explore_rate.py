@@ -22,7 +22,7 @@ from pathlib import Path
 
 from conformance.explore import ExploreOptions, explore
 from conformance.messages import corpus
-from conformance.protocol import Shape, State, response_shape, rule_for, split_command
+from conformance.pop3 import Shape, State, response_shape, rule_for, split_command
 from conformance.provision import make_provisioner
 from conformance.server.embedded import EmbeddedServer
 from conformance.target import Account, Target

@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 
 from conformance.drift import same_but_server_fields
+from conformance.login import log_in
 from conformance.model import Maildrop
-from conformance.placeholders import apop_digest
-from conformance.probe import ServerProfile, apop_timestamp
+from conformance.pop3 import parse_stat
+from conformance.probe import ServerProfile
 from conformance.target import Account, Target
 from conformance.transcript import Transcript
 from conformance.transport import ConnectError, Session
@@ -47,18 +48,12 @@ def _read_all(
         greeting = session.connect()
         if not greeting.ok:
             raise CalibrationError(f"greeting: {greeting.describe()}")
-        stamp = apop_timestamp(greeting.status_line.decode("latin-1"))
-        if stamp and profile.logs_in_with_apop(account.apop):
-            answer = session.command(f"APOP {account.user} {apop_digest(stamp, account.password)}")
-        else:
-            answer = session.command(f"USER {account.user}")
-            if answer.ok:
-                answer = session.command(f"PASS {account.password}")
+        answer = log_in(session.command, account, profile, greeting.status_text())
         if not answer.ok:
             raise CalibrationError(f"login as {account.user!r} refused: {answer.describe()}")
         stat = session.command("STAT")
-        fields = stat.text.split()
-        if not stat.ok or not fields or not fields[0].isdigit() or int(fields[0]) != count:
+        totals = parse_stat(stat.text) if stat.ok else None
+        if totals is None or totals[0] != count:
             raise CalibrationError(f"{count} messages seeded, STAT answered {stat.describe()}")
         if profile.advertises("UIDL"):
             # As a client does: a server that assigns unique-ids lazily
@@ -70,6 +65,10 @@ def _read_all(
             retr = session.command(f"RETR {n}")
             if retr.kind != "multi" or not retr.ok:
                 raise CalibrationError(f"RETR {n}: {retr.describe()}")
+            if retr.truncated:
+                raise CalibrationError(
+                    f"RETR {n}: {retr.payload_octets} octets, more than the reader keeps"
+                )
             contents.append(retr.payload)
         # QUIT lets a server that rewrites at session end do so now, before the
         # scenario; with EXPIRE 0 a QUIT could remove what was read, so then

@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 
 from conformance import __version__
-from conformance.codec import Finding
 from conformance.outcomes import Outcome
+from conformance.pop3 import Finding
 from conformance.probe import ServerProfile, probe_target
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
 from conformance.runner import ScenarioRun

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from conformance.catalog import Requirement, load_catalog
-from conformance.codec import FINDING_REQUIREMENTS
+from conformance.pop3 import FINDING_REQUIREMENTS
 from conformance.scenario.steps import Check, Scenario, Step, When
 
 # The passive checks of every exchange (codec findings) and the greeting check

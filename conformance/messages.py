@@ -58,7 +58,7 @@ class Message:
         """Octets with CRLF line ends and without stuffing (RFC 1939 sections 5 LIST and 11)."""
         return len(self.data)
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 

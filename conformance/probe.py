@@ -10,6 +10,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 
+from conformance.pop3 import COMMANDS, apop_timestamp, capability_names
 from conformance.target import Target
 from conformance.tls import TLSError, make_client_context
 from conformance.transcript import Transcript
@@ -17,7 +18,9 @@ from conformance.transport import Session
 
 # RFC 1939 optional commands that a server without CAPA may still implement;
 # a scenario that needs one of them runs and finds out.
-RFC1939_OPTIONAL = frozenset({"TOP", "UIDL", "USER", "APOP"})
+RFC1939_OPTIONAL = frozenset(
+    k for k, spec in COMMANDS.items() if spec.optional and spec.defined_in.startswith("RFC 1939")
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,17 @@ class ServerProfile:
             out.append(need)
         return out
 
+    def implements(self) -> frozenset[str]:
+        """Optional commands the server says it implements (a refusal of one is a fault).
+
+        Those whose CAPA tag is their keyword, where CAPA lists it; without
+        CAPA, the RFC 1939 ones are assumed and judged by use.
+        """
+        tagged = [k for k, spec in COMMANDS.items() if spec.optional and spec.capability == k]
+        if not self.has_capa:
+            return frozenset(k for k in tagged if k in RFC1939_OPTIONAL)
+        return frozenset(k for k in tagged if self.advertises(k))
+
     def describe(self) -> dict[str, object]:
         described: dict[str, object] = {
             "greeting": self.greeting,
@@ -71,26 +85,6 @@ class ServerProfile:
         if self.tls_capa_lines:
             described["capa_after_stls"] = list(self.tls_capa_lines)
         return described
-
-
-def apop_timestamp(greeting: str) -> str | None:
-    """The ``<...>`` timestamp of a greeting (RFC 1939 section 7, APOP), if it has one."""
-    _, lt, rest = greeting.partition("<")
-    stamp, gt, _ = rest.partition(">")
-    return f"<{stamp}>" if lt and gt else None
-
-
-def capabilities_of(lines: list[str]) -> frozenset[str]:
-    """Capability names from CAPA lines, upper-cased: the first word of each,
-    and ``NAME=ARG`` for each of its arguments (``SASL=PLAIN``), so that a
-    scenario can need one mechanism or one argument."""
-    names: set[str] = set()
-    for line in lines:
-        words = line.upper().split()
-        if words:
-            names.add(words[0])
-            names.update(f"{words[0]}={arg}" for arg in words[1:])
-    return frozenset(names)
 
 
 def probe(
@@ -110,21 +104,21 @@ def probe(
     session = Session("P", host, port, transcript, timeout=timeout, connect_timeout=connect_timeout)
     greeting = session.connect()
     try:
-        text = greeting.status_line.rstrip(b"\r\n").decode("latin-1")
+        text = greeting.status_text()
         stamp = apop_timestamp(text)
         capa = session.command("CAPA") if greeting.ok else None
         if capa is not None and capa.kind == "multi" and capa.ok:
             lines = [ln.decode("latin-1") for ln in capa.lines]
             tls_lines = (
                 _capa_inside_tls(session, tls, server_hostname)
-                if "STLS" in (capabilities_of(lines))
+                if "STLS" in (capability_names(lines))
                 else []
             )
             profile = ServerProfile(
                 text,
                 True,
                 tuple(lines),
-                capabilities_of(lines + tls_lines),
+                capability_names(lines + tls_lines),
                 stamp,
                 tuple(tls_lines),
             )

@@ -74,6 +74,9 @@ class ScenarioResult:
     checks: list[CheckResult] = field(default_factory=list)
     transcript: list[TranscriptEntry] = field(default_factory=list)
     duration_ms: float = 0.0
+    # How each session ended, graded apart from the checks (Autobahn's
+    # "closing behaviour"): {"outcome": ..., "sessions": [{session, how, outcome, detail}]}.
+    close: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +93,7 @@ class ScenarioResult:
             "checks": [c.to_dict() for c in self.checks],
             "transcript": [asdict(t) for t in self.transcript],
             "duration_ms": round(self.duration_ms, 1),
+            "close": self.close,
         }
 
     @classmethod
@@ -108,6 +112,7 @@ class ScenarioResult:
             checks=[CheckResult.from_dict(c) for c in d.get("checks", [])],
             transcript=[TranscriptEntry(**t) for t in d.get("transcript", [])],
             duration_ms=d.get("duration_ms", 0.0),
+            close=dict(d.get("close", {})),
         )
 
     def failing_checks(self) -> list[CheckResult]:

@@ -5,10 +5,12 @@ fixed), in a subclass that repairs its 4.9 defects (style.md): bytes only,
 CRLF line ends, reads copied to ``logfile_read``, an RST reported as EOF, a
 ``close()`` that survives an RST, and no sleep after every read.
 
-Responses are cut by the sans-IO codec, never by regex ``expect()``: a regex
-over a multi-megabyte RETR rescans its buffer on every read.  Every wait has
-a deadline; a deadline that passes yields a ``Response`` of kind "timeout",
-which is reported as such and never as a wrong answer.
+Responses are cut and the protocol state is kept by the sans-IO core
+(:class:`conformance.pop3.ClientConnection`), never by regex ``expect()``: a
+regex over a multi-megabyte RETR rescans its buffer on every read.  This
+module only pumps bytes and keeps the deadlines: every wait has one, and a
+deadline that passes yields a ``Response`` of kind "timeout", which is
+reported as such and never as a wrong answer.
 
 TLS (see :mod:`conformance.tls`): ``Session(tls=context)`` handshakes right
 after connecting (implicit TLS, RFC 8314), :meth:`Session.starttls` after
@@ -28,14 +30,25 @@ from typing import Any
 from pexpect import EOF, TIMEOUT
 from pexpect.socket_pexpect import SocketSpawn
 
-from conformance.codec import NEED_DATA, Response, ResponseReader, encode_command
-from conformance.protocol import Shape, State, next_state, response_shape, split_command
+from conformance.pop3 import (
+    DEFAULT_LIMITS,
+    Answer,
+    ClientConnection,
+    Limits,
+    LocalProtocolError,
+    Response,
+    State,
+    encode_command,
+)
+from conformance.pop3.events import EXCERPT
 from conformance.tls import TLSError, describe, handshake
 from conformance.transcript import Transcript
 
 __all__ = ["ConnectError", "PopSpawn", "Session", "TLSError"]
 
 READ_CHUNK = 65536
+# What a transcript keeps of data that arrives outside any answer.
+TRANSCRIPT_CHUNK = 512
 
 
 class ConnectError(Exception):
@@ -99,7 +112,8 @@ class PopSpawn(SocketSpawn):  # type: ignore[misc]
 
 
 class Session:
-    """One POP3 connection, tracking the protocol state from the table.
+    """One POP3 connection: the IO pump and the deadlines around a
+    :class:`~conformance.pop3.ClientConnection`, which owns the protocol state.
 
     ``label`` names the session in the transcript ("A", "B").
     """
@@ -115,6 +129,7 @@ class Session:
         connect_timeout: float = 5.0,
         tls: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.label = label
         self.host = host
@@ -129,12 +144,16 @@ class Session:
         # Octets that followed the +OK to STLS in the clear (RFC 2595 section 4
         # has TLS start right after its CRLF, so a conforming server sends none).
         self.plaintext_after_stls = b""
-        self.state = State.AUTHORIZATION
+        self.connection = ClientConnection(limits)
         self.greeting: Response | None = None
         self.closed_by_server = False
-        self._reader = ResponseReader()
         self._spawn: PopSpawn | None = None
         self._sock: socket.socket | None = None
+
+    @property
+    def state(self) -> State:
+        """The protocol state, as the connection tracks it (the one tracker)."""
+        return self.connection.state
 
     # -- connection -------------------------------------------------------
     @property
@@ -154,7 +173,7 @@ class Session:
             sock = self._handshake(sock, self.tls_context, self.server_hostname)
         self._sock = sock
         self._spawn = PopSpawn(sock, timeout=self.timeout)
-        self.greeting = self.read_response(Shape.SINGLE)
+        self.greeting = self.read_answer().response
         return self.greeting
 
     @property
@@ -173,8 +192,8 @@ class Session:
         spawn = self._require()
         sock = self._sock
         if sock is None or isinstance(sock, ssl.SSLSocket):
-            raise RuntimeError(f"session {self.label} is not on a plaintext connection")
-        stray = self._reader.take_pending()
+            raise LocalProtocolError(f"session {self.label} is not on a plaintext connection")
+        stray = self.connection.start_tls()
         if stray:
             self.plaintext_after_stls = stray
             self.transcript.event(
@@ -190,7 +209,6 @@ class Session:
         self._sock = tls
         spawn.socket = tls
         spawn.child_fd = tls.fileno()
-        self._reader = ResponseReader()
 
     def _handshake(
         self, sock: socket.socket, context: ssl.SSLContext, server_hostname: str | None
@@ -207,53 +225,58 @@ class Session:
 
     def _require(self) -> PopSpawn:
         if self._spawn is None:
-            raise RuntimeError(f"session {self.label} is not connected")
+            raise LocalProtocolError(f"session {self.label} is not connected")
         return self._spawn
 
     # -- sending ----------------------------------------------------------
     def send_raw(self, data: bytes) -> None:
+        """Send bytes as they are; each line they complete awaits its answer."""
         spawn = self._require()
         self.transcript.client(self.label, data, in_sasl=self.state is State.AUTHORIZATION_SASL)
+        self.connection.send_raw(data)
+        self._write(spawn, data)
+
+    def _write(self, spawn: PopSpawn, data: bytes) -> None:
         try:
             spawn.send(data)
         except OSError as exc:
             self.transcript.event(self.label, f"send failed: {exc}")
 
-    def command(self, line: str, timeout: float | None = None) -> Response:
+    def exchange(self, line: str, timeout: float | None = None) -> Answer:
         """Send one command line and read its answer, shaped by the state table."""
-        keyword, args = split_command(line)
-        shape = response_shape(self.state, keyword, bool(args))
-        self.send_raw(encode_command(line))
-        response = self.read_response(shape, timeout)
-        self.advance(keyword, response)
-        return response
+        spawn = self._require()
+        if self.connection.awaiting:
+            raise LocalProtocolError(
+                f"session {self.label}: {self.connection.awaiting} earlier answer(s) unread "
+                "(judge each answer of a raw: batch with S: or read before the next C:)"
+            )
+        in_sasl = self.state is State.AUTHORIZATION_SASL
+        data = self.connection.send_command(line)
+        self.transcript.client(self.label, data, in_sasl=in_sasl)
+        self._write(spawn, data)
+        return self.read_answer(timeout)
 
-    def advance(self, keyword: str, response: Response) -> None:
-        """Move the tracked state after an answer to ``keyword``."""
-        if response.kind == "continuation":
-            self.state = State.AUTHORIZATION_SASL
-        elif self.state is State.AUTHORIZATION_SASL:
-            self.state = State.TRANSACTION if response.ok else State.AUTHORIZATION
-        elif response.status in ("+OK", "-ERR"):
-            self.state = next_state(self.state, keyword, response.ok)
+    def command(self, line: str, timeout: float | None = None) -> Response:
+        """:meth:`exchange`, for callers that need only the response."""
+        return self.exchange(line, timeout).response
 
     # -- receiving --------------------------------------------------------
-    def read_response(self, shape: Shape, timeout: float | None = None) -> Response:
-        """Read one response of ``shape`` before the deadline."""
+    def read_answer(self, timeout: float | None = None) -> Answer:
+        """Read the next answer owed (the greeting first) before the deadline."""
         spawn = self._require()
+        connection = self.connection
         limit = self.timeout if timeout is None else timeout
         start = time.monotonic()
         deadline = start + limit
-        self._reader.expect(shape)
-        received: list[bytes] = []
+        received = 0
+        partial = b""
         while True:
-            event = self._reader.next_event()
-            if event is not NEED_DATA:
-                assert isinstance(event, Response)
+            event = connection.next_event()
+            if isinstance(event, Answer):
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                event = Response(kind="timeout", partial=b"".join(received))
+                event = connection.time_out(partial)
                 self.transcript.event(
                     self.label, f"timeout: no complete response within {limit:g} s"
                 )
@@ -264,12 +287,14 @@ class Session:
                 continue
             except EOF:
                 self.closed_by_server = True
-                self._reader.receive_data(b"")
+                connection.receive_data(b"")
                 continue
-            received.append(data)
-            self._reader.receive_data(data)
-        event.elapsed_ms = (time.monotonic() - start) * 1000.0
-        self._record(event)
+            received += len(data)
+            if len(partial) < EXCERPT:
+                partial += data[: EXCERPT - len(partial)]
+            connection.receive_data(data)
+        event.response.elapsed_ms = (time.monotonic() - start) * 1000.0
+        self._record(event.response)
         return event
 
     def _record(self, response: Response) -> None:
@@ -283,17 +308,17 @@ class Session:
             if response.partial:
                 self.transcript.add(self.label, "S", response.partial.decode("latin-1"))
             self.transcript.event(self.label, "connection closed by the server")
-        for finding in response.findings:
-            self.transcript.event(self.label, f"finding: {finding}")
+        for found in response.findings:
+            self.transcript.event(self.label, f"finding: {found}")
 
     def stray_data(self) -> bytes:
         """Bytes received after the last complete response (should be none)."""
-        return self._reader.pending()
+        return self.connection.stray_data()
 
     def wait_closed(self, within: float) -> bool:
         """Wait until the server closes the connection; data that arrives meanwhile is recorded."""
         spawn = self._require()
-        if self.closed_by_server or self._reader.eof:
+        if self.closed_by_server or self.connection.eof:
             return True
         deadline = time.monotonic() + within
         while True:
@@ -308,7 +333,7 @@ class Session:
                 self.closed_by_server = True
                 self.transcript.event(self.label, "connection closed by the server")
                 return True
-            self.transcript.add(self.label, "S", data.decode("latin-1"))
+            self.transcript.add(self.label, "S", data[:TRANSCRIPT_CHUNK].decode("latin-1"))
 
     # -- ending -----------------------------------------------------------
     def close(self, settle: float = 1.0) -> None:
@@ -370,6 +395,8 @@ class Session:
         return got
 
     def _discard(self) -> None:
+        if self.connection.dead is None:
+            self.connection.die("ended", "the harness ended the connection", by_server=False)
         spawn = self._spawn
         self._spawn = None
         self._sock = None

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from conformance.catalog import requirement as catalog_requirement
-from conformance.codec import Response
 from conformance.model import Discrepancy
 from conformance.outcomes import Level, Outcome
+from conformance.pop3 import Response
 from conformance.results import CheckResult
 from conformance.scenario.steps import Alternative, Condition
 

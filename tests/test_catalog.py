@@ -244,9 +244,10 @@ def test_apop_counts_as_offered_when_the_greeting_has_a_timestamp() -> None:
 
 
 def test_a_capability_argument_can_be_needed() -> None:
-    from conformance.probe import ServerProfile, capabilities_of
+    from conformance.pop3 import capability_names
+    from conformance.probe import ServerProfile
 
     lines = ("USER", "SASL PLAIN CRAM-MD5")
-    profile = ServerProfile("+OK", True, lines, capabilities_of(list(lines)))
+    profile = ServerProfile("+OK", True, lines, capability_names(list(lines)))
     assert profile.advertises("sasl=cram-md5") and profile.advertises("SASL")
     assert profile.missing(["SASL=LOGIN", "SASL=PLAIN"]) == ["SASL=LOGIN"]

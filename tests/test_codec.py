@@ -6,16 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from conformance.codec import (
+from conformance.pop3 import (
     NEED_DATA,
+    LocalProtocolError,
     Response,
     ResponseReader,
+    Shape,
     encode_command,
     parse_status_line,
     stuff,
     unstuff,
 )
-from conformance.protocol import Shape
 
 
 def read_all(data: bytes, shapes: list[Shape], chunks: list[int] | None = None) -> list[Response]:
@@ -175,7 +176,7 @@ class TestEncode:
 
     @pytest.mark.parametrize("bad", ["RETR 1\r\n", "A\nB", "X\x00"])
     def test_refuses_line_breaks(self, bad: str) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(LocalProtocolError):
             encode_command(bad)
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.codec import stuff, unstuff
 from conformance.messages import CORPORA, Message, corpus
+from conformance.pop3 import stuff, unstuff
 
 ROOT = Path(__file__).resolve().parent.parent
 

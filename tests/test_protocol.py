@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.protocol import (
+from conformance.pop3 import (
     KNOWN_KEYWORDS,
     TRANSITIONS,
     Shape,

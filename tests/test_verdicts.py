@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conformance.codec import Response, parse_status_line
 from conformance.model import Discrepancy
 from conformance.outcomes import Outcome
+from conformance.pop3 import Response, parse_status_line
 from conformance.scenario.steps import Alternative, Condition, Where
 from conformance.verdicts import grade_check
 

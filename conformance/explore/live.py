@@ -13,10 +13,11 @@ from __future__ import annotations
 import traceback
 from collections.abc import Sequence
 
-from conformance.outcomes import Outcome
 from conformance.runner import Abort, ScenarioRun
+from conformance.runner.checks import harness_error
+from conformance.runner.mailbox_steps import provision
+from conformance.runner.session_steps import teardown
 from conformance.scenario.steps import Step
-from conformance.verdicts import make_check
 
 
 class LiveRun(ScenarioRun):
@@ -26,22 +27,21 @@ class LiveRun(ScenarioRun):
 
     def begin(self) -> None:
         """Seed the mailbox (the scenario's ``mailbox:``) and its model."""
-        self._provision()
+        provision(self)
 
     def perform(self, steps: Sequence[Step]) -> None:
         """Carry out ``steps``; after an abort (already recorded as a check) do nothing more."""
         if self.aborted:
             return
         try:
-            self._steps(steps)
+            self.perform_steps(steps)
         except Abort:
             self.aborted = True
         except Exception as exc:  # as in execute(): a bad server must not crash the harness
             self.aborted = True
             self.checks.append(
-                make_check(
+                harness_error(
                     self.requirement,
-                    Outcome.ERROR,
                     "the exploration step runs to its end",
                     f"harness error: {exc.__class__.__name__}: {exc}",
                     self.scenario.file,
@@ -51,4 +51,4 @@ class LiveRun(ScenarioRun):
 
     def finish(self) -> None:
         """End every open session without committing anything (the runner's teardown)."""
-        self._teardown()
+        teardown(self)

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from conformance.codec import Finding
 from conformance.explore import fragments
 from conformance.explore.live import LiveRun
 from conformance.outcomes import fails_run
+from conformance.pop3 import Finding
 from conformance.probe import ServerProfile
 from conformance.results import CheckResult, TranscriptEntry
 from conformance.scenario.steps import Scenario

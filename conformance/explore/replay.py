@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from conformance.codec import Finding
 from conformance.outcomes import Outcome, fails_run
+from conformance.pop3 import Finding
 from conformance.probe import ServerProfile
 from conformance.results import CheckResult, ScenarioResult
 from conformance.runner import ScenarioRun

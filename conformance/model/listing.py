@@ -1,0 +1,287 @@
+"""STAT, LIST and UIDL: counts, sizes and unique-ids (RFC 1939 sections 5 and 7)."""
+
+from __future__ import annotations
+
+from conformance.model.expectation import (
+    ERR,
+    OK,
+    Discrepancy,
+    Expectation,
+    Problems,
+    lenient_extra,
+    lenient_padding,
+    numbers,
+)
+from conformance.model.oracle import Oracle
+from conformance.model.view import SessionView
+from conformance.pop3 import COMMANDS, Response, State, check_arguments, parse_scan_line, parse_stat
+from conformance.pop3.grammar import UidLine, parse_uid_line
+
+UIDL_EXPECTED = {
+    "RFC1939-4-7": "message-numbers 1..N ascending, one line per message not marked as deleted",
+    "RFC1939-7.UIDL-1": "'+OK n unique-id', the same unique-id as in the listing",
+    "RFC1939-7.UIDL-2": "each line: message-number SP unique-id, nothing after it",
+    "RFC1939-7.UIDL-3": "unique-ids of 1 to 70 characters in 0x21-0x7E",
+    "RFC1939-7.UIDL-4": "a unique-id names one message (or identical copies)",
+    "RFC1939-7.UIDL-5": "a message keeps its unique-id across sessions",
+    "RFC1939-7.UIDL-7": "messages marked as deleted are not listed",
+}
+LIST_EXPECTED = {
+    "RFC1939-5.LIST-2": "one line per message not marked as deleted, ascending",
+    "RFC1939-5.LIST-4": "each line: message-number SP size",
+    "RFC1939-5.LIST-5": "the exact size of each message in octets (CRLF line ends)",
+    "RFC1939-5.LIST-6": "messages marked as deleted are not listed",
+}
+
+
+def check_numbering(
+    view: SessionView, listed_numbers: list[int], requirement: str, problems: Problems
+) -> None:
+    """A listing names each message not marked as deleted once, in ascending order."""
+    live = view.live()
+    if listed_numbers == live:
+        return
+    listed = [n for n in listed_numbers if n not in view.deleted]
+    missing = sorted(set(live) - set(listed))
+    unknown = sorted({n for n in listed if not 1 <= n <= view.last})
+    if missing:
+        problems.add(requirement, f"missing: {numbers(missing)}")
+    if unknown:
+        problems.add(requirement, f"no such message: {numbers(unknown)}")
+    if len(set(listed)) != len(listed):
+        problems.add(requirement, "a message is listed twice")
+    elif listed != sorted(listed):
+        problems.add(requirement, "not in ascending order")
+
+
+class Stat(Oracle):
+    keywords = ("STAT",)
+
+    def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
+        marked = bool(view.deleted)
+        exp = Expectation(
+            OK,
+            "RFC1939-5.STAT-2" if marked else "RFC1939-5.STAT-3",
+            f"{view.count} messages, {view.size} octets"
+            + (" (messages marked as deleted are not counted)" if marked else ""),
+            values=(view.count, view.size),
+        )
+        return lenient_extra(exp) if args else exp
+
+    def check(
+        self,
+        view: SessionView,
+        keyword: str,
+        args: list[str],
+        exp: Expectation,
+        response: Response,
+    ) -> list[Discrepancy]:
+        got = parse_stat(response.text)
+        if got is None:
+            return [
+                Discrepancy(
+                    "RFC1939-5.STAT-1",
+                    "+OK, a space, the message count, a space and the size in octets",
+                    response.describe(),
+                )
+            ]
+        if exp.values is not None and got != exp.values:
+            return [Discrepancy(exp.requirement, exp.describe(), response.describe())]
+        return []
+
+
+class List(Oracle):
+    keywords = ("LIST",)
+
+    def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
+        spec = COMMANDS["LIST"]
+        if not args:
+            live = view.live()
+            return Expectation(
+                OK,
+                "RFC1939-5.LIST-2",
+                f"one scan listing for each of the {len(live)} messages not marked as deleted",
+            )
+        problem = check_arguments(spec, args)
+        if problem is not None and problem.kind == "extra":
+            return Expectation(ERR, problem.requirement, problem.reason)
+        n = view.number(spec, args[0])
+        if isinstance(n, Expectation):
+            return n
+        exp = Expectation(
+            OK,
+            "RFC1939-5.LIST-1",
+            f"the scan listing of message {n}",
+            values=(n, view.message(n).size),
+        )
+        return lenient_padding(exp, args[0])
+
+    def check(
+        self,
+        view: SessionView,
+        keyword: str,
+        args: list[str],
+        exp: Expectation,
+        response: Response,
+    ) -> list[Discrepancy]:
+        if args:
+            return self._check_one(exp, response)
+        problems = Problems()
+        listed: list[int] = []
+        for raw in response.lines:
+            scan = parse_scan_line(raw)
+            if scan is None:
+                problems.add("RFC1939-5.LIST-4", f"{raw[:80]!r} is not 'number size'")
+                continue
+            n, size = scan
+            listed.append(n)
+            if n in view.deleted:
+                problems.add("RFC1939-5.LIST-6", f"message {n} is marked as deleted but listed")
+            elif 1 <= n <= view.last and view.message(n).size != size:
+                problems.add(
+                    "RFC1939-5.LIST-5", f"message {n}: {size} octets, not {view.message(n).size}"
+                )
+        check_numbering(view, listed, "RFC1939-5.LIST-2", problems)
+        return problems.discrepancies(LIST_EXPECTED)
+
+    @staticmethod
+    def _check_one(exp: Expectation, response: Response) -> list[Discrepancy]:
+        if exp.values is None:
+            return []
+        got = parse_stat(response.text)
+        n, size = exp.values
+        if got is None or got[0] != n:
+            return [Discrepancy("RFC1939-5.LIST-1", f"+OK {n} {size}", response.describe())]
+        if got[1] != size:
+            return [Discrepancy("RFC1939-5.LIST-5", f"+OK {n} {size}", response.describe())]
+        return []
+
+
+def _valid_uid(line: UidLine, problems: Problems) -> str | None:
+    n = line.number
+    if line.trailing:
+        problems.add("RFC1939-7.UIDL-2", f"message {n}: text follows the unique-id")
+    uid = line.valid_uid
+    if uid is None:
+        problems.add(
+            "RFC1939-7.UIDL-3",
+            f"message {n}: unique-id {line.uid[:80]!r} is not 1 to 70 characters in 0x21-0x7E",
+        )
+    return uid
+
+
+class Uidl(Oracle):
+    keywords = ("UIDL",)
+
+    def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
+        spec = COMMANDS["UIDL"]
+        optional = None if "UIDL" in view.supports else ERR
+        if not args:
+            return Expectation(
+                OK,
+                "RFC1939-7.UIDL-2",
+                "one unique-id listing for each message not marked as deleted",
+                also_accepted=optional,
+            )
+        problem = check_arguments(spec, args)
+        if problem is not None and problem.kind == "extra":
+            return Expectation(ERR, problem.requirement, problem.reason)
+        n = view.number(spec, args[0])
+        if isinstance(n, Expectation):
+            return n
+        exp = Expectation(
+            OK,
+            "RFC1939-7.UIDL-1",
+            f"the unique-id listing of message {n}"
+            + (f" ({view.uid(n)}, as seen before)" if view.uid(n) else ""),
+            values=(n,),
+            also_accepted=optional,
+        )
+        return lenient_padding(exp, args[0])
+
+    def listed(self, view: SessionView, response: Response, problems: Problems) -> dict[int, str]:
+        """The valid ``n uid`` pairs of a UIDL listing; what is wrong goes to ``problems``."""
+        seen: list[int] = []
+        got: dict[int, str] = {}
+        for raw in response.lines:
+            line = parse_uid_line(raw)
+            if line is None:
+                problems.add("RFC1939-7.UIDL-2", f"{raw[:80]!r} is not 'number unique-id'")
+                continue
+            n = line.number
+            seen.append(n)
+            uid = _valid_uid(line, problems)
+            if n in view.deleted:
+                problems.add("RFC1939-7.UIDL-7", f"message {n} is marked as deleted but listed")
+            elif uid is not None and 1 <= n <= view.last:
+                got.setdefault(n, uid)
+        check_numbering(view, seen, "RFC1939-4-7", problems)
+        return got
+
+    def one(
+        self, view: SessionView, n: int, response: Response, problems: Problems
+    ) -> dict[int, str]:
+        """The unique-id of a ``+OK n uid`` answer, if it is one for message ``n``."""
+        line = parse_uid_line(response.text.encode("latin-1"))
+        if line is None or line.number != n:
+            problems.add("RFC1939-7.UIDL-1", f"'+OK {n} unique-id', got {response.describe()!r}")
+            return {}
+        uid = _valid_uid(line, problems)
+        return {} if uid is None else {n: uid}
+
+    def check(
+        self,
+        view: SessionView,
+        keyword: str,
+        args: list[str],
+        exp: Expectation,
+        response: Response,
+    ) -> list[Discrepancy]:
+        problems = Problems()
+        if args:
+            got = self.one(view, exp.values[0] if exp.values else 0, response, problems)
+        else:
+            got = self.listed(view, response, problems)
+        self._consistent(view, got, problems)
+        return problems.discrepancies(UIDL_EXPECTED)
+
+    @staticmethod
+    def _consistent(view: SessionView, got: dict[int, str], problems: Problems) -> None:
+        """Consistency with what was learned before, and uniqueness (RFC1939-7.UIDL-1/4/5)."""
+        for n, uid in got.items():
+            learned = view.learned(n)
+            if learned is not None and learned[0] != uid:
+                same = learned[1] == view.serial
+                problems.add(
+                    "RFC1939-7.UIDL-1" if same else "RFC1939-7.UIDL-5",
+                    f"message {n} ({view.message(n).name}) is {uid!r}, "
+                    f"{'earlier in this session' if same else 'in an earlier session'} "
+                    f"{learned[0]!r}",
+                )
+        # Every message of the session's maildrop, with the uid reported now or
+        # learned earlier; one uid for two different contents breaks uniqueness.
+        holders: dict[str, list[int]] = {}
+        for n in range(1, view.last + 1):
+            seen = got.get(n, view.uid(n))
+            if seen is not None:
+                holders.setdefault(seen, []).append(n)
+        for uid, ns in holders.items():
+            contents = {view.message(n).sha256 for n in ns}
+            if len(contents) > 1:
+                problems.add(
+                    "RFC1939-7.UIDL-4",
+                    f"{uid!r} names messages {numbers(ns)} of different content",
+                )
+
+    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+        """UIDL answers teach the maildrop each message's unique-id (the first one seen stays)."""
+        problems = Problems()
+        if not args:
+            got = self.listed(view, response, problems)
+        else:
+            arg = args[0]
+            n = int(arg) if arg.isascii() and arg.isdigit() else 0
+            valid = 1 <= n <= view.last and n not in view.deleted
+            got = self.one(view, n, response, problems) if valid else {}
+        for n, uid in got.items():
+            view.learn(n, uid)

@@ -1,0 +1,136 @@
+"""What the reader hands out: responses, and the grammar findings seen in them.
+
+A :class:`Response` is one server answer, or what stood in its place (a
+close, a timeout, an answer too long to keep reading).  The reader never
+raises on what a server sends: deviations are :class:`Finding` objects that
+a check grades against the requirement each one names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Final
+
+CRLF: Final = b"\r\n"
+# How much of anything large a transcript or an Expected/Actual line shows.
+EXCERPT: Final = 80
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A deviation from the wire grammar, seen while parsing a response."""
+
+    code: str  # e.g. "bare-lf", "lower-case-status"
+    requirement: str  # the requirement ID it breaks
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.requirement}): {self.detail}"
+
+
+# The codes a reader can report, with the requirement each one breaks.
+FINDING_REQUIREMENTS: Final[dict[str, str]] = {
+    "bare-lf": "RFC1939-3-6",
+    "status-too-long": "RFC1939-3-6",
+    "lower-case-status": "RFC1939-3-7",
+    "bad-status": "RFC2449-3-1",
+    "not-a-status": "RFC2449-3-1",
+    "bad-response-code": "RFC2449-3-5",
+    "multiline-bare-lf": "RFC1939-3-8",
+    "missing-terminator": "RFC1939-3-8",
+    "response-too-long": "RFC1939-3-8",
+}
+
+
+def finding(code: str, detail: str) -> Finding:
+    return Finding(code, FINDING_REQUIREMENTS[code], detail)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Response:
+    """One server response (or what stood in its place).
+
+    ``kind`` is ``"status"`` for a single line, ``"multi"`` for a multi-line
+    response, ``"continuation"`` for a SASL ``+ ...`` line, ``"closed"`` when
+    the connection ended before a whole response arrived, ``"timeout"`` when
+    the deadline passed first (set by the transport, never by the reader) and
+    ``"overflow"`` when a line or an answer outgrew the reader's bounds.
+
+    A multi-line body is kept line by line up to the reader's ``keep`` bound;
+    beyond it only its length and SHA-256 are (``truncated``): a transcript is
+    evidence, not a copy.  ``payload_sha256`` and ``payload_octets`` always
+    describe the whole unstuffed body.
+    """
+
+    kind: str
+    status: str | None = None  # "+OK", "-ERR", "+" (continuation) or None
+    code: tuple[str, ...] | None = None  # extended response code, split at "/"
+    text: str = ""  # the status line after the indicator (and code), decoded latin-1
+    status_line: bytes = b""  # the status line as received (an excerpt if it was huge)
+    lines: list[bytes] = field(default_factory=list)  # multi-line body, unstuffed, no CRLF
+    octets: int = 0  # exact number of octets received for this response
+    findings: list[Finding] = field(default_factory=list)
+    partial: bytes = b""  # what arrived before a close or a timeout (an excerpt)
+    elapsed_ms: float = 0.0
+    truncated: bool = False  # ``lines`` holds only the first part of the body
+    payload_octets: int = 0
+    payload_sha256: str = ""
+    line_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "+OK"
+
+    @property
+    def err(self) -> bool:
+        return self.status == "-ERR"
+
+    @property
+    def answered(self) -> bool:
+        """Whether a whole answer came (not a close, a timeout or an overflow)."""
+        return self.kind in ("status", "multi", "continuation")
+
+    @property
+    def payload(self) -> bytes:
+        """The multi-line body as the message it carries: unstuffed lines joined by CRLF.
+
+        Only the kept part when the body was truncated: compare
+        :attr:`payload_sha256` to judge a large body.
+        """
+        if not self.lines:
+            return b""
+        return CRLF.join(self.lines) + CRLF
+
+    @property
+    def code_text(self) -> str | None:
+        return "/".join(self.code) if self.code is not None else None
+
+    def status_text(self) -> str:
+        """The status line without its line end, decoded latin-1 (an excerpt if huge)."""
+        return self.status_line.rstrip(b"\r\n").decode("latin-1")
+
+    def describe(self) -> str:
+        """A one-line human description, for Expected / Actual."""
+        if self.kind == "timeout":
+            return f"no complete response before the deadline (partial: {self.partial[:EXCERPT]!r})"
+        if self.kind == "closed":
+            return f"connection closed (partial: {self.partial[:EXCERPT]!r})"
+        if self.kind == "overflow":
+            return (
+                f"an answer over the reader's bound: {self.octets} octets, "
+                f"partial {self.partial[:EXCERPT]!r}"
+            )
+        line = self.status_text()
+        if self.kind == "multi":
+            more = (
+                f", {self.payload_octets} octets, sha256 {self.payload_sha256[:16]}"
+                if self.truncated
+                else ""
+            )
+            return f"{line} (+{self.line_count} lines{more})"
+        return line

@@ -1,0 +1,199 @@
+"""Every check the runner grades itself, each next to the requirement it cites.
+
+Most verdicts come from ``S:`` lines (:mod:`conformance.verdicts`).  These are
+the others: what the runner judges around the scenario's own lines, such as
+the greeting, QUIT and the close after it, TLS, snapshots and retried logins.
+"""
+
+from __future__ import annotations
+
+from conformance.outcomes import Outcome
+from conformance.pop3 import Response
+from conformance.results import CheckResult
+from conformance.verdicts import broken, make_check
+
+GREETING = "RFC1939-3-2"  # a positive one-line greeting
+QUIT_IN_AUTHORIZATION = "RFC1939-4.QUIT-1"
+QUIT_IN_TRANSACTION = "RFC1939-6.QUIT-1"
+CLOSE_AFTER_QUIT = "RFC1939-6.QUIT-3"
+CLOSE_NOTIFY = "RFC8314-3.4-1"  # a TLS close_notify before the TCP close
+TLS_AFTER_CRLF = "RFC2595-4-4"  # nothing in the clear after the +OK to STLS
+CIPHER_SUITE = "RFC8314-4-5"  # a suite RFC 7525 recommends
+QUIT_CLOSE_WITHIN_S = 5.0
+
+
+def _graded(requirement: str, ok: bool) -> Outcome:
+    return Outcome.PASS if ok else broken(requirement)
+
+
+def greeting(response: Response, where: str) -> CheckResult:
+    return make_check(
+        GREETING,
+        _graded(GREETING, response.ok),
+        "a positive one-line greeting",
+        response.describe(),
+        where,
+    )
+
+
+def quit_answered(response: Response, in_transaction: bool, where: str) -> CheckResult:
+    requirement = QUIT_IN_TRANSACTION if in_transaction else QUIT_IN_AUTHORIZATION
+    return make_check(
+        requirement, _graded(requirement, response.ok), "+OK", response.describe(), where
+    )
+
+
+def closed_after_quit(closed: bool, where: str) -> CheckResult:
+    return make_check(
+        CLOSE_AFTER_QUIT,
+        _graded(CLOSE_AFTER_QUIT, closed),
+        "the server closes the connection after QUIT",
+        "closed" if closed else f"still open {QUIT_CLOSE_WITHIN_S:g} s after QUIT",
+        where,
+    )
+
+
+def close_notify(ragged: bool, where: str) -> CheckResult:
+    return make_check(
+        CLOSE_NOTIFY,
+        _graded(CLOSE_NOTIFY, not ragged),
+        "a TLS close_notify alert before the TCP close",
+        "a bare TCP close" if ragged else "close_notify, then the close",
+        where,
+    )
+
+
+def tls_established(requirement: str, version: str, where: str) -> CheckResult:
+    return make_check(
+        requirement,
+        Outcome.PASS,
+        "a TLS handshake (TLS 1.2 or later) that completes",
+        f"TLS established: {version}",
+        where,
+    )
+
+
+def tls_failed(
+    requirement: str, outcome: Outcome, detail: str, where: str, note: str
+) -> CheckResult:
+    return make_check(
+        requirement,
+        outcome,
+        "a TLS handshake (TLS 1.2 or later) that completes",
+        detail,
+        where,
+        note,
+    )
+
+
+def clear_text_after_stls(octets: bytes, where: str) -> CheckResult:
+    return make_check(
+        TLS_AFTER_CRLF,
+        broken(TLS_AFTER_CRLF),
+        "TLS starts right after the CRLF of the +OK",
+        f"{len(octets)} octets followed in the clear: {octets[:40]!r}",
+        where,
+    )
+
+
+def cipher_suite(version: str, where: str) -> CheckResult:
+    # RFC 7525 section 4.2: TLS 1.3 suites, or ECDHE with an AEAD cipher.
+    recommended = version.startswith("TLSv1.3") or (
+        "ECDHE" in version and ("GCM" in version or "CHACHA20" in version)
+    )
+    return make_check(
+        CIPHER_SUITE,
+        _graded(CIPHER_SUITE, recommended),
+        "a cipher suite RFC 7525 recommends",
+        version,
+        where,
+    )
+
+
+def closed_within(requirement: str, closed: bool, within: float, where: str) -> CheckResult:
+    return make_check(
+        requirement,
+        _graded(requirement, closed),
+        f"the server closes the connection within {within:g} s",
+        "closed" if closed else "still open",
+        where,
+    )
+
+
+def login_within(
+    requirement: str, ok: bool, within: float, attempts: int, last: str, where: str
+) -> CheckResult:
+    actual = (
+        f"logged in after {attempts} attempt(s)"
+        if ok
+        else f"refused {attempts} time(s); last: {last}"
+    )
+    return make_check(
+        requirement,
+        _graded(requirement, ok),
+        f"a login succeeds within {within:g} s",
+        actual,
+        where,
+    )
+
+
+def unchanged(
+    requirement: str, since: str, before: str, differences: list[str], after: str, where: str
+) -> CheckResult:
+    return make_check(
+        requirement,
+        _graded(requirement, not differences),
+        f"the maildrop as at snapshot {since!r}: {before}",
+        after if not differences else "; ".join(differences),
+        where,
+    )
+
+
+def snapshot_refused(
+    requirement: str, expected: str, response: Response, where: str
+) -> CheckResult:
+    return make_check(
+        requirement,
+        broken(requirement),
+        expected,
+        response.describe(),
+        where,
+        "while taking a snapshot of the maildrop",
+    )
+
+
+def timestamps_differ(
+    requirement: str, first: tuple[str, str], second: tuple[str, str], where: str
+) -> CheckResult:
+    same = first[1] == second[1]
+    return make_check(
+        requirement,
+        _graded(requirement, not same),
+        "a different timestamp in each greeting",
+        f"{first[0]}: {first[1]}, {second[0]}: {second[1]}",
+        where,
+    )
+
+
+def body_lines(requirement: str, ok: bool, wanted: str, actual: str, where: str) -> CheckResult:
+    return make_check(requirement, _graded(requirement, ok), wanted, actual, where)
+
+
+def nothing_to_inspect(
+    requirement: str, wanted: str, response: Response, where: str
+) -> CheckResult:
+    # The S: check before has graded the status; lines there are none.
+    return make_check(
+        requirement,
+        Outcome.INFO,
+        wanted,
+        f"no multi-line answer to inspect: {response.describe()}",
+        where,
+    )
+
+
+def harness_error(
+    requirement: str, expected: str, actual: str, where: str, note: str = ""
+) -> CheckResult:
+    """Not the server's doing: the harness, the scenario or the environment."""
+    return make_check(requirement, Outcome.ERROR, expected, actual, where, note)

@@ -1,0 +1,18 @@
+"""The maildrops a scenario's leased accounts hold, as the model knows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from conformance.model import Maildrop
+
+
+@dataclass
+class Mailboxes:
+    # account index (1-based) -> its maildrop, when the scenario seeded it
+    maildrops: dict[int, Maildrop] = field(default_factory=dict)
+    # Header-field names of the seeded messages: others are the server's own.
+    seeded: frozenset[bytes] = frozenset()
+    # Accounts a session has left since it reached TRANSACTION: a server may
+    # have rewritten that mailbox's stored messages (calibration learns again).
+    dirty: set[int] = field(default_factory=set)

@@ -1,0 +1,44 @@
+"""Whether a scenario can run against this target at all, and if not, why."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from conformance.runner.run import ScenarioRun
+
+# Names in 'needs:' that the target's declaration satisfies, not CAPA.
+IMPLICIT_TLS: Final = "IMPLICIT-TLS"
+TARGET_NEEDS: Final = (IMPLICIT_TLS,)
+
+
+def unsupported_reason(run: ScenarioRun) -> str:
+    """Why the scenario is ``unsupported`` here ("" when it can run)."""
+    s, target = run.scenario, run.target
+    # IMPLICIT-TLS is a fact about the target, not a CAPA name (RFC 8314):
+    # the operator declares the port.
+    if IMPLICIT_TLS in s.needs and target.tls_port is None:
+        return "the target declares no implicit-TLS port (--tls-port)"
+    missing = run.profile.missing([n for n in s.needs if n not in TARGET_NEEDS])
+    if missing:
+        return "the server does not advertise " + ", ".join(missing)
+    if len(run.accounts) < s.accounts:
+        if s.login == "apop":
+            return (
+                f"needs {s.accounts} APOP account(s), the target declares "
+                f"{len(run.accounts)} (--apop-account, or apop = true in the profile)"
+            )
+        return f"needs {s.accounts} accounts, the target has {len(run.accounts)}"
+    if s.mailbox != "none" and not target.provisioner.available:
+        return f"needs known mailbox content ({s.mailbox}): {target.provisioner.reason}"
+    # With EXPIRE 0 any RETR then QUIT may remove mail (RFC 2449 section
+    # 6.7), so every scenario is destructive there.
+    if s.destructive or run.profile.expire_zero:
+        what = "destructive scenario" if s.destructive else "the server advertises EXPIRE 0"
+        for account in run.accounts[: s.accounts]:
+            if not target.is_disposable(account):
+                return (
+                    f"{what}, and account {account.user!r} is not declared "
+                    "disposable: the mail is left alone"
+                )
+    return ""
