@@ -15,31 +15,59 @@ from __future__ import annotations
 
 import base64
 import binascii
-import enum
 import hashlib
 import hmac
 import itertools
-import logging
 import os
 import re
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final, Protocol
 
 from conformance.server import defects as d
 from conformance.server import sasl
 from conformance.server.config import IMPLEMENTATION, ServerConfig
-from conformance.server.maildrop import Maildrop, stuff, top
+from conformance.server.maildrop import Maildrop, top
+from conformance.server.vocabulary import (
+    CRLF,
+    MAX_STATUS,
+    Command,
+    Phase,
+    Reply,
+    err,
+    log,
+    multiline,
+    ok,
+)
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "CRLF",
+    "DEFAULT_LANGUAGE",
+    "HANDLERS",
+    "LANGUAGES",
+    "MAX_COMMAND",
+    "MAX_SASL_RESPONSE",
+    "MAX_STATUS",
+    "PLAINTEXT_REFUSED",
+    "SECRET_COMMANDS",
+    "UTF8_REFUSED",
+    "Command",
+    "Handler",
+    "Locks",
+    "Phase",
+    "Reply",
+    "SaslStep",
+    "Session",
+    "err",
+    "make_timestamp",
+    "multiline",
+    "ok",
+]
 
-CRLF: Final = b"\r\n"
 MAX_COMMAND: Final = 255  # RFC 2449 section 4, CRLF included
 # RFC 5034 section 4: SASL responses are not bound by the command limit.
 MAX_SASL_RESPONSE: Final = 16384
-MAX_STATUS: Final = 512  # RFC 1939 section 3, CRLF included
 # LANG (RFC 6856 section 3): the one language the server's texts are in.
 LANGUAGES: Final = {"en": "English"}
 DEFAULT_LANGUAGE: Final = "en"
@@ -57,32 +85,6 @@ SECRET_COMMANDS: Final = frozenset({"PASS", "APOP", "AUTH"})
 _DIGITS: Final = re.compile(r"[0-9]+")
 _HOSTNAME: Final = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 _greetings = itertools.count(1)
-
-
-class Phase(enum.Enum):
-    AUTHORIZATION = "AUTHORIZATION"
-    # Right after a successful USER: the only state that accepts PASS.
-    AUTHORIZATION_USER = "AUTHORIZATION_USER"
-    # After "+ " to AUTH: the next line is a SASL response, not a command.
-    SASL = "SASL"
-    TRANSACTION = "TRANSACTION"
-    CLOSED = "CLOSED"
-
-
-@dataclass(frozen=True)
-class Reply:
-    data: bytes
-    close: bool = False
-    # STLS was accepted: once ``data`` is sent, the connection starts TLS and
-    # then calls Session.tls_started().
-    starttls: bool = False
-
-
-@dataclass(frozen=True)
-class Command:
-    keyword: str  # upper-case
-    args: tuple[str, ...]
-    rest: str  # everything after the keyword's space: PASS may hold spaces
 
 
 class Locks(Protocol):
@@ -105,24 +107,6 @@ def make_timestamp() -> str:
     if not _HOSTNAME.fullmatch(host):
         host = "localhost"
     return f"<{os.getpid()}.{next(_greetings)}.{time.time_ns()}@{host}>"
-
-
-def ok(text: str) -> bytes:
-    return _status("+OK", text)
-
-
-def err(text: str) -> bytes:
-    return _status("-ERR", text)
-
-
-def _status(indicator: str, text: str) -> bytes:
-    line = (f"{indicator} {text}" if text else indicator).encode("utf-8", "surrogateescape")
-    return line[: MAX_STATUS - len(CRLF)] + CRLF
-
-
-def multiline(status: str, body: bytes, *, stuffed: bool = True) -> bytes:
-    """A positive multi-line answer; ``body`` is normalised (CRLF-ended) and not yet stuffed."""
-    return ok(status) + (stuff(body) if stuffed else body) + b".\r\n"
 
 
 class Session:
