@@ -130,10 +130,10 @@ class Session:
         self.user: str | None = None
         self.maildrop: Maildrop | None = None
         self.deleted: set[int] = set()  # 0-based indices marked by DELE
-        self._lock_key: str | None = None
-        self._sasl_step: SaslStep | None = None
+        self.lock_key: str | None = None  # the maildrop lock held in TRANSACTION
+        self.sasl_step: SaslStep | None = None  # what takes the next SASL response
 
-    def _defect(self, name: str) -> bool:
+    def defect(self, name: str) -> bool:
         """Whether fault ``name`` (see :mod:`conformance.server.defects`) is injected."""
         return name in self.config.defects
 
@@ -149,8 +149,8 @@ class Session:
 
     def receive_line(self, line: bytes) -> Reply:
         """Answer one line (without its CRLF or LF)."""
-        if (self._defect("crash-on-long-line") and len(line) > d.CRASH_LINE_OCTETS) or (
-            self._defect("crash-on-nul") and b"\0" in line
+        if (self.defect("crash-on-long-line") and len(line) > d.CRASH_LINE_OCTETS) or (
+            self.defect("crash-on-nul") and b"\0" in line
         ):
             return Reply(b"", close=True)  # as if the process serving it had died
         try:
@@ -175,33 +175,33 @@ class Session:
         self._leave_user()
         if self.phase is Phase.SASL:
             self.phase = Phase.AUTHORIZATION
-            self._sasl_step = None
+            self.sasl_step = None
         return Reply(err("line too long"))
 
     def end(self) -> None:
         """The connection ended without QUIT: release the lock, remove nothing."""
         dropped = self.phase is Phase.TRANSACTION
         self.phase = Phase.CLOSED
-        if dropped and self._defect("drop-applies-deletions"):
-            self._drop.remove(self.deleted)
-        if dropped and self._lock_key is not None:
-            if self._defect("lock-kept-after-drop"):
-                self._lock_key = None  # forgotten, never released
-            elif self._defect("lock-released-late"):
-                self.locks.release_after(self._lock_key, d.LATE_RELEASE_S)
-                self._lock_key = None
-        self._release()
+        if dropped and self.defect("drop-applies-deletions"):
+            self.drop.remove(self.deleted)
+        if dropped and self.lock_key is not None:
+            if self.defect("lock-kept-after-drop"):
+                self.lock_key = None  # forgotten, never released
+            elif self.defect("lock-released-late"):
+                self.locks.release_after(self.lock_key, d.LATE_RELEASE_S)
+                self.lock_key = None
+        self.release_lock()
 
     def _dispatch(self, line: bytes) -> Reply:
         if self.phase is Phase.SASL:
-            step, self._sasl_step = self._sasl_step, None
+            step, self.sasl_step = self.sasl_step, None
             self.phase = Phase.AUTHORIZATION
             log.debug("C: <SASL response>")
             if step is None:  # pragma: no cover - SASL phase always has a step
                 raise RuntimeError("SASL phase without a step")
             if line == b"*":
-                if self._defect("auth-cancel-ignored"):
-                    self.phase, self._sasl_step = Phase.SASL, step
+                if self.defect("auth-cancel-ignored"):
+                    self.phase, self.sasl_step = Phase.SASL, step
                     return Reply(b"+ \r\n")
                 # RFC 5034 section 4: "it MUST reject the AUTH command by sending an -ERR reply."
                 return Reply(err("authentication cancelled"))
@@ -217,7 +217,7 @@ class Session:
             return Reply(err("NUL octet in command"))
         text = line.decode("utf-8", "surrogateescape")
         keyword, space, rest = text.partition(" ")
-        if not self._defect("case-sensitive-keywords"):
+        if not self.defect("case-sensitive-keywords"):
             keyword = keyword.upper() if keyword.isascii() else ""
         args = tuple(rest.split(" ")) if space else ()
         command = Command(keyword, args, rest)
@@ -229,7 +229,7 @@ class Session:
             known = any(keyword in table for table in HANDLERS.values())
             if known:
                 return Reply(err("command not valid in this state"))
-            if self._defect("long-status"):
+            if self.defect("long-status"):
                 return Reply(b"-ERR unknown command ".ljust(d.LONG_STATUS - 2, b"x") + CRLF)
             return Reply(err("unknown command"))
         if keyword != "PASS" and "" in args:
@@ -244,7 +244,7 @@ class Session:
     # -- authorization ---------------------------------------------------
 
     def _b64decode(self, data: bytes) -> bytes | None:
-        if self._defect("auth-bad-base64-accepted"):
+        if self.defect("auth-bad-base64-accepted"):
             try:  # non-alphabet characters silently dropped
                 return base64.b64decode(data, validate=False)
             except (binascii.Error, ValueError):
@@ -273,11 +273,11 @@ class Session:
         """Credentials are good: lock the maildrop and enter TRANSACTION."""
         directory = self.config.maildir_for(user)
         key = os.path.abspath(directory)
-        if not (self._defect("no-lock") or self.locks.acquire(key)):
+        if not (self.defect("no-lock") or self.locks.acquire(key)):
             # Authentication worked, so no [AUTH] (RFC 2449 section 8.1.2).
-            if self._defect("in-use-without-code"):
+            if self.defect("in-use-without-code"):
                 return Reply(err("maildrop already locked"))
-            if self._defect("in-use-auth-code"):
+            if self.defect("in-use-auth-code"):
                 return Reply(err("[AUTH] maildrop already locked"))
             return Reply(err("[IN-USE] maildrop already locked"))
         try:
@@ -287,7 +287,7 @@ class Session:
             self.locks.release(key)
             log.exception("cannot open maildrop of %s", user)
             return Reply(err("[SYS/TEMP] cannot open maildrop"))
-        self._lock_key = key
+        self.lock_key = key
         self.user = user
         self.maildrop = maildrop
         self.deleted = set()
@@ -299,7 +299,7 @@ class Session:
     def _auth_failed(self) -> Reply:
         self.phase = Phase.AUTHORIZATION
         self.user = None
-        if self._defect("wrong-password-no-auth-code"):
+        if self.defect("wrong-password-no-auth-code"):
             return Reply(err("invalid user name or password"))
         return Reply(err("[AUTH] invalid user name or password"))
 
@@ -324,7 +324,7 @@ class Session:
             raise RuntimeError("PASS without a pending USER")
         if not command.rest:
             return Reply(err("PASS takes one argument"))
-        lax = self._defect("any-password") and user in self.config.accounts
+        lax = self.defect("any-password") and user in self.config.accounts
         if not (lax or self.password_ok(user, command.rest)):
             return self._auth_failed()
         if user in self.config.apop_users:
@@ -400,7 +400,7 @@ class Session:
         """Answer what a mechanism decided: a challenge, a failure or a login."""
         if isinstance(outcome, sasl.Challenge):
             self.phase = Phase.SASL
-            self._sasl_step = outcome.next
+            self.sasl_step = outcome.next
             # RFC 5034 section 4: "+" SP base64, "MUST NOT contain any text other
             # than the BASE64 encoded challenge"; an empty challenge is "+ " alone.
             return Reply(b"+ " + base64.b64encode(outcome.data) + CRLF)
@@ -410,7 +410,7 @@ class Session:
             # RFC 5034 section 4: "the server MUST behave as if the client had
             # not issued the AUTH command" (still AUTHORIZATION).
             reply = self._auth_failed()
-            if self._defect("failed-auth-enters-transaction"):
+            if self.defect("failed-auth-enters-transaction"):
                 # The maildrop is opened before the result is checked (and never locked).
                 self.user, self.deleted = outcome.authcid, set()
                 self.maildrop = Maildrop.load(self.config.maildir_for(outcome.authcid))
@@ -441,7 +441,7 @@ class Session:
         if self.phase is Phase.TRANSACTION or not self.config.tls:
             return False
         if self.secure:
-            return self._defect("capa-keeps-stls-after-tls")
+            return self.defect("capa-keeps-stls-after-tls")
         return not self.utf8
 
     def _utf8_cmd(self, command: Command) -> Reply:
@@ -501,7 +501,8 @@ class Session:
     # -- transaction -----------------------------------------------------
 
     @property
-    def _drop(self) -> Maildrop:
+    def drop(self) -> Maildrop:
+        """The locked maildrop (TRANSACTION only)."""
         if self.maildrop is None:  # pragma: no cover - TRANSACTION always has one
             raise RuntimeError("no maildrop outside TRANSACTION")
         return self.maildrop
@@ -513,41 +514,41 @@ class Session:
         digits = argument.lstrip("0")
         # Bounded before int(): a message count never has 19 digits.
         number = int(digits) if 0 < len(digits) < 19 else 0
-        if self._defect("renumber-after-dele"):
+        if self.defect("renumber-after-dele"):
             live = self._live()
             return live[number - 1] if 1 <= number <= len(live) else Reply(err("no such message"))
-        if not 1 <= number <= len(self._drop):
+        if not 1 <= number <= len(self.drop):
             return Reply(err("no such message"))
         if number - 1 in self.deleted and not deleted_ok:
             return Reply(err(f"message {number} already deleted"))
         return number - 1
 
     def _live(self, *, deleted_too: bool = False) -> list[int]:
-        return [i for i in range(len(self._drop)) if deleted_too or i not in self.deleted]
+        return [i for i in range(len(self.drop)) if deleted_too or i not in self.deleted]
 
     def _size(self, index: int) -> int:
-        size = self._drop[index].size
-        if self._defect("size-lf-count"):
+        size = self.drop[index].size
+        if self.defect("size-lf-count"):
             data = self._read(index)
             size -= data.count(CRLF) if isinstance(data, bytes) else 0
         return size
 
     def _uid(self, index: int) -> str:
-        if self._defect("uidl-duplicate") and index == 1:
+        if self.defect("uidl-duplicate") and index == 1:
             index = 0
-        uid = self._drop[index].uid
-        if self._defect("uidl-unstable"):
+        uid = self.drop[index].uid
+        if self.defect("uidl-unstable"):
             uid = hashlib.sha1((self.timestamp + uid).encode()).hexdigest()
-        if self._defect("uidl-too-long"):
+        if self.defect("uidl-too-long"):
             uid = uid.ljust(d.LONG_UID, "x")
         return uid
 
     def _stat_cmd(self, command: Command) -> Reply:
         if command.args:
             return Reply(err("STAT takes no argument"))
-        live = self._live(deleted_too=self._defect("stat-counts-deleted"))
+        live = self._live(deleted_too=self.defect("stat-counts-deleted"))
         size = sum(self._size(i) for i in live)
-        if self._defect("bare-lf"):
+        if self.defect("bare-lf"):
             return Reply(ok(f"{len(live)} {size}")[: -len(CRLF)] + b"\n")
         return Reply(ok(f"{len(live)} {size}"))
 
@@ -559,11 +560,11 @@ class Session:
             if isinstance(index, Reply):
                 return index
             return Reply(ok(f"{index + 1} {self._size(index)}"))
-        live = self._live(deleted_too=self._defect("list-shows-deleted"))
+        live = self._live(deleted_too=self.defect("list-shows-deleted"))
         size = sum(self._size(i) for i in live)
         body = "".join(f"{i + 1} {self._size(i)}\r\n" for i in live).encode()
         reply = multiline(f"{len(live)} messages ({size} octets)", body)
-        if self._defect("missing-terminator") and not live:
+        if self.defect("missing-terminator") and not live:
             reply = reply[: -len(b".\r\n")]
         return Reply(reply)
 
@@ -575,16 +576,16 @@ class Session:
             if isinstance(index, Reply):
                 return index
             return Reply(ok(f"{index + 1} {self._uid(index)}"))
-        live = self._live(deleted_too=self._defect("uidl-lists-deleted"))
+        live = self._live(deleted_too=self.defect("uidl-lists-deleted"))
         body = "".join(f"{i + 1} {self._uid(i)}\r\n" for i in live).encode()
         reply = multiline("unique-id listing follows", body)
-        if self._defect("extra-line-after-terminator"):
+        if self.defect("extra-line-after-terminator"):
             reply += b"stray line\r\n"
         return Reply(reply)
 
     def _read(self, index: int) -> bytes | Reply:
         try:
-            return self._drop.read(index)
+            return self.drop.read(index)
         except OSError:
             log.exception("cannot read message %d", index + 1)
             return Reply(err("[SYS/TEMP] cannot read message"))
@@ -599,7 +600,7 @@ class Session:
         counts: an 8-bit body under MIME 8bit transfer encoding is "obviously
         allowed" (same section).
         """
-        if self.utf8 or self._defect("utf8-headers-without-utf8-mode"):
+        if self.utf8 or self.defect("utf8-headers-without-utf8-mode"):
             return False
         end = message.find(CRLF + CRLF)
         header = message if end < 0 else message[:end]
@@ -608,7 +609,7 @@ class Session:
     def _retr_cmd(self, command: Command) -> Reply:
         if len(command.args) != 1:
             return Reply(err("RETR takes one argument"))
-        index = self._message(command.args[0], deleted_ok=self._defect("retr-deleted"))
+        index = self._message(command.args[0], deleted_ok=self.defect("retr-deleted"))
         if isinstance(index, Reply):
             return index
         data = self._read(index)
@@ -616,17 +617,17 @@ class Session:
             return data
         if self._utf8_refused(data):
             return Reply(err(UTF8_REFUSED))
-        if self._defect("retr-drops-last-line"):
+        if self.defect("retr-drops-last-line"):
             data = data[: data.rfind(CRLF, 0, len(data) - len(CRLF)) + len(CRLF)]
-        stuffed = not self._defect("no-dot-stuffing")
+        stuffed = not self.defect("no-dot-stuffing")
         return Reply(multiline(f"{len(data)} octets", data, stuffed=stuffed))
 
     def _top_cmd(self, command: Command) -> Reply:
-        if self._defect("top-advertised-not-implemented"):
+        if self.defect("top-advertised-not-implemented"):
             return Reply(err("unknown command"))
         if len(command.args) != 2:
             return Reply(err("TOP takes a message number and a line count"))
-        index = self._message(command.args[0], deleted_ok=self._defect("top-deleted"))
+        index = self._message(command.args[0], deleted_ok=self.defect("top-deleted"))
         if isinstance(index, Reply):
             return index
         if not _DIGITS.fullmatch(command.args[1]):
@@ -639,35 +640,35 @@ class Session:
             return data
         if self._utf8_refused(data):
             return Reply(err(UTF8_REFUSED))
-        if self._defect("top-extra-line"):
+        if self.defect("top-extra-line"):
             lines += 1
         head = top(data, lines)
-        if self._defect("top-no-blank-line"):
+        if self.defect("top-no-blank-line"):
             head = head.replace(CRLF + CRLF, CRLF, 1)
         return Reply(multiline("top of message follows", head))
 
     def _dele_cmd(self, command: Command) -> Reply:
         if len(command.args) != 1:
             return Reply(err("DELE takes one argument"))
-        index = self._message(command.args[0], deleted_ok=self._defect("dele-twice-ok"))
+        index = self._message(command.args[0], deleted_ok=self.defect("dele-twice-ok"))
         if isinstance(index, Reply):
             return index
-        if self._defect("dele-removes-at-once"):
-            self._drop.remove([index])
+        if self.defect("dele-removes-at-once"):
+            self.drop.remove([index])
         self.deleted.add(index)
         return Reply(ok(f"message {index + 1} deleted"))
 
     def _noop_cmd(self, command: Command) -> Reply:
         if command.args:
             return Reply(err("NOOP takes no argument"))
-        return Reply(b"+ok\r\n" if self._defect("lower-case-ok") else ok(""))
+        return Reply(b"+ok\r\n" if self.defect("lower-case-ok") else ok(""))
 
     def _rset_cmd(self, command: Command) -> Reply:
         if command.args:
             return Reply(err("RSET takes no argument"))
-        if not self._defect("rset-ignored"):
+        if not self.defect("rset-ignored"):
             self.deleted = set()
-        live = len(self._drop)
+        live = len(self.drop)
         return Reply(ok(f"maildrop has {live} messages"))
 
     def _quit_transaction(self, command: Command) -> Reply:
@@ -675,26 +676,27 @@ class Session:
         if command.args:
             return Reply(err("QUIT takes no argument"))
         marked = self.deleted
-        if self._defect("quit-keeps-deleted"):
+        if self.defect("quit-keeps-deleted"):
             marked = set()
-        elif self._defect("quit-removes-some"):
+        elif self.defect("quit-removes-some"):
             marked = set(sorted(marked)[:1])
-        failed = self._drop.remove(marked)
+        failed = self.drop.remove(marked)
         removed = len(marked) - len(failed)
-        left = len(self._drop) - removed
+        left = len(self.drop) - removed
         # Released before the +OK leaves, so a client that logs in again right
         # after reading it never meets its own stale lock.
         self.phase = Phase.CLOSED
-        self._release()
+        self.release_lock()
         log.info("%s: UPDATE removed %d messages, %d failed", self.user, removed, len(failed))
         if failed:
             return Reply(err("[SYS/TEMP] some deleted messages not removed"), close=True)
         return Reply(ok(f"{IMPLEMENTATION} signing off ({left} messages left)"), close=True)
 
-    def _release(self) -> None:
-        if self._lock_key is not None:
-            self.locks.release(self._lock_key)
-            self._lock_key = None
+    def release_lock(self) -> None:
+        """Release the maildrop lock, if one is held."""
+        if self.lock_key is not None:
+            self.locks.release(self.lock_key)
+            self.lock_key = None
 
 
 def _b64decode(data: bytes) -> bytes | None:
@@ -778,13 +780,13 @@ def _defective_handler(session: Session, phase: Phase, keyword: str) -> Handler 
         "pass-after-login": phase is Phase.TRANSACTION and keyword == "PASS",
         "unknown-command-ok": not any(keyword in table for table in HANDLERS.values()),
     }
-    if any(hit and session._defect(name) for name, hit in wrong_state.items()):
+    if any(hit and session.defect(name) for name, hit in wrong_state.items()):
         return _positive
     if phase is Phase.TRANSACTION:
-        if keyword == "STLS" and session._defect("stls-in-transaction"):
+        if keyword == "STLS" and session.defect("stls-in-transaction"):
             return Session._stls_cmd
-        if keyword == "UTF8" and session._defect("utf8-in-transaction"):
+        if keyword == "UTF8" and session.defect("utf8-in-transaction"):
             return Session._utf8_cmd
-    if session._defect("pass-without-user") and phase is Phase.AUTHORIZATION and keyword == "PASS":
+    if session.defect("pass-without-user") and phase is Phase.AUTHORIZATION and keyword == "PASS":
         return _pass_alone
     return None
