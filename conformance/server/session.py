@@ -13,8 +13,6 @@ would go unseen.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import itertools
@@ -25,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Final, Protocol
 
+from conformance.server import auth_handlers as auth
 from conformance.server import defects as d
 from conformance.server import sasl
 from conformance.server.config import IMPLEMENTATION, ServerConfig
@@ -49,7 +48,6 @@ __all__ = [
     "MAX_COMMAND",
     "MAX_SASL_RESPONSE",
     "MAX_STATUS",
-    "PLAINTEXT_REFUSED",
     "SECRET_COMMANDS",
     "UTF8_REFUSED",
     "Command",
@@ -71,14 +69,6 @@ MAX_SASL_RESPONSE: Final = 16384
 # LANG (RFC 6856 section 3): the one language the server's texts are in.
 LANGUAGES: Final = {"en": "English"}
 DEFAULT_LANGUAGE: Final = "en"
-# RFC 2595 section 2.2 privacy mode, before TLS.  USER gets no [AUTH]: RFC 3206
-# section 5 "strongly RECOMMENDED that the server not issue this response code
-# to the USER command".  APOP and AUTH get it: RFC 3206 section 5 counts "an
-# attempt to authenticate in violation of policy" as a credentials problem.
-# The same answer whatever the credentials (RFC 8314 section 4.1: no
-# "indication over a cleartext channel of whether the user's authentication
-# credentials were valid").
-PLAINTEXT_REFUSED: Final = "plaintext login refused: use STLS first"
 UTF8_REFUSED: Final = "[UTF8] message has UTF-8 headers: send UTF8 first"
 # Commands whose arguments are secrets: logged by keyword only.
 SECRET_COMMANDS: Final = frozenset({"PASS", "APOP", "AUTH"})
@@ -194,23 +184,7 @@ class Session:
 
     def _dispatch(self, line: bytes) -> Reply:
         if self.phase is Phase.SASL:
-            step, self.sasl_step = self.sasl_step, None
-            self.phase = Phase.AUTHORIZATION
-            log.debug("C: <SASL response>")
-            if step is None:  # pragma: no cover - SASL phase always has a step
-                raise RuntimeError("SASL phase without a step")
-            if line == b"*":
-                if self.defect("auth-cancel-ignored"):
-                    self.phase, self.sasl_step = Phase.SASL, step
-                    return Reply(b"+ \r\n")
-                # RFC 5034 section 4: "it MUST reject the AUTH command by sending an -ERR reply."
-                return Reply(err("authentication cancelled"))
-            decoded = self._b64decode(line)
-            if decoded is None:
-                # RFC 5034 section 4: "If the server cannot Base64 decode a client
-                # response, it MUST reject the AUTH command with an -ERR reply."
-                return Reply(err("invalid base64"))
-            return self._sasl_outcome(step(decoded))
+            return auth.sasl_response(self, line)
         phase = self.phase
         if b"\0" in line:
             self._leave_user()
@@ -241,19 +215,7 @@ class Session:
             self.phase = Phase.AUTHORIZATION
             self.user = None
 
-    # -- authorization ---------------------------------------------------
-
-    def _b64decode(self, data: bytes) -> bytes | None:
-        if self.defect("auth-bad-base64-accepted"):
-            try:  # non-alphabet characters silently dropped
-                return base64.b64decode(data, validate=False)
-            except (binascii.Error, ValueError):
-                return None
-        return _b64decode(data)
-
-    def _plaintext_refused(self) -> bool:
-        """No login of any kind yet: privacy mode and TLS not active (RFC 2595 section 2.2)."""
-        return self.config.refuse_plaintext_auth and not self.secure
+    # -- credentials: what the SASL mechanisms may ask (sasl.Credentials) --
 
     def secret(self, user: str) -> str | None:
         """The account's password (for challenge-response mechanisms), None if unknown."""
@@ -268,181 +230,6 @@ class Session:
         return hmac.compare_digest(
             password.encode("utf-8", "surrogateescape"), expected.encode("utf-8")
         )
-
-    def _open_maildrop(self, user: str) -> Reply:
-        """Credentials are good: lock the maildrop and enter TRANSACTION."""
-        directory = self.config.maildir_for(user)
-        key = os.path.abspath(directory)
-        if not (self.defect("no-lock") or self.locks.acquire(key)):
-            # Authentication worked, so no [AUTH] (RFC 2449 section 8.1.2).
-            if self.defect("in-use-without-code"):
-                return Reply(err("maildrop already locked"))
-            if self.defect("in-use-auth-code"):
-                return Reply(err("[AUTH] maildrop already locked"))
-            return Reply(err("[IN-USE] maildrop already locked"))
-        try:
-            maildrop = Maildrop.load(directory)
-        except OSError:
-            # RFC 1939 section 4: release the lock before refusing.
-            self.locks.release(key)
-            log.exception("cannot open maildrop of %s", user)
-            return Reply(err("[SYS/TEMP] cannot open maildrop"))
-        self.lock_key = key
-        self.user = user
-        self.maildrop = maildrop
-        self.deleted = set()
-        self.phase = Phase.TRANSACTION
-        log.info("%s logged in, %d messages", user, len(maildrop))
-        size = sum(message.size for message in maildrop)
-        return Reply(ok(f"maildrop locked and ready, {len(maildrop)} messages ({size} octets)"))
-
-    def _auth_failed(self) -> Reply:
-        self.phase = Phase.AUTHORIZATION
-        self.user = None
-        if self.defect("wrong-password-no-auth-code"):
-            return Reply(err("invalid user name or password"))
-        return Reply(err("[AUTH] invalid user name or password"))
-
-    def _user_cmd(self, command: Command) -> Reply:
-        if len(command.args) != 1:
-            return Reply(err("USER takes one argument"))
-        if self._plaintext_refused():
-            # RFC 1939 section 7: "The server may return a negative response if
-            # mailbox exists, but does not permit plaintext password authentication."
-            # Said for every name, so that it tells nothing about which exist.
-            return Reply(err(PLAINTEXT_REFUSED))
-        # Any name gets +OK: a -ERR here would tell which names exist (RFC 1939 section 13).
-        self.user = command.args[0]
-        self.phase = Phase.AUTHORIZATION_USER
-        return Reply(ok("send PASS"))
-
-    def _pass_cmd(self, command: Command) -> Reply:
-        user = self.user
-        self.phase = Phase.AUTHORIZATION
-        self.user = None
-        if user is None:  # pragma: no cover - the table only routes PASS after USER
-            raise RuntimeError("PASS without a pending USER")
-        if not command.rest:
-            return Reply(err("PASS takes one argument"))
-        lax = self.defect("any-password") and user in self.config.accounts
-        if not (lax or self.password_ok(user, command.rest)):
-            return self._auth_failed()
-        if user in self.config.apop_users:
-            # RFC 1939 section 13: this mailbox takes APOP, so not USER/PASS.
-            return self._auth_failed()
-        return self._open_maildrop(user)
-
-    def _apop_cmd(self, command: Command) -> Reply:
-        if len(command.args) != 2:
-            return Reply(err("APOP takes a name and a digest"))
-        if self._plaintext_refused():
-            return Reply(err(f"[AUTH] {PLAINTEXT_REFUSED}"))
-        user, digest = command.args
-        secret = self.config.accounts.get(user)
-        expected = hashlib.md5(
-            (self.timestamp + (secret or "")).encode("utf-8"), usedforsecurity=False
-        ).hexdigest()
-        # The RFC asks clients for lower-case hex; accepting upper case costs nothing.
-        if not hmac.compare_digest(digest.lower().encode("ascii", "replace"), expected.encode()):
-            return self._auth_failed()
-        if secret is None or user not in self.config.apop_users:
-            # Only mailboxes set up for APOP take it (RFC 1939 section 13).
-            return self._auth_failed()
-        return self._open_maildrop(user)
-
-    def _mechanisms(self) -> list[str]:
-        """The SASL mechanisms offered now.
-
-        None before TLS in privacy mode.  With TLS available but not active,
-        none that carries the password itself: RFC 2595 section 6, "The PLAIN
-        SASL mechanism MUST NOT be advertised or used unless a strong
-        encryption layer (such as the provided by TLS) is active or backwards
-        compatibility dictates otherwise", and RFC 5034 section 4 wants that
-        configuration by default.  A server without TLS keeps them: there,
-        backwards compatibility does dictate otherwise.
-        """
-        if self._plaintext_refused():
-            return []
-        if self.config.tls and not self.secure:
-            return [name for name in sasl.MECHANISMS if name not in sasl.CLEARTEXT]
-        return list(sasl.MECHANISMS)
-
-    def _auth_cmd(self, command: Command) -> Reply:
-        if not command.args:
-            # Neither RFC 1734 nor RFC 5034 defines AUTH without a mechanism
-            # (RFC 5034 section 5: "AUTH" SP sasl-mech ...).  Listing the
-            # mechanisms is the widespread pre-CAPA convention and contradicts
-            # no rule, so it stays; CAPA's SASL line is the standard way.
-            body = b"".join(name.encode() + CRLF for name in self._mechanisms())
-            return Reply(multiline("SASL mechanisms follow", body))
-        if len(command.args) > 2:
-            return Reply(err("AUTH takes a mechanism and an optional initial response"))
-        # RFC 5034 section 5: mechanism names are case-insensitive.
-        mechanism = sasl.MECHANISMS.get(command.args[0].upper())
-        if mechanism is None:
-            # RFC 5034 section 4: "If the requested authentication mechanism is
-            # not supported, the server rejects the AUTH command with an -ERR reply."
-            return Reply(err("unsupported SASL mechanism"))
-        if command.args[0].upper() not in self._mechanisms():
-            return Reply(err(f"[AUTH] {PLAINTEXT_REFUSED}"))
-        initial: bytes | None = None
-        if len(command.args) == 2:
-            # RFC 5034 section 4: "=" is a present but empty initial response.
-            argument = command.args[1]
-            initial = (
-                b"" if argument == "=" else self._b64decode(argument.encode("ascii", "replace"))
-            )
-            if initial is None:
-                return Reply(err("invalid base64"))
-        return self._sasl_outcome(mechanism(initial, self))
-
-    def _sasl_outcome(self, outcome: sasl.Outcome) -> Reply:
-        """Answer what a mechanism decided: a challenge, a failure or a login."""
-        if isinstance(outcome, sasl.Challenge):
-            self.phase = Phase.SASL
-            self.sasl_step = outcome.next
-            # RFC 5034 section 4: "+" SP base64, "MUST NOT contain any text other
-            # than the BASE64 encoded challenge"; an empty challenge is "+ " alone.
-            return Reply(b"+ " + base64.b64encode(outcome.data) + CRLF)
-        if isinstance(outcome, sasl.Malformed):
-            return Reply(err(outcome.reason))
-        if not outcome.ok:
-            # RFC 5034 section 4: "the server MUST behave as if the client had
-            # not issued the AUTH command" (still AUTHORIZATION).
-            reply = self._auth_failed()
-            if self.defect("failed-auth-enters-transaction"):
-                # The maildrop is opened before the result is checked (and never locked).
-                self.user, self.deleted = outcome.authcid, set()
-                self.maildrop = Maildrop.load(self.config.maildir_for(outcome.authcid))
-                self.phase = Phase.TRANSACTION
-            return reply
-        if outcome.authzid and outcome.authzid != outcome.authcid:
-            return Reply(err("[AUTH] not authorized to act as another user"))
-        return self._open_maildrop(outcome.authcid)
-
-    def _stls_cmd(self, command: Command) -> Reply:
-        if command.args:
-            return Reply(err("STLS takes no argument"))
-        if not self.config.tls:
-            return Reply(err("TLS is not available"))
-        if self.secure:
-            # RFC 2595 section 4: "A -ERR response MAY result if a security layer
-            # is already active" (its example: "Command not permitted when TLS active").
-            return Reply(err("command not permitted when TLS active"))
-        if self.utf8:
-            # RFC 6856 section 2.1: "Clients MUST NOT issue the "STLS" command
-            # after issuing UTF8; servers MAY ... enforce this".
-            return Reply(err("STLS not permitted after UTF8"))
-        return Reply(ok("begin TLS negotiation"), starttls=True)
-
-    def _stls_offered(self) -> bool:
-        # RFC 2595 section 4: "The capability name "STLS" indicates this command
-        # is present and permitted in the current state."
-        if self.phase is Phase.TRANSACTION or not self.config.tls:
-            return False
-        if self.secure:
-            return self.defect("capa-keeps-stls-after-tls")
-        return not self.utf8
 
     def _utf8_cmd(self, command: Command) -> Reply:
         # RFC 6856 section 2.1: "The "UTF8" command has no parameters."
@@ -471,17 +258,17 @@ class Session:
 
     def capabilities(self) -> list[str]:
         """What CAPA lists in the current state."""
-        refused = self._plaintext_refused()
+        refused = auth.plaintext_refused(self)
         # In privacy mode USER and SASL appear only once TLS is on: RFC 2595
         # section 4 "The server MAY advertise different capabilities after STLS".
         capabilities = ["TOP", "UIDL", *([] if refused else ["USER"]), "RESP-CODES", "PIPELINING"]
-        mechanisms = self._mechanisms()
+        mechanisms = auth.mechanisms(self)
         if mechanisms:
             # RFC 5034 section 3: kept in TRANSACTION too, "even though no further
             # AUTH commands may be issued".
             capabilities.append("SASL " + " ".join(mechanisms))
         capabilities.append("AUTH-RESP-CODE")
-        if self._stls_offered():
+        if auth.stls_offered(self):
             capabilities.append("STLS")
         capabilities += ["UTF8", "LANG", f"IMPLEMENTATION {IMPLEMENTATION}"]
         return capabilities
@@ -491,12 +278,6 @@ class Session:
             return Reply(err("CAPA takes no argument"))
         body = b"".join(c.encode() + CRLF for c in self.capabilities())
         return Reply(multiline("capability list follows", body))
-
-    def _quit_authorization(self, command: Command) -> Reply:
-        if command.args:
-            return Reply(err("QUIT takes no argument"))
-        self.phase = Phase.CLOSED
-        return Reply(ok(f"{IMPLEMENTATION} signing off"), close=True)
 
     # -- transaction -----------------------------------------------------
 
@@ -699,14 +480,6 @@ class Session:
             self.lock_key = None
 
 
-def _b64decode(data: bytes) -> bytes | None:
-    """Strict base64 (RFC 5034 section 4): any character outside the alphabet is an error."""
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
 def _match_language(language_range: str) -> str | None:
     """The supported tag a basic language range picks (RFC 4647 section 3.3.1), or None.
 
@@ -728,19 +501,19 @@ def _loggable(command: Command) -> str:
 
 
 _AUTHORIZATION: Final[dict[str, Handler]] = {
-    "USER": Session._user_cmd,
-    "APOP": Session._apop_cmd,
-    "AUTH": Session._auth_cmd,
+    "USER": auth.user_cmd,
+    "APOP": auth.apop_cmd,
+    "AUTH": auth.auth_cmd,
     "CAPA": Session._capa_cmd,
-    "STLS": Session._stls_cmd,
+    "STLS": auth.stls_cmd,
     "UTF8": Session._utf8_cmd,
     "LANG": Session._lang_cmd,
-    "QUIT": Session._quit_authorization,
+    "QUIT": auth.quit_cmd,
 }
 
 HANDLERS: Final[dict[Phase, dict[str, Handler]]] = {
     Phase.AUTHORIZATION: _AUTHORIZATION,
-    Phase.AUTHORIZATION_USER: {**_AUTHORIZATION, "PASS": Session._pass_cmd},
+    Phase.AUTHORIZATION_USER: {**_AUTHORIZATION, "PASS": auth.pass_cmd},
     Phase.SASL: {},  # lines are SASL responses, handled before the table
     Phase.TRANSACTION: {
         "STAT": Session._stat_cmd,
@@ -767,8 +540,8 @@ def _pass_alone(session: Session, command: Command) -> Reply:
     """PASS with no USER before it: log in to whichever account has this password."""
     for user in session.config.accounts:
         if session.password_ok(user, command.rest):
-            return session._open_maildrop(user)
-    return session._auth_failed()
+            return auth.open_maildrop(session, user)
+    return auth.auth_failed(session)
 
 
 def _defective_handler(session: Session, phase: Phase, keyword: str) -> Handler | None:
@@ -784,7 +557,7 @@ def _defective_handler(session: Session, phase: Phase, keyword: str) -> Handler 
         return _positive
     if phase is Phase.TRANSACTION:
         if keyword == "STLS" and session.defect("stls-in-transaction"):
-            return Session._stls_cmd
+            return auth.stls_cmd
         if keyword == "UTF8" and session.defect("utf8-in-transaction"):
             return Session._utf8_cmd
     if session.defect("pass-without-user") and phase is Phase.AUTHORIZATION and keyword == "PASS":
