@@ -25,6 +25,7 @@ from typing import Final, Protocol
 
 from conformance.server import auth_handlers as auth
 from conformance.server import defects as d
+from conformance.server import extension_handlers as extension
 from conformance.server import sasl
 from conformance.server.config import IMPLEMENTATION, ServerConfig
 from conformance.server.maildrop import Maildrop, top
@@ -42,14 +43,11 @@ from conformance.server.vocabulary import (
 
 __all__ = [
     "CRLF",
-    "DEFAULT_LANGUAGE",
     "HANDLERS",
-    "LANGUAGES",
     "MAX_COMMAND",
     "MAX_SASL_RESPONSE",
     "MAX_STATUS",
     "SECRET_COMMANDS",
-    "UTF8_REFUSED",
     "Command",
     "Handler",
     "Locks",
@@ -66,10 +64,6 @@ __all__ = [
 MAX_COMMAND: Final = 255  # RFC 2449 section 4, CRLF included
 # RFC 5034 section 4: SASL responses are not bound by the command limit.
 MAX_SASL_RESPONSE: Final = 16384
-# LANG (RFC 6856 section 3): the one language the server's texts are in.
-LANGUAGES: Final = {"en": "English"}
-DEFAULT_LANGUAGE: Final = "en"
-UTF8_REFUSED: Final = "[UTF8] message has UTF-8 headers: send UTF8 first"
 # Commands whose arguments are secrets: logged by keyword only.
 SECRET_COMMANDS: Final = frozenset({"PASS", "APOP", "AUTH"})
 _DIGITS: Final = re.compile(r"[0-9]+")
@@ -115,7 +109,7 @@ class Session:
         self.timestamp = timestamp or make_timestamp()
         self.secure = secure  # TLS is active (implicit TLS, or after STLS)
         self.utf8 = False  # RFC 6856 UTF-8 mode
-        self.language = DEFAULT_LANGUAGE
+        self.language = extension.DEFAULT_LANGUAGE
         self.phase = Phase.AUTHORIZATION
         self.user: str | None = None
         self.maildrop: Maildrop | None = None
@@ -159,7 +153,7 @@ class Session:
         """
         self.secure = True
         self._leave_user()
-        self.language = DEFAULT_LANGUAGE
+        self.language = extension.DEFAULT_LANGUAGE
 
     def line_too_long(self) -> Reply:
         self._leave_user()
@@ -230,54 +224,6 @@ class Session:
         return hmac.compare_digest(
             password.encode("utf-8", "surrogateescape"), expected.encode("utf-8")
         )
-
-    def _utf8_cmd(self, command: Command) -> Reply:
-        # RFC 6856 section 2.1: "The "UTF8" command has no parameters."
-        if command.args:
-            return Reply(err("UTF8 takes no argument"))
-        self.utf8 = True
-        return Reply(ok("UTF-8 mode enabled"))
-
-    def _lang_cmd(self, command: Command) -> Reply:
-        if not command.args:
-            # RFC 6856 section 3.2: one "language listing" per line, the tag
-            # "optionally followed by a single space and a human-readable
-            # description of the language in the language itself".
-            body = "".join(f"{tag} {name}\r\n" for tag, name in LANGUAGES.items())
-            return Reply(multiline("language listing follows", body.encode("utf-8")))
-        if len(command.args) != 1:
-            return Reply(err("LANG takes one language range"))
-        tag = _match_language(command.args[0])
-        if tag is None:
-            # RFC 6856 section 3.2: on -ERR the previous language stays in use.
-            return Reply(err("unsupported language"))
-        self.language = tag
-        # RFC 6856 section 3.2: "+OK response followed by a single space, the
-        # exact language tag selected, and another space".
-        return Reply(ok(f"{tag} language changed"))
-
-    def capabilities(self) -> list[str]:
-        """What CAPA lists in the current state."""
-        refused = auth.plaintext_refused(self)
-        # In privacy mode USER and SASL appear only once TLS is on: RFC 2595
-        # section 4 "The server MAY advertise different capabilities after STLS".
-        capabilities = ["TOP", "UIDL", *([] if refused else ["USER"]), "RESP-CODES", "PIPELINING"]
-        mechanisms = auth.mechanisms(self)
-        if mechanisms:
-            # RFC 5034 section 3: kept in TRANSACTION too, "even though no further
-            # AUTH commands may be issued".
-            capabilities.append("SASL " + " ".join(mechanisms))
-        capabilities.append("AUTH-RESP-CODE")
-        if auth.stls_offered(self):
-            capabilities.append("STLS")
-        capabilities += ["UTF8", "LANG", f"IMPLEMENTATION {IMPLEMENTATION}"]
-        return capabilities
-
-    def _capa_cmd(self, command: Command) -> Reply:
-        if command.args:
-            return Reply(err("CAPA takes no argument"))
-        body = b"".join(c.encode() + CRLF for c in self.capabilities())
-        return Reply(multiline("capability list follows", body))
 
     # -- transaction -----------------------------------------------------
 
@@ -371,22 +317,6 @@ class Session:
             log.exception("cannot read message %d", index + 1)
             return Reply(err("[SYS/TEMP] cannot read message"))
 
-    def _utf8_refused(self, message: bytes) -> bool:
-        """Whether the message's header section needs UTF-8 mode, which is off.
-
-        RFC 6856 section 2.1: "When UTF-8 mode has not been enabled, character
-        strings outside the ASCII repertoire MUST NOT be sent to the client as
-        is ... the server MUST either send the client a surrogate message ...
-        or fail the request with an -ERR response."  Only the header section
-        counts: an 8-bit body under MIME 8bit transfer encoding is "obviously
-        allowed" (same section).
-        """
-        if self.utf8 or self.defect("utf8-headers-without-utf8-mode"):
-            return False
-        end = message.find(CRLF + CRLF)
-        header = message if end < 0 else message[:end]
-        return not header.isascii()
-
     def _retr_cmd(self, command: Command) -> Reply:
         if len(command.args) != 1:
             return Reply(err("RETR takes one argument"))
@@ -396,8 +326,8 @@ class Session:
         data = self._read(index)
         if isinstance(data, Reply):
             return data
-        if self._utf8_refused(data):
-            return Reply(err(UTF8_REFUSED))
+        if extension.utf8_refused(self, data):
+            return Reply(err(extension.UTF8_REFUSED))
         if self.defect("retr-drops-last-line"):
             data = data[: data.rfind(CRLF, 0, len(data) - len(CRLF)) + len(CRLF)]
         stuffed = not self.defect("no-dot-stuffing")
@@ -419,8 +349,8 @@ class Session:
         data = self._read(index)
         if isinstance(data, Reply):
             return data
-        if self._utf8_refused(data):
-            return Reply(err(UTF8_REFUSED))
+        if extension.utf8_refused(self, data):
+            return Reply(err(extension.UTF8_REFUSED))
         if self.defect("top-extra-line"):
             lines += 1
         head = top(data, lines)
@@ -480,20 +410,6 @@ class Session:
             self.lock_key = None
 
 
-def _match_language(language_range: str) -> str | None:
-    """The supported tag a basic language range picks (RFC 4647 section 3.3.1), or None.
-
-    RFC 6856 section 3.2: "*" asks for the administrator's preferred language.
-    """
-    if language_range == "*":
-        return DEFAULT_LANGUAGE
-    wanted = language_range.lower()
-    for tag in LANGUAGES:
-        if tag == wanted or tag.startswith(wanted + "-"):
-            return tag
-    return None
-
-
 def _loggable(command: Command) -> str:
     if command.keyword in SECRET_COMMANDS and command.args:
         return f"{command.keyword} <redacted>"
@@ -504,10 +420,10 @@ _AUTHORIZATION: Final[dict[str, Handler]] = {
     "USER": auth.user_cmd,
     "APOP": auth.apop_cmd,
     "AUTH": auth.auth_cmd,
-    "CAPA": Session._capa_cmd,
+    "CAPA": extension.capa_cmd,
     "STLS": auth.stls_cmd,
-    "UTF8": Session._utf8_cmd,
-    "LANG": Session._lang_cmd,
+    "UTF8": extension.utf8_cmd,
+    "LANG": extension.lang_cmd,
     "QUIT": auth.quit_cmd,
 }
 
@@ -524,8 +440,8 @@ HANDLERS: Final[dict[Phase, dict[str, Handler]]] = {
         "RSET": Session._rset_cmd,
         "TOP": Session._top_cmd,
         "UIDL": Session._uidl_cmd,
-        "CAPA": Session._capa_cmd,
-        "LANG": Session._lang_cmd,
+        "CAPA": extension.capa_cmd,
+        "LANG": extension.lang_cmd,
         "QUIT": Session._quit_transaction,
     },
     Phase.CLOSED: {},
@@ -559,7 +475,7 @@ def _defective_handler(session: Session, phase: Phase, keyword: str) -> Handler 
         if keyword == "STLS" and session.defect("stls-in-transaction"):
             return auth.stls_cmd
         if keyword == "UTF8" and session.defect("utf8-in-transaction"):
-            return Session._utf8_cmd
+            return extension.utf8_cmd
     if session.defect("pass-without-user") and phase is Phase.AUTHORIZATION and keyword == "PASS":
         return _pass_alone
     return None
