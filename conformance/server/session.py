@@ -4,7 +4,13 @@
 bytes to send back, plus whether to close afterwards.  What a command does in
 each state is the table :data:`HANDLERS` (``HANDLERS[phase][keyword]``): a
 command missing from the current phase's table is answered ``-ERR``, as
-RFC 1939 section 3 requires for unknown and wrong-state commands alike.
+RFC 1939 section 3 requires for unknown and wrong-state commands alike.  The
+handlers are functions of the session, one module per concern:
+:mod:`~conformance.server.auth_handlers` (AUTHORIZATION: USER, PASS, APOP,
+AUTH, STLS), :mod:`~conformance.server.transaction_handlers` (TRANSACTION and
+UPDATE) and :mod:`~conformance.server.extension_handlers` (CAPA, UTF8, LANG).
+What an injected defect (:mod:`~conformance.server.defects`) does to the
+dispatch itself is at the end of this module.
 
 This module deliberately shares no code with the harness (``conformance.codec``
 and friends): the harness judges this server, so a bug they had in common
@@ -13,7 +19,6 @@ would go unseen.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import itertools
 import os
@@ -27,8 +32,9 @@ from conformance.server import auth_handlers as auth
 from conformance.server import defects as d
 from conformance.server import extension_handlers as extension
 from conformance.server import sasl
+from conformance.server import transaction_handlers as transaction
 from conformance.server.config import IMPLEMENTATION, ServerConfig
-from conformance.server.maildrop import Maildrop, top
+from conformance.server.maildrop import Maildrop
 from conformance.server.vocabulary import (
     CRLF,
     MAX_STATUS,
@@ -66,7 +72,6 @@ MAX_COMMAND: Final = 255  # RFC 2449 section 4, CRLF included
 MAX_SASL_RESPONSE: Final = 16384
 # Commands whose arguments are secrets: logged by keyword only.
 SECRET_COMMANDS: Final = frozenset({"PASS", "APOP", "AUTH"})
-_DIGITS: Final = re.compile(r"[0-9]+")
 _HOSTNAME: Final = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 _greetings = itertools.count(1)
 
@@ -225,7 +230,7 @@ class Session:
             password.encode("utf-8", "surrogateescape"), expected.encode("utf-8")
         )
 
-    # -- transaction -----------------------------------------------------
+    # -- the locked maildrop (TRANSACTION) --------------------------------
 
     @property
     def drop(self) -> Maildrop:
@@ -233,175 +238,6 @@ class Session:
         if self.maildrop is None:  # pragma: no cover - TRANSACTION always has one
             raise RuntimeError("no maildrop outside TRANSACTION")
         return self.maildrop
-
-    def _message(self, argument: str, *, deleted_ok: bool = False) -> int | Reply:
-        """The 0-based index a message-number argument names, or the -ERR to send."""
-        if not _DIGITS.fullmatch(argument):
-            return Reply(err("invalid message number"))
-        digits = argument.lstrip("0")
-        # Bounded before int(): a message count never has 19 digits.
-        number = int(digits) if 0 < len(digits) < 19 else 0
-        if self.defect("renumber-after-dele"):
-            live = self._live()
-            return live[number - 1] if 1 <= number <= len(live) else Reply(err("no such message"))
-        if not 1 <= number <= len(self.drop):
-            return Reply(err("no such message"))
-        if number - 1 in self.deleted and not deleted_ok:
-            return Reply(err(f"message {number} already deleted"))
-        return number - 1
-
-    def _live(self, *, deleted_too: bool = False) -> list[int]:
-        return [i for i in range(len(self.drop)) if deleted_too or i not in self.deleted]
-
-    def _size(self, index: int) -> int:
-        size = self.drop[index].size
-        if self.defect("size-lf-count"):
-            data = self._read(index)
-            size -= data.count(CRLF) if isinstance(data, bytes) else 0
-        return size
-
-    def _uid(self, index: int) -> str:
-        if self.defect("uidl-duplicate") and index == 1:
-            index = 0
-        uid = self.drop[index].uid
-        if self.defect("uidl-unstable"):
-            uid = hashlib.sha1((self.timestamp + uid).encode()).hexdigest()
-        if self.defect("uidl-too-long"):
-            uid = uid.ljust(d.LONG_UID, "x")
-        return uid
-
-    def _stat_cmd(self, command: Command) -> Reply:
-        if command.args:
-            return Reply(err("STAT takes no argument"))
-        live = self._live(deleted_too=self.defect("stat-counts-deleted"))
-        size = sum(self._size(i) for i in live)
-        if self.defect("bare-lf"):
-            return Reply(ok(f"{len(live)} {size}")[: -len(CRLF)] + b"\n")
-        return Reply(ok(f"{len(live)} {size}"))
-
-    def _list_cmd(self, command: Command) -> Reply:
-        if len(command.args) > 1:
-            return Reply(err("LIST takes at most one argument"))
-        if command.args:
-            index = self._message(command.args[0])
-            if isinstance(index, Reply):
-                return index
-            return Reply(ok(f"{index + 1} {self._size(index)}"))
-        live = self._live(deleted_too=self.defect("list-shows-deleted"))
-        size = sum(self._size(i) for i in live)
-        body = "".join(f"{i + 1} {self._size(i)}\r\n" for i in live).encode()
-        reply = multiline(f"{len(live)} messages ({size} octets)", body)
-        if self.defect("missing-terminator") and not live:
-            reply = reply[: -len(b".\r\n")]
-        return Reply(reply)
-
-    def _uidl_cmd(self, command: Command) -> Reply:
-        if len(command.args) > 1:
-            return Reply(err("UIDL takes at most one argument"))
-        if command.args:
-            index = self._message(command.args[0])
-            if isinstance(index, Reply):
-                return index
-            return Reply(ok(f"{index + 1} {self._uid(index)}"))
-        live = self._live(deleted_too=self.defect("uidl-lists-deleted"))
-        body = "".join(f"{i + 1} {self._uid(i)}\r\n" for i in live).encode()
-        reply = multiline("unique-id listing follows", body)
-        if self.defect("extra-line-after-terminator"):
-            reply += b"stray line\r\n"
-        return Reply(reply)
-
-    def _read(self, index: int) -> bytes | Reply:
-        try:
-            return self.drop.read(index)
-        except OSError:
-            log.exception("cannot read message %d", index + 1)
-            return Reply(err("[SYS/TEMP] cannot read message"))
-
-    def _retr_cmd(self, command: Command) -> Reply:
-        if len(command.args) != 1:
-            return Reply(err("RETR takes one argument"))
-        index = self._message(command.args[0], deleted_ok=self.defect("retr-deleted"))
-        if isinstance(index, Reply):
-            return index
-        data = self._read(index)
-        if isinstance(data, Reply):
-            return data
-        if extension.utf8_refused(self, data):
-            return Reply(err(extension.UTF8_REFUSED))
-        if self.defect("retr-drops-last-line"):
-            data = data[: data.rfind(CRLF, 0, len(data) - len(CRLF)) + len(CRLF)]
-        stuffed = not self.defect("no-dot-stuffing")
-        return Reply(multiline(f"{len(data)} octets", data, stuffed=stuffed))
-
-    def _top_cmd(self, command: Command) -> Reply:
-        if self.defect("top-advertised-not-implemented"):
-            return Reply(err("unknown command"))
-        if len(command.args) != 2:
-            return Reply(err("TOP takes a message number and a line count"))
-        index = self._message(command.args[0], deleted_ok=self.defect("top-deleted"))
-        if isinstance(index, Reply):
-            return index
-        if not _DIGITS.fullmatch(command.args[1]):
-            return Reply(err("invalid line count"))
-        digits = command.args[1].lstrip("0")
-        # More lines than any message has is the same as "all of them".
-        lines = int(digits or "0") if len(digits) < 19 else 1 << 62
-        data = self._read(index)
-        if isinstance(data, Reply):
-            return data
-        if extension.utf8_refused(self, data):
-            return Reply(err(extension.UTF8_REFUSED))
-        if self.defect("top-extra-line"):
-            lines += 1
-        head = top(data, lines)
-        if self.defect("top-no-blank-line"):
-            head = head.replace(CRLF + CRLF, CRLF, 1)
-        return Reply(multiline("top of message follows", head))
-
-    def _dele_cmd(self, command: Command) -> Reply:
-        if len(command.args) != 1:
-            return Reply(err("DELE takes one argument"))
-        index = self._message(command.args[0], deleted_ok=self.defect("dele-twice-ok"))
-        if isinstance(index, Reply):
-            return index
-        if self.defect("dele-removes-at-once"):
-            self.drop.remove([index])
-        self.deleted.add(index)
-        return Reply(ok(f"message {index + 1} deleted"))
-
-    def _noop_cmd(self, command: Command) -> Reply:
-        if command.args:
-            return Reply(err("NOOP takes no argument"))
-        return Reply(b"+ok\r\n" if self.defect("lower-case-ok") else ok(""))
-
-    def _rset_cmd(self, command: Command) -> Reply:
-        if command.args:
-            return Reply(err("RSET takes no argument"))
-        if not self.defect("rset-ignored"):
-            self.deleted = set()
-        live = len(self.drop)
-        return Reply(ok(f"maildrop has {live} messages"))
-
-    def _quit_transaction(self, command: Command) -> Reply:
-        """Enter UPDATE: remove exactly the marked messages, release the lock, close."""
-        if command.args:
-            return Reply(err("QUIT takes no argument"))
-        marked = self.deleted
-        if self.defect("quit-keeps-deleted"):
-            marked = set()
-        elif self.defect("quit-removes-some"):
-            marked = set(sorted(marked)[:1])
-        failed = self.drop.remove(marked)
-        removed = len(marked) - len(failed)
-        left = len(self.drop) - removed
-        # Released before the +OK leaves, so a client that logs in again right
-        # after reading it never meets its own stale lock.
-        self.phase = Phase.CLOSED
-        self.release_lock()
-        log.info("%s: UPDATE removed %d messages, %d failed", self.user, removed, len(failed))
-        if failed:
-            return Reply(err("[SYS/TEMP] some deleted messages not removed"), close=True)
-        return Reply(ok(f"{IMPLEMENTATION} signing off ({left} messages left)"), close=True)
 
     def release_lock(self) -> None:
         """Release the maildrop lock, if one is held."""
@@ -432,17 +268,17 @@ HANDLERS: Final[dict[Phase, dict[str, Handler]]] = {
     Phase.AUTHORIZATION_USER: {**_AUTHORIZATION, "PASS": auth.pass_cmd},
     Phase.SASL: {},  # lines are SASL responses, handled before the table
     Phase.TRANSACTION: {
-        "STAT": Session._stat_cmd,
-        "LIST": Session._list_cmd,
-        "RETR": Session._retr_cmd,
-        "DELE": Session._dele_cmd,
-        "NOOP": Session._noop_cmd,
-        "RSET": Session._rset_cmd,
-        "TOP": Session._top_cmd,
-        "UIDL": Session._uidl_cmd,
+        "STAT": transaction.stat_cmd,
+        "LIST": transaction.list_cmd,
+        "RETR": transaction.retr_cmd,
+        "DELE": transaction.dele_cmd,
+        "NOOP": transaction.noop_cmd,
+        "RSET": transaction.rset_cmd,
+        "TOP": transaction.top_cmd,
+        "UIDL": transaction.uidl_cmd,
         "CAPA": extension.capa_cmd,
         "LANG": extension.lang_cmd,
-        "QUIT": Session._quit_transaction,
+        "QUIT": transaction.quit_cmd,
     },
     Phase.CLOSED: {},
 }
