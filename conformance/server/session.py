@@ -61,6 +61,7 @@ __all__ = [
     "Reply",
     "SaslStep",
     "Session",
+    "dispatch_keywords",
     "err",
     "make_timestamp",
     "multiline",
@@ -282,6 +283,16 @@ HANDLERS: Final[dict[Phase, dict[str, Handler]]] = {
     },
     Phase.CLOSED: {},
 }
+
+
+def dispatch_keywords() -> dict[str, frozenset[str]]:
+    """The keywords :data:`HANDLERS` answers in each phase a client can send in, by phase name.
+
+    The clean server's table: what injected defects add is not in it.  CLOSED
+    is left out (nothing is read after QUIT); SASL is empty, its lines being
+    SASL responses rather than commands.
+    """
+    return {phase.value: frozenset(HANDLERS[phase]) for phase in Phase if phase is not Phase.CLOSED}
 
 
 def _positive(session: Session, command: Command) -> Reply:
