@@ -15,6 +15,7 @@ from conformance.server.session import (
     MAX_SASL_RESPONSE,
     Phase,
     Session,
+    dispatch_keywords,
     make_timestamp,
 )
 
@@ -139,3 +140,16 @@ def test_every_handled_keyword_is_three_or_four_letters():
     for table in HANDLERS.values():
         for keyword in table:
             assert keyword.isupper() and 3 <= len(keyword) <= 4
+
+
+def test_dispatch_keywords_lists_each_client_phase_table():
+    keywords = dispatch_keywords()
+    assert set(keywords) == {"AUTHORIZATION", "AUTHORIZATION_USER", "SASL", "TRANSACTION"}
+    # RFC 1939 section 7: PASS only right after USER.
+    assert {phase for phase, table in keywords.items() if "PASS" in table} == {"AUTHORIZATION_USER"}
+    for command in ("RETR", "STAT", "DELE", "TOP", "UIDL"):
+        assert {phase for phase, table in keywords.items() if command in table} == {"TRANSACTION"}
+    assert {"USER", "APOP", "AUTH", "STLS"} <= keywords["AUTHORIZATION"]
+    assert not {"USER", "APOP", "AUTH", "STLS"} & keywords["TRANSACTION"]
+    assert {"CAPA", "QUIT"} <= keywords["AUTHORIZATION"] & keywords["TRANSACTION"]
+    assert keywords["SASL"] == frozenset()  # its lines are SASL responses
