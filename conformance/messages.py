@@ -100,11 +100,22 @@ class Message:
 
     def as_lf(self) -> bytes:
         """The message with LF line ends, as maildir and mbox files store it."""
+        return self._lf
+
+    @functools.cached_property
+    def _lf(self) -> bytes:
         return self.data.replace(CRLF, b"\n")
 
 
 def corpus(name: str) -> list[Message]:
     """The messages of corpus ``name``, in mailbox order (a new list each call)."""
+    return list(_built(name))
+
+
+@functools.cache
+def _built(name: str) -> tuple[Message, ...]:
+    # Built once per process: the corpus is deterministic, and the 1.1 MB
+    # message costs more to build than a whole exploration step.
     builders: dict[str, Callable[[], tuple[Message, ...]]] = {
         "standard": _standard,
         "small": _small,
@@ -115,7 +126,7 @@ def corpus(name: str) -> list[Message]:
         build = builders[name]
     except KeyError:
         raise ValueError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}") from None
-    return list(build())
+    return build()
 
 
 # -- building blocks -------------------------------------------------------

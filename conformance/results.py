@@ -17,7 +17,7 @@ from conformance.outcomes import Outcome, fails_run, worst
 SCHEMA_VERSION = 1
 
 
-@dataclass
+@dataclass(slots=True)
 class TranscriptEntry:
     """One line of a wire transcript.
 

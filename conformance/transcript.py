@@ -8,24 +8,23 @@ or an exception message.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable
+from typing import Any
 
+from conformance.pop3 import COMMANDS
 from conformance.results import TranscriptEntry
 
 REDACTED = "********"
 # Lines of a multi-line body kept in the transcript: a 1 MB RETR would
 # otherwise drown every report.  The octet count is always recorded.
 BODY_LINES_KEPT = 12
-
-_PASS = re.compile(r"^(PASS)(\s.*)?$", re.IGNORECASE | re.DOTALL)
-_APOP = re.compile(r"^(APOP\s+\S+)(\s.*)?$", re.IGNORECASE | re.DOTALL)
-_AUTH = re.compile(r"^(AUTH\s+\S+)(\s.*)?$", re.IGNORECASE | re.DOTALL)
+# Octets of one line kept (a status line may be at most 512).
+LINE_KEPT = 1024
 
 
 def redact_command(line: str, in_sasl: bool = False) -> str:
-    """Hide the secret part of a client line.
+    """Hide the secret part of a client line, as the command spec marks it.
 
     PASS loses its argument, APOP its digest, AUTH its initial response, and
     every line sent inside a SASL exchange is hidden whole (it carries
@@ -33,19 +32,47 @@ def redact_command(line: str, in_sasl: bool = False) -> str:
     """
     if in_sasl:
         return REDACTED
-    for pattern in (_PASS, _APOP, _AUTH):
-        m = pattern.match(line)
-        if m:
-            return m.group(1) + (" " + REDACTED if m.group(2) else "")
-    return line
+    words = line.split()
+    spec = COMMANDS.get(words[0].upper()) if words else None
+    if spec is None or spec.secret_from is None:
+        return line
+    kept = 1 + spec.secret_from
+    if len(words) <= kept:
+        return line
+    return " ".join(words[:kept]) + " " + REDACTED
 
 
 class Transcript:
+    """Entries are recorded raw and rendered (decoded, redacted, cut) when read.
+
+    Recording is on the path of every command: it only notes the time and
+    keeps a reference.  Rendering happens once per entry, the first time
+    :attr:`entries` is read, and applies the same redaction: no rendered
+    entry, and so no report, ever holds a secret.
+    """
+
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._t0 = time.monotonic()
         # Longest first, so that a secret containing another is hidden whole.
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-        self.entries: list[TranscriptEntry] = []
+        self._raw: list[tuple[float, str, str, Any, Any]] = []
+        self._rendered: list[TranscriptEntry] = []
+        self._done = 0  # raw records rendered so far
+
+    @property
+    def entries(self) -> list[TranscriptEntry]:
+        """The rendered entries, in order (rendering what was recorded since the last read)."""
+        raw = self._raw
+        if self._done < len(raw):
+            for record in raw[self._done :]:
+                self._render(*record)
+            self._done = len(raw)
+        return self._rendered
+
+    def clear(self) -> None:
+        self._raw.clear()
+        self._rendered.clear()
+        self._done = 0
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -56,31 +83,49 @@ class Transcript:
     def now_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000.0
 
+    def _entry(self, t: float, session: str, direction: str, text: str) -> None:
+        ms = round((t - self._t0) * 1000.0, 1)
+        self._rendered.append(TranscriptEntry(ms, session, direction, self._scrub(text)))
+
+    def _render(self, t: float, session: str, kind: str, payload: Any, extra: Any) -> None:
+        if kind == "client":
+            text = payload.decode("utf-8", errors="backslashreplace")
+            lines = text.split("\r\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            for line in lines:
+                self._entry(t, session, "C", redact_command(line, extra))
+        elif kind == "lines":
+            raw_lines, octets, more = payload, extra[0], extra[1]
+            kept = raw_lines[: BODY_LINES_KEPT + 1]
+            for raw in kept:
+                text = raw[:LINE_KEPT].decode("latin-1")
+                if len(raw) > LINE_KEPT:
+                    text += f"... ({len(raw)} octets)"
+                self._entry(t, session, "S", text)
+            left = len(raw_lines) - len(kept) + more
+            if left > 0:
+                self._entry(t, session, "*", f"... {left} more lines, {octets} octets in all")
+        else:
+            self._entry(t, session, kind, payload)
+
     def add(self, session: str, direction: str, text: str) -> None:
-        self.entries.append(
-            TranscriptEntry(round(self.now_ms(), 1), session, direction, self._scrub(text))
-        )
+        self._raw.append((time.monotonic(), session, direction, text, None))
 
     def client(self, session: str, data: bytes, in_sasl: bool = False) -> None:
-        """Record bytes sent by the client, one entry per line."""
-        text = data.decode("utf-8", errors="backslashreplace")
-        lines = text.split("\r\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        for line in lines:
-            self.add(session, "C", redact_command(line, in_sasl))
+        """Record bytes sent by the client (one entry per line once rendered)."""
+        self._raw.append((time.monotonic(), session, "client", data, in_sasl))
 
-    def server_lines(self, session: str, raw_lines: list[bytes], octets: int) -> None:
-        """Record server lines as they were received (line ends kept visible)."""
-        kept = raw_lines[: BODY_LINES_KEPT + 1]
-        for raw in kept:
-            self.add(session, "S", raw.decode("latin-1"))
-        if len(raw_lines) > len(kept):
-            self.add(
-                session,
-                "*",
-                f"... {len(raw_lines) - len(kept)} more lines, {octets} octets in all",
-            )
+    def server_lines(
+        self, session: str, raw_lines: list[bytes], octets: int, more: int = 0
+    ) -> None:
+        """Record server lines as they were received (line ends kept visible).
+
+        ``more`` counts body lines the caller left out; lines beyond
+        BODY_LINES_KEPT are left out too, and each kept line is cut to
+        LINE_KEPT octets: a transcript stays small whatever the server sends.
+        """
+        self._raw.append((time.monotonic(), session, "lines", raw_lines, (octets, more)))
 
     def event(self, session: str, text: str) -> None:
         self.add(session, "*", text)

@@ -1,9 +1,7 @@
 """A POP3 client session over TCP: the thin transport.
 
 The socket is driven through pexpect's ``SocketSpawn`` (the stack the user
-fixed), in a subclass that repairs its 4.9 defects (style.md): bytes only,
-CRLF line ends, reads copied to ``logfile_read``, an RST reported as EOF, a
-``close()`` that survives an RST, and no sleep after every read.
+fixed), mended in :mod:`conformance.spawn`.
 
 Responses are cut and the protocol state is kept by the sans-IO core
 (:class:`conformance.pop3.ClientConnection`), never by regex ``expect()``: a
@@ -20,7 +18,6 @@ the +OK to STLS (RFC 2595); either raises :class:`TLSError` on failure.
 from __future__ import annotations
 
 import contextlib
-import errno
 import socket
 import ssl
 import struct
@@ -28,10 +25,10 @@ import time
 from typing import Any
 
 from pexpect import EOF, TIMEOUT
-from pexpect.socket_pexpect import SocketSpawn
 
 from conformance.pop3 import (
     DEFAULT_LIMITS,
+    NEED_DATA,
     Answer,
     ClientConnection,
     Limits,
@@ -41,74 +38,18 @@ from conformance.pop3 import (
     encode_command,
 )
 from conformance.pop3.events import EXCERPT
+from conformance.spawn import READ_CHUNK, PopSpawn, shutdown_write
 from conformance.tls import TLSError, describe, handshake
-from conformance.transcript import Transcript
+from conformance.transcript import BODY_LINES_KEPT, Transcript
 
 __all__ = ["ConnectError", "PopSpawn", "Session", "TLSError"]
 
-READ_CHUNK = 65536
 # What a transcript keeps of data that arrives outside any answer.
 TRANSCRIPT_CHUNK = 512
 
 
 class ConnectError(Exception):
     """The target could not be reached (refused, unroutable or no answer to SYN)."""
-
-
-class PopSpawn(SocketSpawn):  # type: ignore[misc]
-    """``SocketSpawn`` with the defects of pexpect 4.9 mended."""
-
-    def __init__(self, sock: socket.socket, timeout: float) -> None:
-        # encoding=None: pexpect 4.9's encoding= path is broken for sockets.
-        super().__init__(sock, timeout=timeout, maxread=READ_CHUNK, encoding=None)
-        # The default sleeps 100 us after every read: 7x slower round trips.
-        self.delayafterread = None
-        # Set when a TLS stream ended with a bare TCP close (no close_notify).
-        self.ragged_eof = False
-        self.linesep = b"\r\n"
-
-    def sendline(self, s: bytes = b"") -> int:
-        # SocketSpawn.sendline appends os.linesep, which is LF here.
-        return int(self.send(s + b"\r\n"))
-
-    def read_nonblocking(self, size: int = 1, timeout: float | None = -1) -> bytes:
-        sock = self.socket
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            # Decrypted bytes already buffered inside the SSL object: a wait on
-            # the descriptor (select, or a recv timeout) would not see them.
-            timeout = 0
-        try:
-            data: bytes = super().read_nonblocking(size, timeout)
-        except (ConnectionResetError, BrokenPipeError) as exc:
-            # A peer RST is an end of stream like any other for us.
-            self.flag_eof = True
-            raise EOF(f"connection reset: {exc}") from exc
-        except ssl.SSLEOFError as exc:
-            # The TCP connection ended without a TLS close_notify alert.
-            self.flag_eof = True
-            self.ragged_eof = True
-            raise EOF(f"connection closed without a TLS close_notify: {exc}") from exc
-        except ssl.SSLError as exc:
-            # A broken TLS record or alert ends the stream just the same.
-            self.flag_eof = True
-            raise EOF(f"TLS error: {exc}") from exc
-        if self.logfile_read is not None:
-            # SocketSpawn never writes what it reads to logfile_read.
-            self.logfile_read.write(data)
-        return data
-
-    def close(self) -> None:
-        if self.child_fd == -1:  # type: ignore[has-type]
-            return
-        try:
-            self.socket.shutdown(socket.SHUT_RDWR)
-        except OSError as exc:
-            # ENOTCONN after an RST: the connection is already gone.
-            if exc.errno not in (errno.ENOTCONN, errno.EBADF, errno.ECONNRESET):
-                raise
-        self.socket.close()
-        self.child_fd = -1
-        self.closed = True
 
 
 class Session:
@@ -207,8 +148,7 @@ class Session:
             spawn.closed = True
             raise
         self._sock = tls
-        spawn.socket = tls
-        spawn.child_fd = tls.fileno()
+        spawn.use_socket(tls)
 
     def _handshake(
         self, sock: socket.socket, context: ssl.SSLContext, server_hostname: str | None
@@ -268,12 +208,9 @@ class Session:
         limit = self.timeout if timeout is None else timeout
         start = time.monotonic()
         deadline = start + limit
-        received = 0
         partial = b""
-        while True:
-            event = connection.next_event()
-            if isinstance(event, Answer):
-                break
+        event = connection.next_event() if connection.buffered() else NEED_DATA
+        while not isinstance(event, Answer):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 event = connection.time_out(partial)
@@ -287,24 +224,30 @@ class Session:
                 continue
             except EOF:
                 self.closed_by_server = True
-                connection.receive_data(b"")
-                continue
-            received += len(data)
+                data = b""
             if len(partial) < EXCERPT:
                 partial += data[: EXCERPT - len(partial)]
             connection.receive_data(data)
+            event = connection.next_event()
         event.response.elapsed_ms = (time.monotonic() - start) * 1000.0
         self._record(event.response)
         return event
 
     def _record(self, response: Response) -> None:
-        if response.kind in ("status", "continuation", "multi") or response.status_line:
+        kind = response.kind
+        if kind == "status" or kind == "continuation":
+            self.transcript.server_lines(self.label, [response.status_line], response.octets)
+        elif kind == "multi" or response.status_line:
+            # A transcript is evidence, not a copy: the first lines, re-stuffed as
+            # they came, and the count of the rest.
+            shown = response.lines[: BODY_LINES_KEPT + 1]
             lines = [response.status_line]
-            lines += [(b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in response.lines]
-            if response.kind == "multi":
+            lines += [(b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in shown]
+            more = response.line_count - len(shown)
+            if kind == "multi":
                 lines.append(b".\r\n")
-            self.transcript.server_lines(self.label, lines, response.octets)
-        if response.kind == "closed":
+            self.transcript.server_lines(self.label, lines, response.octets, more)
+        if kind == "closed":
             if response.partial:
                 self.transcript.add(self.label, "S", response.partial.decode("latin-1"))
             self.transcript.event(self.label, "connection closed by the server")
@@ -348,7 +291,7 @@ class Session:
             return
         self.transcript.event(self.label, "close (FIN, no QUIT)")
         with contextlib.suppress(OSError):
-            _shutdown_write(sock)
+            shutdown_write(sock)
         self.wait_closed(settle)
         self._discard()
 
@@ -369,7 +312,7 @@ class Session:
             return True
         self.transcript.event(self.label, "half-close (shutdown of the write side)")
         with contextlib.suppress(OSError):
-            _shutdown_write(sock)
+            shutdown_write(sock)
         closed = self.wait_closed(within)
         self._discard()
         return closed
@@ -415,10 +358,3 @@ class Session:
 
     def __exit__(self, *exc: Any) -> None:
         self._discard()
-
-
-def _shutdown_write(sock: socket.socket) -> None:
-    """Send a FIN; on a TLS socket keep the TLS state, so that what the server
-    still sends can be decrypted (``SSLSocket.shutdown`` would drop it and
-    read raw records from then on)."""
-    socket.socket.shutdown(sock, socket.SHUT_WR)

@@ -12,6 +12,7 @@ otherwise; ``B`` is only the short-lived second login.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Final
 
@@ -41,8 +42,15 @@ def parse_fragment(lines: Sequence[str]) -> list[Step]:
     Raises :class:`~conformance.scenario.errors.ScenarioError` if a line is
     not valid scenario grammar (an exploration bug, never a server's fault).
     """
+    return list(_parsed(tuple(lines)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(lines: tuple[str, ...]) -> tuple[Step, ...]:
+    # An exploration sends the same few fragments thousands of times; steps
+    # are frozen, so one parse serves them all.
     text = _PREFIX + "\n".join((*_OPENS, *lines)) + "\n"
-    return parse_scenario(text, "explore").steps[len(_OPENS) :]
+    return tuple(parse_scenario(text, "explore").steps[len(_OPENS) :])
 
 
 def login() -> list[str]:

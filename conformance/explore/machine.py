@@ -16,6 +16,7 @@ their parsed steps, so a failing example is already a scenario file.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from conformance.explore import fragments
 from conformance.explore.live import LiveRun
 from conformance.outcomes import fails_run
-from conformance.pop3 import Finding
+from conformance.pop3 import COMMANDS, CommandSpec, Finding, Shape, State
+from conformance.pop3.spec import LINE_COUNT, MESSAGE_NUMBER, Grammar
 from conformance.probe import ServerProfile
 from conformance.results import CheckResult, TranscriptEntry
 from conformance.scenario.steps import Scenario
@@ -39,27 +41,66 @@ _NUMBER = st.integers(min_value=0, max_value=MAX_NUMBER).map(str) | st.sampled_f
     ["-1", "x", "01"]
 )
 _LINES = st.sampled_from(["0", "1", "3", "100"])
+# The argument generators, by the spec's argument grammar.  An argument whose
+# grammar has none here (a user name, a language range) is never drawn.
+ARGUMENTS: dict[Grammar, st.SearchStrategy[str]] = {MESSAGE_NUMBER: _NUMBER, LINE_COUNT: _LINES}
 
 
-def _with_number(keyword: str) -> st.SearchStrategy[str]:
-    return _NUMBER.map(lambda n: f"{keyword} {n}")
+def _joined(keyword: str, values: tuple[str, ...]) -> str:
+    return " ".join((keyword, *values))
 
 
+def command_lines(spec: CommandSpec) -> st.SearchStrategy[str]:
+    """Every well-formed use of ``spec`` the generators can draw (valid or invalid values)."""
+    forms: list[st.SearchStrategy[str]] = []
+    for count in range(spec.required, len(spec.args) + 1):
+        args = spec.args[:count]
+        if not all(a.grammar in ARGUMENTS for a in args):
+            continue
+        drawn = st.tuples(*(ARGUMENTS[a.grammar] for a in args))
+        forms.append(drawn.map(functools.partial(_joined, spec.keyword)))
+    if not forms:
+        raise ValueError(f"{spec.keyword}: no argument generator for its grammar")
+    return st.one_of(forms)
+
+
+def _transaction(effect: str) -> list[CommandSpec]:
+    """The TRANSACTION commands of one effect, single-line answers first.
+
+    ``marks`` change the deletion marks (DELE, RSET), ``retrievals`` carry a
+    message (multi-line answers with an argument: RETR, TOP) and ``queries``
+    are the rest but QUIT, which the machine uses to end a session.
+    one_of and sampled_from shrink towards their first item, so a minimal
+    sequence prefers STAT to LIST and RETR to TOP.
+    """
+    out = []
+    for spec in COMMANDS.values():
+        if State.TRANSACTION not in spec.states or spec.keyword == "QUIT":
+            continue
+        if spec.keyword in MARKS:
+            kind = "marks"
+        elif spec.shape is Shape.MULTI and spec.required:
+            kind = "retrievals"
+        else:
+            kind = "queries"
+        if kind == effect:
+            out.append(spec)
+    return sorted(out, key=lambda spec: (spec.shape is not Shape.SINGLE, spec.required))
+
+
+MARKS = ("DELE", "RSET")
+QUERY_SPECS = _transaction("queries")
+RETRIEVAL_SPECS = _transaction("retrievals")
+# Every keyword the rules below can send in TRANSACTION.
+DRAWN_KEYWORDS: frozenset[str] = frozenset(
+    s.keyword for s in (*QUERY_SPECS, *RETRIEVAL_SPECS, *_transaction("marks"))
+)
 # Commands of the TRANSACTION state, in groups that get a rule each (rules are
 # drawn with equal weight: RSET and DELE need their own to come up often).
-# one_of and sampled_from shrink towards their first item, so a minimal
-# sequence prefers STAT to LIST and RETR to TOP.
-QUERIES: st.SearchStrategy[str] = st.one_of(
-    st.sampled_from(["STAT", "LIST", "UIDL", "NOOP", "CAPA"]),
-    _with_number("LIST"),
-    _with_number("UIDL"),
-)
-RETRIEVALS: st.SearchStrategy[str] = st.one_of(
-    _with_number("RETR"),
-    st.tuples(_NUMBER, _LINES).map(lambda t: f"TOP {t[0]} {t[1]}"),
-)
-DELETIONS: st.SearchStrategy[str] = _with_number("DELE")
-COMMANDS: st.SearchStrategy[str] = st.one_of(QUERIES, DELETIONS, st.just("RSET"), RETRIEVALS)
+QUERIES: st.SearchStrategy[str] = st.one_of([command_lines(s) for s in QUERY_SPECS])
+RETRIEVALS: st.SearchStrategy[str] = st.one_of([command_lines(s) for s in RETRIEVAL_SPECS])
+DELETIONS: st.SearchStrategy[str] = command_lines(COMMANDS["DELE"])
+COMMANDS_DRAWN: st.SearchStrategy[str] = st.one_of(QUERIES, DELETIONS, st.just("RSET"), RETRIEVALS)
 
 
 class Exhausted(BaseException):
@@ -223,7 +264,7 @@ class ExploreMachine(RuleBasedStateMachine):
         self._do(fragments.second_login(self.attempts))
 
     @precondition(lambda self: self.context.pipelining)
-    @rule(batch=st.lists(COMMANDS, min_size=2, max_size=fragments.MAX_BATCH))
+    @rule(batch=st.lists(COMMANDS_DRAWN, min_size=2, max_size=fragments.MAX_BATCH))
     def pipelined_batch(self, batch: list[str]) -> None:
         self.pipelined = True
         self._do(fragments.pipelined(batch))

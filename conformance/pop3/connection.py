@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from conformance.pop3.errors import LocalProtocolError
 from conformance.pop3.events import Response
@@ -24,6 +25,7 @@ from conformance.pop3.reader import DEFAULT_LIMITS, NEED_DATA, Limits, NeedData,
 from conformance.pop3.states import Shape, State
 from conformance.pop3.transitions import (
     SASL_RESPONSE,
+    Rule,
     resolve_shape,
     rule_for,
     split_command,
@@ -33,8 +35,7 @@ from conformance.pop3.wire import encode_command
 GREETING = "<greeting>"
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """A client line awaiting (or given) its answer."""
 
     line: str  # as sent, decoded (UTF-8, errors replaced)
@@ -42,8 +43,7 @@ class Command:
     args: tuple[str, ...] = ()
 
 
-@dataclass
-class Answer:
+class Answer(NamedTuple):
     """One answer, the command it answers and the states around it."""
 
     command: Command
@@ -74,6 +74,8 @@ class ClientConnection:
     _queue: deque[Command] = field(default_factory=deque)
     _partial_line: bytes = b""
     _greeted: bool = False
+    # The answer being read: its command, rule and shape (None between answers).
+    _head: tuple[Command, Rule | None, Shape] | None = None
 
     def __post_init__(self) -> None:
         self._reader = ResponseReader(self.limits)
@@ -83,7 +85,11 @@ class ClientConnection:
         """The wire form of one command line, queued for its answer."""
         self._usable()
         data = encode_command(line)
-        self._queue_lines(data)
+        if self._partial_line:
+            self._queue_lines(data)
+        else:
+            keyword, args = split_command(line)
+            self._queue.append(Command(line, keyword, tuple(args)))
         return data
 
     def send_raw(self, data: bytes) -> bytes:
@@ -93,8 +99,9 @@ class ClientConnection:
         return data
 
     def _queue_lines(self, data: bytes) -> None:
-        buffered = self._partial_line + data
-        *lines, self._partial_line = buffered.split(b"\n")
+        if self._partial_line:
+            data = self._partial_line + data
+        *lines, self._partial_line = data.split(b"\n")
         for raw in lines:
             line = raw.removesuffix(b"\r").decode("utf-8", errors="replace")
             keyword, args = split_command(line)
@@ -115,29 +122,48 @@ class ClientConnection:
         """Bytes from the server; ``b""`` when it closed its side."""
         self._reader.receive_data(data)
 
+    def buffered(self) -> bool:
+        """Whether what was received may already hold the next answer (else read first).
+
+        Raises LocalProtocolError when no answer is owed or the connection is
+        dead, before the caller waits for bytes that cannot be an answer.
+        """
+        if self._head is None:
+            self._head = self._choose_reader()
+        return self._reader.has_input
+
     def next_event(self) -> Answer | NeedData:
         """The next answer (the greeting first), or NEED_DATA."""
-        self._usable()
-        if not self._greeted:
-            command = Command("", GREETING)
-            shape = Shape.SINGLE
-        elif self._queue:
-            command = self._queue[0]
-            shape = self._shape_for(command)
-        else:
-            raise LocalProtocolError("no command is awaiting an answer")
-        self._reader.expect(shape)
-        event = self._reader.next_event()
+        head = self._head
+        if head is None:
+            head = self._head = self._choose_reader()
+        command, rule, shape = head
+        event = self._reader.next_event(shape)
         if event is NEED_DATA:
             return NEED_DATA
         assert isinstance(event, Response)
+        self._head = None
         if command.keyword == GREETING:
             self._greeted = True
         else:
             self._queue.popleft()
         before = self.state
-        self._advance(command, event)
+        self._advance(rule, event)
         return Answer(command, event, before, self.state)
+
+    def _choose_reader(self) -> tuple[Command, Rule | None, Shape]:
+        """The next answer owed, its table rule in the current state and its shape
+        (h11's ``READERS[state]``); fixed until that answer is read."""
+        self._usable()
+        if not self._greeted:
+            return Command("", GREETING), None, Shape.SINGLE
+        if not self._queue:
+            raise LocalProtocolError("no command is awaiting an answer")
+        command = self._queue[0]
+        rule = rule_for(self.state, command.keyword)
+        if rule is None:
+            return command, None, Shape.SINGLE
+        return command, rule, resolve_shape(rule.shape, bool(command.args))
 
     def answer(self, line: str, response: Response) -> Answer:
         """Take ``response`` as the answer to ``line`` (the greeting first), as if both
@@ -151,7 +177,7 @@ class ClientConnection:
             keyword = SASL_RESPONSE
         command = Command(line, keyword, tuple(args))
         before = self.state
-        self._advance(command, response)
+        self._advance(rule_for(before, keyword), response)
         return Answer(command, response, before, self.state)
 
     def time_out(self, partial: bytes) -> Answer:
@@ -167,22 +193,15 @@ class ClientConnection:
             command = self._queue.popleft()
         else:
             raise LocalProtocolError("no command is awaiting an answer")
+        self._head = None
         response = Response(kind="timeout", partial=partial)
         return Answer(command, response, self.state, self.state)
 
-    def _shape_for(self, command: Command) -> Shape:
-        rule = rule_for(self.state, command.keyword)
-        if rule is None:
-            return Shape.SINGLE
-        return resolve_shape(rule.shape, bool(command.args))
-
-    def _advance(self, command: Command, response: Response) -> None:
-        if response.kind in ("closed", "overflow"):
-            self.die(response.kind, response.describe(), by_server=True)
+    def _advance(self, rule: Rule | None, response: Response) -> None:
+        kind = response.kind
+        if kind == "closed" or kind == "overflow":
+            self.die(kind, response.describe(), by_server=True)
             return
-        if command.keyword == GREETING:
-            return
-        rule = rule_for(self.state, command.keyword)
         if rule is None:
             return
         after = rule.after(response.status)
@@ -202,6 +221,7 @@ class ClientConnection:
             self.dead = Death(reason, detail, by_server)
         self.state = State.CLOSED
         self._queue.clear()
+        self._head = None
 
     def _usable(self) -> None:
         if self.dead is not None:
@@ -221,6 +241,7 @@ class ClientConnection:
         # Lines sent in the clear behind STLS (an injection) are not commands
         # of the new layer: a conforming server discards them.
         self._queue.clear()
+        self._head = None
         self._partial_line = b""
         return stray
 

@@ -51,7 +51,7 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclass
+@dataclass(slots=True)
 class Response:
     """One server response (or what stood in its place).
 

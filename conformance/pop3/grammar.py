@@ -42,8 +42,14 @@ def parse_status_line(raw: bytes, *, length: int | None = None) -> Response:
     so that the rest of the exchange can be judged.  ``length`` is the line's
     real length when ``raw`` is only its beginning (an over-long line).
     """
-    findings: list[Finding] = []
     size = len(raw) if length is None else length
+    if size <= MAX_STATUS_LINE and raw.endswith(b"\r\n") and b"[" not in raw[:6]:
+        # The common case, without a regex: "+OK ..." or "-ERR ..." and no code.
+        if raw.startswith(b"+OK") and (raw[3:4] == b" " or size == 5):
+            return Response("status", "+OK", None, raw[4:-2].decode("latin-1"), raw, octets=size)
+        if raw.startswith(b"-ERR") and (raw[4:5] == b" " or size == 6):
+            return Response("status", "-ERR", None, raw[5:-2].decode("latin-1"), raw, octets=size)
+    findings: list[Finding] = []
     if raw.endswith(b"\r\n"):
         body = raw[:-2]
     elif raw.endswith(b"\n"):

@@ -16,6 +16,7 @@ by line, the rest is counted and hashed.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -64,16 +65,44 @@ class _Body:
         self.findings: list[Finding] = list(head.findings)
         self.hasher = hashlib.sha256()
 
-    def add(self, content: bytes, keep: int) -> None:
-        piece = content + CRLF
-        self.hasher.update(piece)
-        self.payload_octets += len(piece)
-        self.line_count += 1
-        if not self.truncated and self.kept + len(piece) <= keep:
-            self.lines.append(content)
-            self.kept += len(piece)
-        else:
-            self.truncated = True
+    def add_block(self, block: bytes, keep: int) -> None:
+        """Complete wire lines (each ending in LF, none the terminator), in one go.
+
+        Done on whole blocks rather than line by line: a 50 MB RETR is a
+        million lines, and a Python loop over them costs more than the wire.
+        """
+        self.octets += len(block)
+        lines = block.count(b"\n")
+        if block.count(b"\r\n") != lines:
+            if not any(f.code == "multiline-bare-lf" for f in self.findings):
+                bare = _BARE_LF.search(block)
+                start = block.rfind(b"\n", 0, bare.start()) + 1 if bare else 0
+                self.findings.append(
+                    finding(
+                        "multiline-bare-lf",
+                        f"body line ends in a bare LF: {block[start : start + 60]!r}",
+                    )
+                )
+            block = _BARE_LF.sub(b"\r\n", block)
+        # RFC 1939 section 3: a line that starts with the termination octet
+        # has that octet removed (byte-stuffing undone).
+        payload = block[1:] if block.startswith(b".") else block
+        payload = payload.replace(b"\n.", b"\n")
+        self.hasher.update(payload)
+        self.payload_octets += len(payload)
+        self.line_count += lines
+        if self.truncated:
+            return
+        if self.kept + len(payload) <= keep:
+            self.lines += payload.split(CRLF)[:-1]
+            self.kept += len(payload)
+            return
+        # Keep whole lines up to the bound, then only count and hash.
+        room = payload[: max(0, keep - self.kept)]
+        whole = room[: room.rfind(CRLF) + 2] if CRLF in room else b""
+        self.lines += whole.split(CRLF)[:-1]
+        self.kept += len(whole)
+        self.truncated = True
 
     def finish(self, kind: str, partial: bytes = b"") -> Response:
         head = self.head
@@ -125,6 +154,11 @@ class ResponseReader:
         return self._eof
 
     @property
+    def has_input(self) -> bool:
+        """Unparsed bytes, or the end of the stream: :meth:`next_event` may have news."""
+        return bool(self._buf) or self._eof
+
+    @property
     def in_progress(self) -> bool:
         """Whether part of an answer has been read (a multi-line body, or part of a line)."""
         return self._body is not None or bool(self._buf)
@@ -139,8 +173,13 @@ class ResponseReader:
         return data
 
     # -- output ----------------------------------------------------------
-    def next_event(self) -> Response | NeedData:
-        """The next complete response, a "closed" or "overflow" response, or NEED_DATA."""
+    def next_event(self, shape: Shape | None = None) -> Response | NeedData:
+        """The next complete response, a "closed" or "overflow" response, or NEED_DATA.
+
+        ``shape`` is :meth:`expect` in the same call.
+        """
+        if shape is not None:
+            self._shape = shape
         if self._body is None:
             head = self._read_status()
             if not isinstance(head, Response):
@@ -179,30 +218,20 @@ class ResponseReader:
 
     def _read_body(self, body: _Body) -> Response | NeedData:
         buf = self._buf
-        keep = self.limits.keep
-        start = 0
-        result: Response | None = None
-        while True:
-            nl = buf.find(b"\n", start)
-            if nl < 0:
-                break
-            line = bytes(buf[start : nl + 1])
-            start = nl + 1
-            body.octets += len(line)
-            if line.endswith(b"\r\n"):
-                content = line[:-2]
-            else:
-                content = line[:-1]
-                if not any(f.code == "multiline-bare-lf" for f in body.findings):
-                    body.findings.append(
-                        finding("multiline-bare-lf", f"body line ends in a bare LF: {line[:60]!r}")
-                    )
-            if content == b".":
-                result = body.finish("multi")
-                break
-            if content.startswith(b"."):
-                content = content[1:]
-            body.add(content, keep)
+        end = buf.rfind(b"\n") + 1  # complete lines only
+        terminator = _terminator(buf, end)
+        if terminator is not None:
+            at, after = terminator
+            body.add_block(bytes(buf[:at]), self.limits.keep)
+            body.octets += after - at
+            if after - at == 2 and not any(f.code == "multiline-bare-lf" for f in body.findings):
+                body.findings.append(finding("multiline-bare-lf", "the '.' line ends in a bare LF"))
+            del buf[:after]
+            self._body = None
+            return body.finish("multi")
+        if end:
+            body.add_block(bytes(buf[:end]), self.limits.keep)
+            del buf[:end]
             if body.octets > self.limits.max_response:
                 body.findings.append(
                     finding(
@@ -210,12 +239,8 @@ class ResponseReader:
                         f"over {self.limits.max_response} octets without a terminator",
                     )
                 )
-                result = body.finish("overflow")
-                break
-        del buf[:start]
-        if result is not None:
-            self._body = None
-            return result
+                self._body = None
+                return body.finish("overflow")
         if len(buf) > self.limits.max_line:
             body.octets += len(buf)
             body.findings.append(
@@ -235,3 +260,19 @@ class ResponseReader:
             self._body = None
             return body.finish("closed", partial[:EXCERPT])
         return NEED_DATA
+
+
+_BARE_LF: Final = re.compile(rb"(?<!\r)\n")
+
+
+def _terminator(buf: bytearray, end: int) -> tuple[int, int] | None:
+    """Where the "." line that ends a body starts and ends, within ``buf[:end]``."""
+    for line in (b".\r\n", b".\n"):
+        if buf.startswith(line):
+            return 0, len(line)
+    best: tuple[int, int] | None = None
+    for line in (b"\n.\r\n", b"\n.\n"):
+        at = buf.find(line, 0, end)
+        if at >= 0 and (best is None or at + 1 < best[0]):
+            best = (at + 1, at + len(line))
+    return best

@@ -199,7 +199,9 @@ COMMANDS: Final[dict[str, CommandSpec]] = {
             "CAPA",
             "lists the server's capabilities",
             "RFC 2449 section 5",
-            {A: (A, A), AU: (AU, AU), T: (T, T)},
+            # Any command between USER and PASS ends the "immediately after"
+            # of RFC 1939 section 7 (PASS): back to plain AUTHORIZATION.
+            {A: (A, A), AU: (A, A), T: (T, T)},
             optional=True,
             shape=Shape.MULTI,
             format_requirements=("RFC2449-5-1", "RFC2449-5-5"),
@@ -208,7 +210,7 @@ COMMANDS: Final[dict[str, CommandSpec]] = {
             "LANG",
             "lists or selects the language of response texts",
             "RFC 6856 section 3",
-            {A: (A, A), AU: (AU, AU), T: (T, T)},
+            {A: (A, A), AU: (A, A), T: (T, T)},
             args=(Arg("lang-range", WORD),),
             optional=True,
             capability="LANG",

@@ -25,6 +25,10 @@ class State(enum.Enum):
     # section 6); every state ends here when the connection closes.
     CLOSED = "CLOSED"
 
+    # Members are singletons compared by identity: the C-level identity hash
+    # spares Enum's Python-level one on every table lookup.
+    __hash__ = object.__hash__
+
 
 IN_AUTHORIZATION = frozenset(
     {State.AUTHORIZATION, State.AUTHORIZATION_USER, State.AUTHORIZATION_SASL}

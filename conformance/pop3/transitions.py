@@ -81,6 +81,8 @@ __all__ = [
 
 def split_command(line: str) -> tuple[str, list[str]]:
     """Split a command line into its upper-cased keyword and arguments."""
+    if " " not in line:
+        return line.upper(), []
     parts = line.split(" ")
     return parts[0].upper(), [p for p in parts[1:] if p != ""]
 

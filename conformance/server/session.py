@@ -12,7 +12,7 @@ UPDATE) and :mod:`~conformance.server.extension_handlers` (CAPA, UTF8, LANG).
 What an injected defect (:mod:`~conformance.server.defects`) does to the
 dispatch itself is at the end of this module.
 
-This module deliberately shares no code with the harness (``conformance.codec``
+This module deliberately shares no code with the harness (``conformance.pop3``
 and friends): the harness judges this server, so a bug they had in common
 would go unseen.
 """
