@@ -34,12 +34,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 CRLF = b"\r\n"
 
-CORPORA: tuple[str, ...] = ("standard", "small", "empty", "utf8")
+CORPORA: tuple[str, ...] = ("standard", "small", "empty", "utf8", "huge")
+# Corpora for benchmarks, not for the suites or the explorer.
+BENCHMARK_CORPORA: tuple[str, ...] = ("huge",)
+# Messages up to this size keep their LF form once made (see Message.lf_pieces).
+LF_CACHED = 4 << 20
+# The size of the one message of the "huge" corpus.
+HUGE_OCTETS = 50 << 20
 
 
 @dataclass(frozen=True)
@@ -100,10 +106,28 @@ class Message:
 
     def as_lf(self) -> bytes:
         """The message with LF line ends, as maildir and mbox files store it."""
-        return self._lf
+        return b"".join(self.lf_pieces())
+
+    def lf_pieces(self, size: int = 1 << 20) -> Iterator[bytes]:
+        """:meth:`as_lf` in pieces of about ``size`` octets, each cut after a line end.
+
+        A provisioner writes a 50 MB message piece by piece: a second whole
+        copy of it in LF form would double what the harness holds.
+        """
+        if self.size <= LF_CACHED:
+            yield self._lf
+            return
+        data, start = self.data, 0
+        while start < len(data):
+            end = data.find(CRLF, start + size)
+            end = len(data) if end < 0 else end + 2
+            yield data[start:end].replace(CRLF, b"\n")
+            start = end
 
     @functools.cached_property
     def _lf(self) -> bytes:
+        # Kept for ordinary messages: an exploration seeds the same corpus
+        # thousands of times.
         return self.data.replace(CRLF, b"\n")
 
 
@@ -121,6 +145,7 @@ def _built(name: str) -> tuple[Message, ...]:
         "small": _small,
         "empty": _empty,
         "utf8": _utf8,
+        "huge": _huge,
     }
     try:
         build = builders[name]
@@ -360,3 +385,19 @@ def _utf8() -> tuple[Message, ...]:
         "Content-Transfer-Encoding: 8bit\r\n\r\n"
     ).encode()
     return (Message("u01-utf8-headers", head + "Grüße.\r\n".encode()),)
+
+
+def _huge() -> tuple[Message, ...]:
+    """One message of about 50 MB (benchmarks: a RETR that must stream, not pile up)."""
+    head = (
+        "From: Bench <bench@example.test>\r\n"
+        "To: Rcpt <rcpt@example.test>\r\n"
+        "Subject: h01: a large message\r\n"
+        "Date: Sat, 03 Jan 2026 00:02:00 +0000\r\n"
+        "Message-ID: <h01.corpus@pop3-conformance.example.test>\r\n\r\n"
+    ).encode()
+    rng = random.Random(1939)
+    lines = [("." if n % 16 == 0 else "") + _sentence(rng, 72) for n in range(64)]
+    block = b"".join(line.encode() + CRLF for line in lines)
+    # One join: the message is built without a second whole copy of it.
+    return (Message("h01-huge", b"".join([head] + [block] * (HUGE_OCTETS // len(block)))),)

@@ -200,7 +200,7 @@ class MaildirProvisioner:
             for i, message in enumerate(messages):
                 name = f"{base + i}.N{nonce}S{i:06d}.pop3-conformance"
                 tmp = root / "tmp" / name
-                tmp.write_bytes(message.as_lf())
+                _write_lf(tmp, message)
                 tmp.chmod(0o600)
                 owner.give(tmp)
                 final = root / "new" / name
@@ -210,6 +210,13 @@ class MaildirProvisioner:
                 os.utime(final, (base + i, base + i))
         except OSError as e:
             raise ProvisionError(f"cannot seed maildir {root}: {e}") from e
+
+
+def _write_lf(path: Path, message: Message) -> None:
+    """Write ``message`` with LF line ends, piece by piece (no second whole copy)."""
+    with open(path, "wb") as f:
+        for piece in message.lf_pieces():
+            f.write(piece)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -355,7 +362,7 @@ class ExecProvisioner:
             os.chmod(d, 0o755)
             for i, message in enumerate(messages):
                 file = Path(d) / f"{i:06d}-{message.name}.eml"
-                file.write_bytes(message.as_lf())
+                _write_lf(file, message)
                 file.chmod(0o644)
                 self._run(self.seed_cmd, user=user, file=str(file))
 

@@ -28,7 +28,7 @@ from conformance.cli_common import (
 from conformance.explore import Exploration, ExploreError, ExploreOptions, explore
 from conformance.explore.driver import new_seed
 from conformance.explore.emit import DEFAULT_DIR
-from conformance.messages import CORPORA
+from conformance.messages import BENCHMARK_CORPORA, CORPORA
 from conformance.report.console import render_console
 from conformance.transport import ConnectError
 
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--mailbox",
-        choices=[c for c in CORPORA if c != "empty"],
+        choices=[c for c in CORPORA if c != "empty" and c not in BENCHMARK_CORPORA],
         default="standard",
         help="the content seeded before each example (default standard)",
     )

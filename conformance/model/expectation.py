@@ -44,6 +44,8 @@ class Expectation:
     payload: bytes | None = None
     values: tuple[int, ...] | None = None
     also_accepted: str | None = None
+    # The SHA-256 of ``payload`` when already known (a message's own digest).
+    payload_sha256: str | None = None
 
     def accepts(self, status: str | None) -> bool:
         return status == self.status or (status is not None and status == self.also_accepted)

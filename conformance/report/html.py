@@ -81,6 +81,17 @@ class ScenarioView:
     duration_ms: str
     checks: list[CheckView] = field(default_factory=list)
     transcript: list[LineView] = field(default_factory=list)
+    # How each session ended ("A: quit (pass)"), graded apart from the checks.
+    close: list[str] = field(default_factory=list)
+    close_outcome: str = ""
+
+
+def _close_view(scenario: ScenarioResult) -> list[str]:
+    out = []
+    for ending in scenario.close.get("sessions", []):
+        detail = f", {ending['detail']}" if ending.get("detail") else ""
+        out.append(visible(f"{ending['session']}: {ending['how']}{detail} ({ending['outcome']})"))
+    return out
 
 
 def _check_view(check: CheckResult) -> CheckView:
@@ -131,6 +142,8 @@ def _scenario_view(scenario: ScenarioResult, strict: bool) -> ScenarioView:
         duration_ms=f"{scenario.duration_ms:.1f}",
         checks=[_check_view(c) for c in scenario.checks],
         transcript=_transcript_view(scenario),
+        close=_close_view(scenario),
+        close_outcome=visible(scenario.close.get("outcome", "")),
     )
 
 

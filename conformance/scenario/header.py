@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from conformance.messages import CORPORA
 from conformance.scenario.grammar_base import CAPA_RE, GrammarBase
 from conformance.scenario.steps import Scenario
 
@@ -37,7 +38,7 @@ HEADER_KEYS: Final = frozenset(
     }
 )
 REQUIRED_KEYS: Final = ("id", "title", "requirements")
-MAILBOXES: Final = ("standard", "small", "empty", "utf8", "none")
+MAILBOXES: Final = (*CORPORA, "none")
 ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9.-]*")
 TAG_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 HEADER_LINE_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)")
