@@ -390,12 +390,12 @@ def _utf8() -> tuple[Message, ...]:
 def _huge() -> tuple[Message, ...]:
     """One message of about 50 MB (benchmarks: a RETR that must stream, not pile up)."""
     head = (
-        "From: Bench <bench@example.test>\r\n"
-        "To: Rcpt <rcpt@example.test>\r\n"
-        "Subject: h01: a large message\r\n"
-        "Date: Sat, 03 Jan 2026 00:02:00 +0000\r\n"
-        "Message-ID: <h01.corpus@pop3-conformance.example.test>\r\n\r\n"
-    ).encode()
+        b"From: Bench <bench@example.test>\r\n"
+        b"To: Rcpt <rcpt@example.test>\r\n"
+        b"Subject: h01: a large message\r\n"
+        b"Date: Sat, 03 Jan 2026 00:02:00 +0000\r\n"
+        b"Message-ID: <h01.corpus@pop3-conformance.example.test>\r\n\r\n"
+    )
     rng = random.Random(1939)
     lines = [("." if n % 16 == 0 else "") + _sentence(rng, 72) for n in range(64)]
     block = b"".join(line.encode() + CRLF for line in lines)
