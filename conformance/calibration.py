@@ -43,6 +43,7 @@ def _read_all(
         transcript,
         timeout=target.timeout,
         connect_timeout=target.connect_timeout,
+        limits=target.limits,
     )
     try:
         greeting = session.connect()

@@ -16,13 +16,15 @@ from importlib import resources
 from pathlib import Path
 
 from conformance import __version__
+from conformance.exits import EXIT_INTERRUPTED, EXIT_UNREACHABLE
+from conformance.health import Health, TargetDown
 from conformance.outcomes import Outcome
 from conformance.pop3 import Finding
 from conformance.probe import ServerProfile, probe_target
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
 from conformance.runner import ScenarioRun
 from conformance.scenario.steps import Scenario
-from conformance.target import AccountPool, Target
+from conformance.target import Account, AccountPool, Target
 from conformance.verdicts import broken
 
 # How long a scenario may wait for free accounts in the pool.
@@ -103,20 +105,33 @@ def run_leased(
     profile: ServerProfile,
     pool: AccountPool,
     passive: PassiveCollector,
+    health: Health | None = None,
 ) -> ScenarioResult:
-    """Run one scenario on accounts leased from the pool (the campaign's and the plugin's unit)."""
+    """Run one scenario on accounts leased from the pool (the campaign's and the plugin's unit).
+
+    Raises TargetDown when the target stopped answering.
+    """
     apop = scenario.login == "apop"
     eligible = [a for a in target.accounts if a.apop == apop]
     wanted = min(scenario.accounts, len(eligible))
+    shared = health if health is not None else Health()
+
+    def run(accounts: Sequence[Account]) -> ScenarioResult:
+        return ScenarioRun(
+            scenario,
+            target,
+            profile,
+            accounts,
+            on_finding=passive.add,
+            timeout=target.timeout,
+            health=shared,
+        ).execute()
+
     if wanted == 0:
         # The runner reports the scenario unsupported: no account of its kind.
-        return ScenarioRun(
-            scenario, target, profile, [], on_finding=passive.add, timeout=target.timeout
-        ).execute()
+        return run([])
     with pool.lease(wanted, LEASE_TIMEOUT, where=lambda a: a.apop == apop) as accounts:
-        return ScenarioRun(
-            scenario, target, profile, accounts, on_finding=passive.add, timeout=target.timeout
-        ).execute()
+        return run(accounts)
 
 
 @dataclass
@@ -126,39 +141,87 @@ class RunOptions:
     selection: list[str] = field(default_factory=list)
 
 
+class CampaignStopped(Exception):
+    """The run ended early; ``partial`` holds what was judged before."""
+
+    def __init__(self, message: str, partial: RunResult, exit_code: int) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.exit_code = exit_code
+
+
 def run_campaign(
     scenarios: Sequence[Scenario],
     target: Target,
     options: RunOptions,
     progress: Callable[[ScenarioResult], None] | None = None,
+    journal: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
-    """Run the scenarios against the target; raises ConnectError if it cannot be reached."""
+    """Run the scenarios against the target.
+
+    Raises ConnectError if it cannot be reached at the start, and
+    CampaignStopped (with the partial result) when it stops answering during
+    the run or the run is interrupted.  ``journal`` gets the results so far
+    after every scenario (it decides when to write them).
+    """
     started_wall = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.monotonic()
     profile = probe_target(target)
     pool = AccountPool(target.accounts)
     passive = PassiveCollector()
+    health = Health()
     progress_lock = threading.Lock()
+    results: list[ScenarioResult] = []
 
-    def one(scenario: Scenario) -> ScenarioResult:
-        result = run_leased(scenario, target, profile, pool, passive)
-        if progress is not None:
-            with progress_lock:
+    stop = threading.Event()
+
+    def one(scenario: Scenario) -> None:
+        if health.down or stop.is_set():
+            return  # the target is down, or the run interrupted: not started, not run
+        result = run_leased(scenario, target, profile, pool, passive, health)
+        with progress_lock:
+            results.append(result)
+            if progress is not None:
                 progress(result)
-        return result
+        if journal is not None:
+            journal(partial())
 
-    if options.jobs <= 1:
-        results = [one(s) for s in scenarios]
-    else:
-        with ThreadPoolExecutor(max_workers=options.jobs) as executor:
-            results = list(executor.map(one, scenarios))
-    return RunResult(
-        tool_version=__version__,
-        started=started_wall,
-        duration_s=time.monotonic() - started,
-        target={**target.describe(), **profile.describe()},
-        scenarios=results,
-        passive=passive.results(profile),
-        strict=options.strict,
-        selection=list(options.selection),
-    )
+    def partial() -> RunResult:
+        order = {s.id: i for i, s in enumerate(scenarios)}
+        with progress_lock:
+            done = sorted(results, key=lambda r: order.get(r.id, 0))
+        return RunResult(
+            tool_version=__version__,
+            started=started_wall,
+            duration_s=time.monotonic() - started,
+            target={**target.describe(), **profile.describe()},
+            scenarios=done,
+            passive=passive.results(profile),
+            strict=options.strict,
+            selection=list(options.selection),
+        )
+
+    executor = ThreadPoolExecutor(max_workers=options.jobs) if options.jobs > 1 else None
+    try:
+        if executor is None:
+            for s in scenarios:
+                one(s)
+        else:
+            list(executor.map(one, scenarios))
+    except TargetDown as exc:
+        stop.set()
+        raise CampaignStopped(
+            f"the target stopped answering: {exc}", _finish(executor, partial), EXIT_UNREACHABLE
+        ) from exc
+    except KeyboardInterrupt as exc:
+        stop.set()
+        raise CampaignStopped("interrupted", _finish(executor, partial), EXIT_INTERRUPTED) from exc
+    _finish(executor, partial)
+    return partial()
+
+
+def _finish(executor: ThreadPoolExecutor | None, partial: Callable[[], RunResult]) -> RunResult:
+    """Let the scenarios in flight end (bounded by their deadlines), start no other."""
+    if executor is not None:
+        executor.shutdown(wait=True, cancel_futures=True)
+    return partial()

@@ -19,8 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from conformance import __version__, commands
-from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
+from conformance import __version__, arguments, commands
+from conformance.campaign import (
+    CampaignStopped,
+    RunOptions,
+    default_suite_dirs,
+    run_campaign,
+    select,
+)
 from conformance.cli_common import (
     EXIT_FAIL,
     EXIT_NOTHING,
@@ -30,11 +36,15 @@ from conformance.cli_common import (
     UsageError,
     add_suite_options,
     add_target_options,
+    ensure_writable,
     finish_run,
+    interruptible,
+    plural,
     read_run,
     target_from,
 )
 from conformance.report.diff import FORMATS, diff_runs, is_regression, render_diff
+from conformance.report.journal import Journal
 from conformance.report.progress import Progress
 from conformance.scenario.loader import load_all
 from conformance.scenario.steps import Scenario
@@ -64,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report-dir", type=Path, help="default: reports/<timestamp>/")
     run.add_argument("--strict", action="store_true", help="non-strict results fail the run")
     run.add_argument(
-        "--jobs", type=int, default=1, help="scenarios run at once (accounts permitting)"
+        "--jobs",
+        type=arguments.positive_int,
+        default=1,
+        help="scenarios run at once (accounts permitting)",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="transcripts of every scenario")
     run.add_argument(
@@ -137,28 +150,42 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{len(scenarios)} scenarios")
         return EXIT_OK
     report_dir = args.report_dir or default_report_dir()
-    # Read the baseline first: a bad path must not cost a whole run.
+    # Both checked before anything runs: a bad baseline path or an unwritable
+    # folder must not cost a whole run.
     baseline = read_run(args.baseline) if args.baseline is not None else None
-    with target_from(args) as target:
+    ensure_writable(report_dir)
+    with target_from(args) as target, interruptible():
         print(
-            f"pop3-conformance {__version__}: {len(scenarios)} scenarios against "
+            f"pop3-conformance {__version__}: {plural(len(scenarios), 'scenario')} against "
             f"{target.host}:{target.port}",
             file=sys.stderr,
         )
         # A live status line on a terminal, one line per scenario in a CI log.
         progress = Progress(sys.stderr, strict=args.strict)
         progress.start(len(scenarios))
+        journal = Journal(report_dir / "results.json")
         try:
             run = run_campaign(
                 scenarios,
                 target,
-                RunOptions(strict=args.strict, jobs=max(1, args.jobs), selection=args.select),
+                RunOptions(strict=args.strict, jobs=args.jobs, selection=args.select),
                 progress=progress.update,
+                journal=journal.update,
             )
         except ConnectError as exc:
             progress.finish()
             print(f"target unreachable: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
+        except CampaignStopped as stopped:
+            progress.finish()
+            judged = len(stopped.partial.scenarios)
+            print(
+                f"run stopped: {stopped} ({judged} of {plural(len(scenarios), 'scenario')} "
+                "judged; their results are written)",
+                file=sys.stderr,
+            )
+            finish_run(stopped.partial, report_dir, verbose=args.verbose)
+            return stopped.exit_code
         finally:
             progress.finish()  # also on Ctrl-C: leave no half-drawn status line
     return finish_run(

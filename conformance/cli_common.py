@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from conformance.provision import make_provisioner
+# The exit codes, re-exported: every subcommand takes them from here.
+from conformance.exits import EXIT_FAIL as EXIT_FAIL
+from conformance.exits import EXIT_INTERRUPTED as EXIT_INTERRUPTED
+from conformance.exits import EXIT_NOTHING as EXIT_NOTHING
+from conformance.exits import EXIT_OK as EXIT_OK
+from conformance.exits import EXIT_UNREACHABLE as EXIT_UNREACHABLE
+from conformance.exits import EXIT_USAGE as EXIT_USAGE
 from conformance.report.console import render_console
 from conformance.report.diff import diff_runs, is_regression, render_diff
 from conformance.report.html import write_html
@@ -21,14 +30,10 @@ from conformance.report.json_report import read_results, write_results
 from conformance.report.junit_report import write_junit
 from conformance.report.summary import write_summary
 from conformance.results import RunResult
-from conformance.server.embedded import EmbeddedServer
-from conformance.target import Account, Target, load_profile, parse_account
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOTHING = 0, 1, 2, 3, 4
-
-
-class UsageError(Exception):
-    pass
+from conformance.target_flags import UsageError as UsageError
+from conformance.target_flags import add_target_options as add_target_options
+from conformance.target_flags import embedded_target as embedded_target
+from conformance.target_flags import target_from as target_from
 
 
 def add_suite_options(
@@ -52,138 +57,36 @@ def add_suite_options(
     )
 
 
-def add_target_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("target (default: the embedded reference server)")
-    g.add_argument("--host", help="server host")
-    g.add_argument("--port", type=int, help="server port (default 110)")
-    g.add_argument(
-        "--account",
-        action="append",
-        default=[],
-        metavar="USER:PASS",
-        help="an account (repeatable); split at the first colon",
-    )
-    g.add_argument(
-        "--apop-account",
-        action="append",
-        default=[],
-        metavar="USER:SECRET",
-        help="an account reached with APOP, not USER/PASS (repeatable)",
-    )
-    g.add_argument(
-        "--disposable",
-        action="append",
-        default=[],
-        metavar="USER",
-        help="declare USER's mail disposable (destructive scenarios may run)",
-    )
-    g.add_argument(
-        "--provision",
-        default="none",
-        metavar="SPEC",
-        help="maildir:DIR/{user}, mbox:PATH/{user}, exec, or none (default)",
-    )
-    g.add_argument("--seed-cmd", help="exec provisioner: command template with {user} and {file}")
-    g.add_argument("--clear-cmd", help="exec provisioner: command template with {user}")
-    g.add_argument("--profile", type=Path, help="a TOML target profile instead of the flags")
-    g.add_argument(
-        "--timeout", type=float, default=None, help="seconds to wait for each response (default 10)"
-    )
-    g.add_argument("--tls-port", type=int, help="implicit-TLS port (RFC 8314), e.g. 995")
-    g.add_argument("--tls-ca", help="CA bundle (PEM) to verify the server certificate")
-    g.add_argument(
-        "--tls-insecure",
-        action="store_true",
-        help="do not verify the server certificate (explicitly insecure; default: verify)",
-    )
-    g.add_argument("--tls-servername", help="name the certificate must carry (default: --host)")
-    g.add_argument(
-        "--calibrate",
-        action="store_true",
-        help="before each scenario, learn the seeded messages as the server returns them "
-        "(for servers that rewrite stored mail: mbox quoting, added headers)",
-    )
+def plural(n: int, word: str) -> str:
+    """``1 scenario``, ``2 scenarios``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def ensure_writable(report_dir: Path) -> None:
+    """Make ``report_dir`` and prove a file can be written there, or UsageError (exit 2)."""
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=report_dir, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write reports to {report_dir}: {exc.strerror or exc}") from exc
 
 
 @contextlib.contextmanager
-def target_from(args: argparse.Namespace) -> Iterator[Target]:
-    """The target the flags describe, or a started embedded server.
+def interruptible() -> Iterator[None]:
+    """SIGTERM ends a run as Ctrl-C does: what was judged is written, exit 130."""
 
-    ``args`` needs: profile, host, port, account, disposable, provision,
-    seed_cmd, clear_cmd, timeout (the pytest plugin builds the same names), and
-    optionally defect (faults to inject into the embedded server).
-    """
-    injected: list[str] = getattr(args, "defect", None) or []
-    if injected and (args.profile is not None or args.host):
-        raise UsageError("--defect applies to the embedded server only (not with --host/--profile)")
-    if args.profile is not None:
-        try:
-            target = load_profile(args.profile)
-        except (OSError, ValueError) as exc:
-            raise UsageError(str(exc)) from exc
-        if args.timeout is not None:
-            target.timeout = args.timeout
-        if getattr(args, "calibrate", False):
-            target.calibrate = True
-        yield target
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread (the pytest plugin may not be)
         return
-    if args.host:
-        try:
-            provisioner = make_provisioner(
-                args.provision, seed_cmd=args.seed_cmd, clear_cmd=args.clear_cmd
-            )
-            disposable = set(args.disposable)
-            accounts = []
-            for spec in args.account:
-                account = parse_account(spec)
-                accounts.append(Account(account.user, account.password, account.user in disposable))
-            for spec in getattr(args, "apop_account", None) or []:
-                account = parse_account(spec)
-                accounts.append(
-                    Account(account.user, account.password, account.user in disposable, True)
-                )
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        if not accounts:
-            raise UsageError("--host needs at least one --account USER:PASS")
-        yield Target(
-            host=args.host,
-            port=args.port or 110,
-            accounts=accounts,
-            provisioner=provisioner,
-            timeout=args.timeout or 10.0,
-            calibrate=bool(getattr(args, "calibrate", False)),
-            tls_port=getattr(args, "tls_port", None),
-            tls_ca=getattr(args, "tls_ca", None),
-            tls_insecure=bool(getattr(args, "tls_insecure", False)),
-            tls_servername=getattr(args, "tls_servername", None),
-        )
-        return
-    from conformance.server import defects
-
-    bad = defects.unknown(injected)
-    if bad:
-        raise UsageError(f"unknown defect {', '.join(bad)}; known:\n{defects.listing()}")
-    # With TLS (STLS and an implicit-TLS port, certificates made for this
-    # run), so that every suite has a conforming target.
-    with EmbeddedServer(
-        extra_args=[a for name in injected for a in ("--defect", name)], tls=True
-    ) as server:
-        yield embedded_target(server, args.timeout or 10.0)
-
-
-def embedded_target(server: EmbeddedServer, timeout: float) -> Target:
-    """The Target of a running embedded server: its accounts disposable, its CA trusted."""
-    return Target(
-        host=server.host,
-        port=server.port,
-        accounts=[Account(a.user, a.password, True, a.apop) for a in server.accounts],
-        provisioner=make_provisioner(f"maildir:{server.maildir_template}"),
-        timeout=timeout,
-        tls_port=server.tls_port,
-        tls_ca=str(server.ca_pem) if server.ca_pem is not None else None,
-        tls_servername=server.server_hostname if server.tls else None,
-    )
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def write_reports(run: RunResult, report_dir: Path) -> None:

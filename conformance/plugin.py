@@ -11,7 +11,6 @@ the package is installed: it stays inert unless ``--pop3`` is given.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 from pathlib import Path
 from typing import Any
@@ -25,20 +24,14 @@ from conformance.results import RunResult, ScenarioResult
 from conformance.scenario.loader import ScenarioError, load_scenario
 from conformance.scenario.steps import Scenario
 from conformance.target import AccountPool, Target
+from conformance.target_flags import add_plugin_options, namespace_from_plugin
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("pop3-conformance")
     group.addoption("--pop3", action="store_true", help="collect *.pop3 scenario files")
-    group.addoption("--pop3-host", help="server host (default: the embedded reference server)")
-    group.addoption("--pop3-port", type=int)
-    group.addoption("--pop3-account", action="append", default=[], metavar="USER:PASS")
-    group.addoption("--pop3-disposable", action="append", default=[], metavar="USER")
-    group.addoption("--pop3-provision", default="none")
-    group.addoption("--pop3-seed-cmd")
-    group.addoption("--pop3-clear-cmd")
-    group.addoption("--pop3-profile", type=Path)
-    group.addoption("--pop3-timeout", type=float)
+    # Every target option of 'run', with a pop3- prefix: one definition for both.
+    add_plugin_options(group)
     group.addoption("--pop3-strict", action="store_true")
 
 
@@ -49,17 +42,7 @@ class _Environment:
         from conformance.cli_common import target_from
 
         opt = config.getoption
-        args = argparse.Namespace(
-            profile=opt("pop3_profile"),
-            host=opt("pop3_host"),
-            port=opt("pop3_port"),
-            account=opt("pop3_account"),
-            disposable=opt("pop3_disposable"),
-            provision=opt("pop3_provision"),
-            seed_cmd=opt("pop3_seed_cmd"),
-            clear_cmd=opt("pop3_clear_cmd"),
-            timeout=opt("pop3_timeout"),
-        )
+        args = namespace_from_plugin(opt)
         self.strict: bool = bool(opt("pop3_strict"))
         self._stack = contextlib.ExitStack()
         self.target: Target = self._stack.enter_context(target_from(args))

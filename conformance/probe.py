@@ -10,11 +10,11 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 
-from conformance.pop3 import COMMANDS, apop_timestamp, capability_names
+from conformance.pop3 import COMMANDS, Response, apop_timestamp, capability_names
 from conformance.target import Target
 from conformance.tls import TLSError, make_client_context
 from conformance.transcript import Transcript
-from conformance.transport import Session
+from conformance.transport import ConnectError, Session
 
 # RFC 1939 optional commands that a server without CAPA may still implement;
 # a scenario that needs one of them runs and finds out.
@@ -104,6 +104,10 @@ def probe(
     session = Session("P", host, port, transcript, timeout=timeout, connect_timeout=connect_timeout)
     greeting = session.connect()
     try:
+        if not greeting.answered or greeting.status is None:
+            # Silence, a close, or something that is not POP3 (an HTTP server on
+            # the port): the target is not reachable as a POP3 server at all.
+            raise ConnectError(f"{host}:{port} is not a POP3 server: {_first_bytes(greeting)}")
         text = greeting.status_text()
         stamp = apop_timestamp(text)
         capa = session.command("CAPA") if greeting.ok else None
@@ -129,6 +133,14 @@ def probe(
         return profile
     finally:
         session.abandon()
+
+
+def _first_bytes(greeting: Response) -> str:
+    if greeting.kind == "timeout":
+        return f"it accepts connections but sent no greeting ({greeting.describe()})"
+    if greeting.kind == "closed":
+        return f"it closed the connection before a greeting ({greeting.describe()})"
+    return f"its first bytes are {greeting.status_line[:60]!r}"
 
 
 def _capa_inside_tls(

@@ -77,6 +77,9 @@ class ScenarioResult:
     # How each session ended, graded apart from the checks (Autobahn's
     # "closing behaviour"): {"outcome": ..., "sessions": [{session, how, outcome, detail}]}.
     close: dict[str, Any] = field(default_factory=dict)
+    # Why the scenario's later steps could not be judged ("" when all were):
+    # a session the server closed, reset, or left half-answered.
+    unjudged: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +97,7 @@ class ScenarioResult:
             "transcript": [asdict(t) for t in self.transcript],
             "duration_ms": round(self.duration_ms, 1),
             "close": self.close,
+            "unjudged": self.unjudged,
         }
 
     @classmethod
@@ -113,6 +117,7 @@ class ScenarioResult:
             transcript=[TranscriptEntry(**t) for t in d.get("transcript", [])],
             duration_ms=d.get("duration_ms", 0.0),
             close=dict(d.get("close", {})),
+            unjudged=d.get("unjudged", ""),
         )
 
     def failing_checks(self) -> list[CheckResult]:

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 import os
 import threading
 import time
@@ -51,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.pop3 import DEFAULT_LIMITS, Limits
 from conformance.provision import NoProvisioner, Provisioner, make_provisioner
 
 
@@ -83,6 +85,8 @@ class Target:
     tls_ca: str | None = None
     tls_insecure: bool = False
     tls_servername: str | None = None
+    # The reader's bounds for every session: a line, a multi-line answer.
+    limits: Limits = DEFAULT_LIMITS
 
     def is_disposable(self, account: Account) -> bool:
         """Whether the harness may remove ``account``'s mail.
@@ -182,8 +186,13 @@ class _Profile:
 
     def number(self, table: dict[str, Any], key: str, where: str, default: float) -> float:
         value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise self.error(f"{where} {key} must be a positive number of seconds")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise self.error(f"{where} {key} must be a finite, positive number of seconds")
         return float(value)
 
 

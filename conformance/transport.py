@@ -99,6 +99,12 @@ class Session:
     # -- connection -------------------------------------------------------
     @property
     def connected(self) -> bool:
+        """Open, and still trusted: not closed, and no answer lost or half read."""
+        return self._spawn is not None and self.connection.dead is None
+
+    @property
+    def open_socket(self) -> bool:
+        """The socket is still ours to close (the connection may be dead)."""
         return self._spawn is not None
 
     def connect(self) -> Response:
@@ -213,7 +219,7 @@ class Session:
         while not isinstance(event, Answer):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                event = connection.time_out(partial)
+                event = connection.time_out(partial, limit)
                 self.transcript.event(
                     self.label, f"timeout: no complete response within {limit:g} s"
                 )
@@ -275,6 +281,7 @@ class Session:
             except EOF:
                 self.closed_by_server = True
                 self.transcript.event(self.label, "connection closed by the server")
+                self.connection.die("closed", "the server closed the connection", by_server=True)
                 return True
             self.transcript.add(self.label, "S", data[:TRANSCRIPT_CHUNK].decode("latin-1"))
 

@@ -75,7 +75,8 @@ def run_cli(tmp_path: Path, port: int, scenario: str, *extra: str) -> tuple[int,
             *extra,
         ]
     )
-    results = json.loads((report / "results.json").read_text()) if report.exists() else {}
+    written = report / "results.json"
+    results = json.loads(written.read_text()) if written.exists() else {}
     return code, results
 
 

@@ -133,8 +133,18 @@ def test_stls_drops_what_was_queued_in_the_clear() -> None:
     assert conn.awaiting == 0  # the injected CAPA is not a command of the TLS layer
 
 
-def test_a_timeout_answers_the_command_it_was_waiting_for() -> None:
+def test_a_timeout_answers_the_command_and_kills_the_connection() -> None:
+    """A late answer would be read as the next command's: nothing more is read."""
     conn = greeted()
     conn.send_command("NOOP")
-    answer = conn.time_out(b"")
+    conn.receive_data(b"+O")  # half an answer
+    assert isinstance(conn.next_event(), NeedData)
+    answer = conn.time_out(b"+O", 2.0)
     assert answer.response.kind == "timeout" and answer.command.keyword == "NOOP"
+    assert conn.dead is not None and conn.dead.reason == "timeout" and conn.dead.by_server
+    assert "part of it was read" in conn.dead.detail
+    conn.receive_data(b"K late\r\n")
+    with pytest.raises(LocalProtocolError):
+        conn.next_event()
+    with pytest.raises(LocalProtocolError):
+        conn.send_command("QUIT")

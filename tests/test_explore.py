@@ -129,6 +129,7 @@ def test_the_emitted_file_is_an_ordinary_scenario(tmp_path: Path) -> None:
         pipelined=True,
         found_against="127.0.0.1:1",
         summary="RFC1939-5.STAT-2 fail",
+        timeout_s=25.0,
     )
     emitted = write_scenario(text, tmp_path / "regressions")
     s = emitted.scenario
@@ -138,6 +139,8 @@ def test_the_emitted_file_is_an_ordinary_scenario(tmp_path: Path) -> None:
     assert s.requirements == ["RFC1939-5.STAT-2", "RFC1939-5.DELE-1"]
     assert s.needs == ["PIPELINING"] and s.mailbox == "small" and s.destructive
     assert "regression" in s.tags and "explore" in s.tags
+    # The replay waits exactly as long as the exploration did.
+    assert s.timeout == 25.0
     assert len(s.steps) == len(fragments.parse_fragment(lines))
     # The same failure found again gets the same file.
     again = scenario_text(
@@ -148,8 +151,19 @@ def test_the_emitted_file_is_an_ordinary_scenario(tmp_path: Path) -> None:
         pipelined=True,
         found_against="elsewhere:2",
         summary="x",
+        timeout_s=25.0,
     )
     assert again.splitlines()[0] == text.splitlines()[0]
+
+
+def test_exploration_waits_as_long_as_the_locking_scenarios() -> None:
+    """Dovecot answers a locked second login after about 10 s: a 10 s wait would
+    time out where a 20 s replay passes (a false nondeterministic)."""
+    context = _context(60.0)
+    assert context.step_timeout_s == fragments.LOCK_WAIT_S == 20.0
+    assert context.scenario().timeout == 20.0
+    context.target.timeout = 30.0
+    assert context.scenario().timeout == 30.0
 
 
 def _context(budget_s: float, shrink_budget_s: float = 60.0) -> Context:

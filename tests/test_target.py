@@ -157,7 +157,10 @@ BASE_ACCOUNT = '[[account]]\nuser = "a"\npassword = "b"\n'
         ("[target]\nport = 110\n" + BASE_ACCOUNT, r"\[target\] needs host"),
         ('[target]\nhost = "h"\nport = 70000\n' + BASE_ACCOUNT, "port must be an integer"),
         ('[target]\nhost = "h"\nport = "110"\n' + BASE_ACCOUNT, "port must be an integer"),
-        ('[target]\nhost = "h"\ntimeout = 0\n' + BASE_ACCOUNT, "timeout must be a positive"),
+        (
+            '[target]\nhost = "h"\ntimeout = 0\n' + BASE_ACCOUNT,
+            "timeout must be a finite, positive",
+        ),
         ('[target]\nhost = "h"\nhots = "x"\n' + BASE_ACCOUNT, "unknown key 'hots' in \\[target\\]"),
         ('[target]\nhost = "h"\n', r"at least one \[\[account\]\]"),
         ('[target]\nhost = "h"\n[[account]]\nuser = "a"\n', "exactly one of password"),

@@ -17,7 +17,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from conformance import __version__
+from conformance import __version__, arguments
 from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
 from conformance.cli_common import (
     EXIT_FAIL,
@@ -60,7 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--report-dir", type=Path, help="default: reports/certify-<timestamp>/")
     parser.add_argument(
-        "--jobs", type=int, default=1, help="scenarios run at once (accounts permitting)"
+        "--jobs",
+        type=arguments.positive_int,
+        default=1,
+        help="scenarios run at once (accounts permitting)",
     )
     parser.add_argument(
         "--defect",
@@ -110,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             result = run_campaign(
                 scenarios,
                 target,
-                RunOptions(strict=False, jobs=max(1, args.jobs), selection=list(args.select)),
+                RunOptions(strict=False, jobs=args.jobs, selection=list(args.select)),
                 progress=_progress,
             )
         except ConnectError as exc:

@@ -15,6 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from conformance import arguments
 from conformance.cli_common import (
     EXIT_FAIL,
     EXIT_NOTHING,
@@ -39,21 +40,29 @@ HELP = "drive the server with random command sequences judged by the mailbox mod
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--budget",
-        type=float,
+        type=arguments.seconds,
         default=60.0,
         metavar="SECONDS",
         help="wall-clock seconds of search (default 60); shrinking a failure has its own",
     )
     parser.add_argument("--seed", type=int, help="repeat an exploration (default: a random seed)")
     parser.add_argument(
-        "--examples", type=int, default=200, metavar="N", help="examples at most (default 200)"
+        "--examples",
+        type=arguments.positive_int,
+        default=200,
+        metavar="N",
+        help="examples at most (default 200)",
     )
     parser.add_argument(
-        "--steps", type=int, default=25, metavar="N", help="actions per example at most (25)"
+        "--steps",
+        type=arguments.positive_int,
+        default=25,
+        metavar="N",
+        help="actions per example at most (25)",
     )
     parser.add_argument(
         "--shrink-budget",
-        type=float,
+        type=arguments.seconds,
         default=120.0,
         metavar="SECONDS",
         help="wall-clock seconds to shrink a failure (default 120)",

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
-from conformance import __version__
+from conformance import __version__, arguments
 from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
 from conformance.cli_common import (
     EXIT_NOTHING,
@@ -67,7 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_suite_options(run)
     run.add_argument("--report-dir", type=Path, help="default: reports/<timestamp>-NAME/")
     run.add_argument("--strict", action="store_true", help="non-strict results fail the run")
-    run.add_argument("--jobs", type=int, default=1, help="scenarios run at once (up to 4)")
+    run.add_argument(
+        "--jobs", type=arguments.positive_int, default=1, help="scenarios run at once (up to 4)"
+    )
     run.add_argument(
         "--timeout",
         type=float,
@@ -179,9 +181,7 @@ def run_lab(args: argparse.Namespace) -> int:
             result = judge(
                 server,
                 scenarios,
-                options=RunOptions(
-                    strict=args.strict, jobs=max(1, args.jobs), selection=args.select
-                ),
+                options=RunOptions(strict=args.strict, jobs=args.jobs, selection=args.select),
                 timeout=args.timeout,
                 progress=_progress_line,
                 # The logs live in the instance's temporary folder: keep them

@@ -229,6 +229,7 @@ def _grade(
         pipelined=failure.pipelined,
         found_against=f"{target.host}:{target.port}",
         summary=f"{first.requirement} {first.outcome.value}",
+        timeout_s=context.step_timeout_s,
     )
     emitted = write_scenario(text, options.emit_dir)
     exploration.emitted = emitted

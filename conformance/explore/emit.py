@@ -40,11 +40,13 @@ def scenario_text(
     pipelined: bool,
     found_against: str,
     summary: str,
+    timeout_s: float,
 ) -> str:
     """The text of the regression file for a failing step list.
 
     ``requirements``: the ones the failing checks cite, the first being the
-    primary one; ``summary`` one line saying what failed (for the title).
+    primary one; ``summary`` one line saying what failed (for the title);
+    ``timeout_s`` the exploration's wait for each answer.
     """
     reqs = list(dict.fromkeys(requirements)) or ["RFC1939-5-1"]
     day = dt.datetime.now(dt.UTC).date().isoformat()
@@ -59,7 +61,9 @@ def scenario_text(
     header += [
         f"mailbox: {mailbox}",
         "destructive: yes",
-        "timeout: 20",
+        # The exploration's own wait: a replay that waited longer could pass
+        # where the exploration failed, and be graded nondeterministic.
+        f"timeout: {timeout_s:g}",
         f"description: The minimal command sequence that 'pop3-conformance explore --seed {seed}'",
         f"  found against {found_against} on {day}. Each answer is judged by the",
         "  mailbox model.",

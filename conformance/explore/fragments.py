@@ -22,6 +22,9 @@ from conformance.scenario.steps import Step
 # How long a re-login may wait for the lock of the session that just ended:
 # some servers release it a little after the close (style.md).
 RELOGIN_WITHIN_S: Final = 15
+# How long an answer may take where a lock is involved: the locking scenarios'
+# timeout (core.locking.second-login), for the same reason.
+LOCK_WAIT_S: Final = 20.0
 # The ways a session may end before the next login (runner step names).
 ENDINGS: Final = ("quit", "close", "reset", "half-close", "mid-command")
 # The filler command that lets a scenario read each answer of a pipelined

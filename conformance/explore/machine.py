@@ -164,7 +164,19 @@ class Context:
             requirements=["RFC1939-5-1"],
             mailbox=self.mailbox,
             destructive=True,
+            timeout=self.step_timeout_s,
         )
+
+    @property
+    def step_timeout_s(self) -> float:
+        """The wait for every answer, during the exploration and in its replay alike.
+
+        A slow answer is not a wrong one: a second login to a locked mailbox
+        is answered by Dovecot only after about 10 s, so exploration waits as
+        long as the locking scenarios do (fragments.LOCK_WAIT_S), or longer
+        when the run's own timeout is longer.
+        """
+        return max(self.target.timeout, fragments.LOCK_WAIT_S)
 
     def next_example(self) -> None:
         """Count an example, or raise :class:`Exhausted` when the budget is spent.

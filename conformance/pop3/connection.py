@@ -60,7 +60,7 @@ class Answer(NamedTuple):
 class Death:
     """Why a connection hands out no more answers."""
 
-    reason: str  # "closed", "timeout", "overflow", "reset", "local"
+    reason: str  # "closed", "timeout", "overflow", "unsolicited", "ended"
     detail: str
     by_server: bool  # the server ended it (close, overflow) or the harness did
 
@@ -180,22 +180,27 @@ class ClientConnection:
         self._advance(rule_for(before, keyword), response)
         return Answer(command, response, before, self.state)
 
-    def time_out(self, partial: bytes) -> Answer:
+    def time_out(self, partial: bytes, limit: float) -> Answer:
         """The transport's deadline passed before the next answer was whole.
 
-        The command is answered by a "timeout" response; the state stays.
+        The command is answered by a "timeout" response and the connection
+        is dead: a late answer would be read as the next command's, so
+        nothing more is read from it.  The server's doing (it did not answer
+        in time), graded by whatever judges the answer.
         """
         self._usable()
         if not self._greeted:
             command = Command("", GREETING)
-            self._greeted = True
         elif self._queue:
-            command = self._queue.popleft()
+            command = self._queue[0]
         else:
             raise LocalProtocolError("no command is awaiting an answer")
-        self._head = None
+        before = self.state
         response = Response(kind="timeout", partial=partial)
-        return Answer(command, response, self.state, self.state)
+        read = " (part of it was read)" if self._reader.in_progress else ""
+        detail = f"no complete answer to {command.keyword} within {limit:g} s{read}"
+        self.die("timeout", detail, by_server=True)
+        return Answer(command, response, before, self.state)
 
     def _advance(self, rule: Rule | None, response: Response) -> None:
         kind = response.kind
@@ -248,6 +253,11 @@ class ClientConnection:
     def stray_data(self) -> bytes:
         """Bytes received after the last complete answer."""
         return self._reader.pending()
+
+    @property
+    def buffered_input(self) -> bool:
+        """Whether bytes were received that no answer has taken yet."""
+        return self._reader.has_bytes
 
     def take_stray(self) -> bytes:
         return self._reader.take_pending()

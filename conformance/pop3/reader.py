@@ -154,6 +154,11 @@ class ResponseReader:
         return self._eof
 
     @property
+    def has_bytes(self) -> bool:
+        """Whether received bytes wait to be parsed."""
+        return bool(self._buf)
+
+    @property
     def has_input(self) -> bool:
         """Unparsed bytes, or the end of the stream: :meth:`next_event` may have news."""
         return bool(self._buf) or self._eof

@@ -20,6 +20,7 @@ CLOSE_NOTIFY = "RFC8314-3.4-1"  # a TLS close_notify before the TCP close
 TLS_AFTER_CRLF = "RFC2595-4-4"  # nothing in the clear after the +OK to STLS
 CIPHER_SUITE = "RFC8314-4-5"  # a suite RFC 7525 recommends
 QUIT_CLOSE_WITHIN_S = 5.0
+CLOSE_AFTER_AUTHORIZATION_ERR = "RFC1939-4-6"
 
 
 def _graded(requirement: str, ok: bool) -> Outcome:
@@ -197,3 +198,40 @@ def harness_error(
 ) -> CheckResult:
     """Not the server's doing: the harness, the scenario or the environment."""
     return make_check(requirement, Outcome.ERROR, expected, actual, where, note)
+
+
+def unsolicited(requirement: str, where: str, stray: bytes, file: str) -> CheckResult:
+    """RFC 1939 section 3: the server answers commands; nothing arrives unasked."""
+    return make_check(
+        requirement,
+        broken(requirement),
+        f"nothing from the server {where} until the next command",
+        f"{len(stray)} octets unasked: {stray[:80]!r}",
+        file,
+        "a flood of unsolicited data: no later answer on this session can be trusted",
+    )
+
+
+def permitted_close(previous_keyword: str, where: str) -> CheckResult:
+    """RFC 1939 section 4: "After returning a negative status indicator, the server may
+    close the connection." One rule for every scenario, not a line in each."""
+    return make_check(
+        CLOSE_AFTER_AUTHORIZATION_ERR,
+        Outcome.INFO,
+        "an answer, or a close after the -ERR before it",
+        f"the connection was closed after the -ERR to {previous_keyword}",
+        where,
+        "RFC 1939 section 4 permits a close after a negative status indicator in AUTHORIZATION",
+    )
+
+
+def login_unanswered(requirement: str, response: Response, where: str) -> CheckResult:
+    """A login command answered by neither +OK nor -ERR: the server's fault."""
+    return make_check(
+        requirement,
+        broken(requirement),
+        "+OK or -ERR",
+        response.describe(),
+        where,
+        "the server gave no status answer to a login command (credentials cannot be judged)",
+    )

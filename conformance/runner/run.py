@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from conformance.catalog import section_of
+from conformance.health import Health, TargetDown
 from conformance.model import Discrepancy, SessionModel
 from conformance.outcomes import Outcome, worst
 from conformance.pop3 import Answer, Finding, Response, State
@@ -35,6 +36,13 @@ class Abort(Exception):
     """Stop the scenario here; the outcome is already recorded as a check."""
 
 
+class Unjudged(Exception):
+    """The rest of the scenario cannot be judged: a session it needs is gone or
+    untrustworthy through the server's doing (closed, reset, timed out, half
+    read).  What the server broke is already graded; the rest is reported
+    with this reason, never as the harness's error."""
+
+
 @dataclass
 class Slot:
     """One named session of the scenario: the connection, its model, its account."""
@@ -44,6 +52,10 @@ class Slot:
     account: int  # 1-based index into the leased accounts
     greeting: str = ""
     logged_in: bool = False  # reached TRANSACTION at some point
+    # The last whole answer (not a close or a timeout): what a close that
+    # follows it is judged against (RFC 1939 section 4 lets a server close
+    # after an -ERR in AUTHORIZATION).
+    answered: Answer | None = None
 
 
 @dataclass
@@ -65,6 +77,7 @@ class ScenarioRun:
     accounts: Sequence[Account]
     on_finding: Callable[[Finding, str], None] = lambda f, s: None
     timeout: float = 10.0
+    health: Health = field(default_factory=Health)
     # -- state of the run ---------------------------------------------------
     transcript: Transcript = field(init=False)
     checks: list[CheckResult] = field(default_factory=list)
@@ -78,6 +91,10 @@ class ScenarioRun:
     # The answer the last S: block judged: what 'body' steps inspect.
     judged: LastAnswer | None = None
     closes: CloseLog = field(default_factory=CloseLog)
+    # Sessions the server ended (closed, reset, timed out), with why: a later
+    # step on one of them cannot be judged, and that is not the harness's error.
+    gone: dict[str, str] = field(default_factory=dict)
+    unjudged: str = ""
 
     def __post_init__(self) -> None:
         secrets = [a.password for a in self.accounts]
@@ -102,6 +119,10 @@ class ScenarioRun:
             self.perform_steps(self.scenario.steps)
         except Abort:
             pass
+        except Unjudged as stop:
+            self.unjudged = str(stop)
+        except TargetDown:
+            raise  # the campaign stops: not this scenario's verdict
         except Exception as exc:  # the harness must never crash on a bad server
             self.checks.append(
                 checks.harness_error(
@@ -114,6 +135,9 @@ class ScenarioRun:
             )
         finally:
             teardown(self)
+        if not self.checks and self.unjudged:
+            # Nothing was judged before the server made the rest unjudgeable.
+            return self.result(Outcome.INFO, f"nothing could be judged: {self.unjudged}", started)
         if not self.checks:
             self.checks.append(
                 checks.harness_error(
@@ -151,6 +175,7 @@ class ScenarioRun:
             transcript=self.transcript.entries,
             duration_ms=(time.monotonic() - started) * 1000.0,
             close=self.closes.judge(),
+            unjudged=self.unjudged,
         )
 
     # -- dispatch -----------------------------------------------------------
@@ -168,13 +193,23 @@ class ScenarioRun:
         return name
 
     def slot(self, session: str | None, step: st.Step) -> Slot:
-        """The connected session named (or the current one), which becomes current."""
+        """The connected session named (or the current one), which becomes current.
+
+        A session the server ended stops the scenario as unjudged from here
+        on; a session the scenario never opened (or ended itself) is the
+        scenario's error.
+        """
         name = self.name(session, step)
         found = self.slots.get(name)
-        if found is None or not found.session.connected:
-            self.error(step, f"session {name} is not connected")
-        self.current = name
-        return found
+        if found is not None and found.session.connected:
+            self.current = name
+            return found
+        death = found.session.connection.dead if found is not None else None
+        if death is not None and death.by_server:
+            self.gone[name] = f"session {name}: {death.detail}"
+        if name in self.gone:
+            raise Unjudged(f"from {step.where} on: {self.gone[name]}")
+        self.error(step, f"session {name} is not connected")
 
     def error(self, step: st.Step, message: str) -> NoReturn:
         """The scenario cannot go on for a reason of the harness's own: an error check."""
@@ -183,13 +218,36 @@ class ScenarioRun:
 
     def command(self, slot: Slot, line: str) -> Response:
         """Send a command, read its answer, and keep the model in step."""
+        self.unsolicited(slot)
         answer = slot.session.exchange(line)
         self.after_answer(slot, answer)
+        if answer.response.answered:
+            slot.answered = answer
         return answer.response
+
+    def unsolicited(self, slot: Slot) -> None:
+        """Bytes the server sent that no command asked for: its fault, and the end of
+        this session (any answer read from now on could be one of them)."""
+        connection = slot.session.connection
+        if connection.awaiting or not connection.buffered_input:
+            return
+        stray = connection.take_stray()
+        after_greeting = slot.answered is None
+        requirement = "RFC1939-3-2" if after_greeting else "RFC1939-3-8"
+        where = "after the greeting" if after_greeting else "after the last answer"
+        self.checks.append(checks.unsolicited(requirement, where, stray, self.scenario.file))
+        detail = f"the server sent {len(stray)} octets {where} unasked"
+        connection.die("unsolicited", detail, by_server=True)
+        name = slot.session.label
+        self.gone[name] = f"session {name}: {detail}"
+        raise Unjudged(f"session {name}: the server sent data no command asked for")
 
     def after_answer(self, slot: Slot, answer: Answer) -> None:
         session, response, line = slot.session, answer.response, answer.command.line
         self.passive(slot, response)
+        death = session.connection.dead
+        if death is not None and death.by_server:
+            self.gone[session.label] = f"session {session.label}: {death.detail}"
         model = slot.model
         discrepancies: list[Discrepancy] = []
         model_requirement = model_expected = None
@@ -200,7 +258,8 @@ class ScenarioRun:
             model.apply(answer)
         if answer.after is State.TRANSACTION:
             slot.logged_in = True
-        self.closes.saw(session.label, answer)
+        if response.answered:
+            self.closes.saw(session.label, answer)
         self.last = LastAnswer(
             session.label, line, response, discrepancies, model_requirement, model_expected
         )

@@ -7,9 +7,10 @@ import time
 from typing import TYPE_CHECKING
 
 from conformance.login import log_in
-from conformance.pop3 import State, apop_timestamp
+from conformance.pop3 import Response, State, apop_timestamp
 from conformance.runner import checks
 from conformance.runner.mailbox_steps import relearn
+from conformance.runner.permitted import permitted_close
 from conformance.runner.tls_steps import client_context, done, failed
 from conformance.scenario import steps as st
 from conformance.tls import TLSError
@@ -43,6 +44,7 @@ def open_session(run: ScenarioRun, step: st.Open, account: int = 1) -> Slot:
         connect_timeout=run.target.connect_timeout,
         tls=context,
         server_hostname=run.target.tls_servername,
+        limits=run.target.limits,
     )
     maildrop = run.mailboxes.maildrops.get(account)
     model = (
@@ -56,9 +58,14 @@ def open_session(run: ScenarioRun, step: st.Open, account: int = 1) -> Slot:
     try:
         greeting = session.connect()
     except ConnectError as exc:
+        run.health.missed(str(exc))
         run.error(step, str(exc))
     except TLSError as exc:
         failed(run, step, step.session, exc, optional=False)
+    if greeting.answered:
+        run.health.greeted()
+    else:
+        run.health.missed(f"{run.target.host}:{port}: {greeting.describe()}")
     if step.tls:
         done(run, step, session)
     run.passive(slot, greeting)
@@ -77,31 +84,73 @@ def open_step(run: ScenarioRun, step: st.Open) -> None:
     open_session(run, step)
 
 
-def login(run: ScenarioRun, step: st.Login, quiet: bool = False) -> bool:
-    """The account's login (USER/PASS or APOP); True on success."""
-    relearn(run, step.account, step.session)
+# How long a refused login is tried again before the refusal counts as the
+# credentials': a server may release a mailbox's lock a little after the
+# session that held it ended (style.md), and a refusal then is not final.
+LOGIN_GRACE_S = 5.0
+LOGIN_RETRY_S = 0.5
+# The requirement a login command's answer is judged by when it is not +OK or -ERR.
+LOGIN_REQUIREMENTS = {
+    "USER": "RFC1939-7.USER-1",
+    "PASS": "RFC1939-7.PASS-2",
+    "APOP": "RFC1939-7.APOP-3",
+}
+
+
+def _attempt(run: ScenarioRun, step: st.Login) -> tuple[Slot, Response]:
     existing = run.slots.get(step.session)
     if (
         existing is None
         or not existing.session.connected
         or existing.session.state is not State.AUTHORIZATION
     ):
-        if existing is not None and existing.session.connected:
+        if existing is not None:
             teardown_session(run, step.session)
         open_session(run, st.Open(step.where, step.session), step.account)
     slot = run.slots[step.session]
     slot.account = step.account
     account = run.accounts[step.account - 1]
     response = log_in(lambda line: run.command(slot, line), account, run.profile, slot.greeting)
-    if response.ok:
-        return True
-    if not quiet:
-        run.error(
-            step,
-            f"login as {account.user!r} refused: {response.describe()} "
-            "(check the credentials, or the server's lock)",
-        )
-    return False
+    return slot, response
+
+
+def login(run: ScenarioRun, step: st.Login, quiet: bool = False) -> bool:
+    """The account's login (USER/PASS or APOP); True on success.
+
+    A refusal is graded by who caused it: an answer that is neither +OK nor
+    -ERR (a close, a timeout, garbage) is the server's fault, a fail against
+    the login command's requirement; a clean -ERR, confirmed by the retries
+    of LOGIN_GRACE_S, is the run's setup (the credentials), an error.
+    """
+    from conformance.runner.run import Abort
+
+    relearn(run, step.account, step.session)
+    slot, response = _attempt(run, step)
+    if response.ok or quiet:
+        return response.ok
+    where = str(step.where)
+    last_command = run.last.line.split(" ", 1)[0].upper() if run.last else "USER"
+    if response.status not in ("+OK", "-ERR") or not response.answered:
+        permitted = permitted_close(slot, response, where)
+        requirement = LOGIN_REQUIREMENTS.get(last_command, "RFC1939-7.USER-1")
+        run.checks.append(permitted or checks.login_unanswered(requirement, response, where))
+        raise Abort
+    deadline = time.monotonic() + LOGIN_GRACE_S
+    attempts = 1
+    while time.monotonic() < deadline:
+        time.sleep(LOGIN_RETRY_S)
+        teardown_session(run, step.session)
+        slot, response = _attempt(run, step)
+        attempts += 1
+        if response.ok:
+            run.transcript.event(step.session, f"logged in at attempt {attempts}")
+            return True
+    account = run.accounts[step.account - 1]
+    run.error(
+        step,
+        f"login as {account.user!r} refused {attempts} times over {LOGIN_GRACE_S:g} s: "
+        f"{response.describe()} (check the credentials)",
+    )
 
 
 def login_step(run: ScenarioRun, step: st.Login) -> None:
@@ -123,13 +172,16 @@ def end(run: ScenarioRun, step: st.End) -> None:
         in_transaction = session.state is State.TRANSACTION
         response = run.command(slot, "QUIT")
         run.last = None
-        run.checks.append(checks.quit_answered(response, in_transaction, where))
-        if response.kind != "closed":
+        permitted = permitted_close(slot, response, where)
+        run.checks.append(permitted or checks.quit_answered(response, in_transaction, where))
+        if response.kind == "closed":
+            run.closes.server_closed(name)
+        elif not response.answered:
+            run.closes.ended(name, "timeout", "no answer to QUIT")
+        else:
             closed = session.wait_closed(checks.QUIT_CLOSE_WITHIN_S)
             run.checks.append(checks.closed_after_quit(closed, where))
             run.closes.ended(name, "quit" if closed else "quit-left-open")
-        else:
-            run.closes.server_closed(name)
         if session.tls_version and checks.CLOSE_NOTIFY in run.scenario.requirements:
             run.checks.append(checks.close_notify(session.tls_closed_without_notify, where))
         session.abandon()
@@ -233,18 +285,19 @@ def teardown_session(run: ScenarioRun, name: str) -> None:
     if slot is None:
         return
     session = slot.session
+    death = session.connection.dead
+    if session.closed_by_server or (death is not None and death.by_server):
+        run.closes.server_closed(name)
+    elif session.open_socket:
+        run.closes.ended(name, "teardown")
     if session.connected:
-        if session.closed_by_server:
-            run.closes.server_closed(name)
-        else:
-            run.closes.ended(name, "teardown")
         try:
-            if session.connection.awaiting or session.connection.dead is not None:
+            if session.connection.awaiting:
                 # Answers are still owed: nothing read now would be QUIT's answer.
                 session.reset()
             elif session.state is State.TRANSACTION and not _safe_to_quit(run, slot):
                 session.reset()
-            elif session.connected and not session.closed_by_server:
+            else:
                 session.command("QUIT", timeout=TEARDOWN_TIMEOUT)
         except Exception:  # a broken server must not break teardown
             pass

@@ -1,0 +1,354 @@
+"""The target's command-line options, defined once for every subcommand and the
+pytest plugin, and the Target they describe.
+
+Each option is a row of :data:`TARGET_OPTIONS`; :func:`add_target_options`
+adds them to an argparse parser and :func:`add_plugin_options` to pytest's,
+with a ``pop3-`` prefix.  A flag given beside ``--profile`` overrides the
+profile's value, and the run says so on stderr (docs/profiles.md).
+
+Passwords need not be on the command line, where ``ps`` shows them:
+``--account USER`` asks for the password on a terminal, ``--account-file``
+reads ``USER:PASS`` lines, and a profile may name an environment variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from conformance import arguments
+from conformance.pop3 import Limits
+from conformance.provision import make_provisioner
+from conformance.target import Account, Target, load_profile, parse_account
+
+
+class UsageError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str  # "--host"
+    help: str
+    type: Callable[[str], Any] | None = None
+    action: str | None = None
+    metavar: str | None = None
+    # A list for repeatable options; None means "not given".
+    repeatable: bool = False
+    default: Any = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    def kwargs(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"help": self.help}
+        if self.action:
+            out["action"] = self.action
+        elif self.repeatable:
+            out["action"] = "append"
+        if self.repeatable:
+            out["default"] = []
+        elif self.action != "store_true":
+            out["default"] = self.default
+        if self.type is not None:
+            out["type"] = self.type
+        if self.metavar:
+            out["metavar"] = self.metavar
+        return out
+
+
+TARGET_OPTIONS: tuple[Option, ...] = (
+    Option("--host", "server host (default: the embedded reference server)", arguments.host),
+    Option("--port", "server port (default 110)", arguments.port),
+    Option(
+        "--account",
+        "an account, USER:PASS split at the first colon, or USER alone to be asked for "
+        "the password on a terminal (repeatable)",
+        metavar="USER[:PASS]",
+        repeatable=True,
+    ),
+    Option(
+        "--apop-account",
+        "an account reached with APOP, not USER/PASS (repeatable)",
+        metavar="USER[:SECRET]",
+        repeatable=True,
+    ),
+    Option(
+        "--account-file",
+        "accounts from a file: one USER:PASS per line ('apop USER:SECRET' for APOP; "
+        "# starts a comment), so that no password is on the command line",
+        Path,
+        metavar="FILE",
+    ),
+    Option(
+        "--disposable",
+        "declare USER's mail disposable (destructive scenarios may run) (repeatable)",
+        metavar="USER",
+        repeatable=True,
+    ),
+    Option(
+        "--provision",
+        "maildir:DIR/{user}, mbox:PATH/{user}, exec, or none (default)",
+        metavar="SPEC",
+    ),
+    Option("--seed-cmd", "exec provisioner: command template with {user} and {file}"),
+    Option("--clear-cmd", "exec provisioner: command template with {user}"),
+    Option("--profile", "a TOML target profile (docs/profiles.md); flags override it", Path),
+    Option("--timeout", "seconds to wait for each response (default 10)", arguments.seconds),
+    Option(
+        "--max-line",
+        "longest line read from the server (default 1M); longer is a finding",
+        arguments.octets,
+        metavar="OCTETS",
+    ),
+    Option(
+        "--max-response",
+        "longest multi-line answer read (default 256M); longer is a finding",
+        arguments.octets,
+        metavar="OCTETS",
+    ),
+    Option("--tls-port", "implicit-TLS port (RFC 8314), e.g. 995", arguments.port),
+    Option("--tls-ca", "CA bundle (PEM) to verify the server certificate"),
+    Option(
+        "--tls-insecure",
+        "do not verify the server certificate (explicitly insecure; default: verify)",
+        action="store_true",
+    ),
+    Option("--tls-servername", "name the certificate must carry (default: --host)"),
+    Option(
+        "--calibrate",
+        "before each scenario, learn the seeded messages as the server returns them "
+        "(for servers that rewrite stored mail: mbox quoting, added headers)",
+        action="store_true",
+    ),
+)
+
+
+def add_target_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("target (default: the embedded reference server)")
+    for option in TARGET_OPTIONS:
+        g.add_argument(option.flag, **option.kwargs())
+
+
+def add_plugin_options(group: Any) -> None:
+    """The same options for pytest (``--pop3-host`` ...); ``group`` is a pytest OptionGroup."""
+    for option in TARGET_OPTIONS:
+        kwargs = option.kwargs()
+        kwargs["dest"] = "pop3_" + option.dest
+        group.addoption("--pop3-" + option.flag.removeprefix("--"), **kwargs)
+
+
+def namespace_from_plugin(getoption: Callable[[str], Any]) -> argparse.Namespace:
+    """The argparse Namespace ``target_from`` reads, from pytest's options."""
+    return argparse.Namespace(**{o.dest: getoption("pop3_" + o.dest) for o in TARGET_OPTIONS})
+
+
+# -- accounts ------------------------------------------------------------------------
+
+
+@dataclass
+class _Accounts:
+    """Accounts from the flags, with where their passwords came from."""
+
+    accounts: list[Account] = field(default_factory=list)
+
+    def add(self, user: str, password: str, apop: bool, disposable: set[str]) -> None:
+        if any(a.user == user for a in self.accounts):
+            raise UsageError(f"account {user!r} is given twice")
+        self.accounts.append(Account(user, password, user in disposable, apop))
+
+
+def _password(user: str, stdin: TextIO, ask: Callable[[str], str]) -> str:
+    if not stdin.isatty():
+        raise UsageError(
+            f"no password for account {user!r}: give USER:PASS, an --account-file, "
+            "or run on a terminal to be asked"
+        )
+    password = ask(f"password for {user}: ")
+    if not password:
+        raise UsageError(f"the password of account {user!r} is empty")
+    return password
+
+
+def accounts_from_flags(
+    args: argparse.Namespace,
+    *,
+    stdin: TextIO = sys.stdin,
+    ask: Callable[[str], str] = getpass.getpass,
+) -> list[Account]:
+    disposable = set(getattr(args, "disposable", None) or [])
+    found = _Accounts()
+    specs: list[tuple[str, bool]] = [(s, False) for s in getattr(args, "account", None) or []]
+    specs += [(s, True) for s in getattr(args, "apop_account", None) or []]
+    account_file: Path | None = getattr(args, "account_file", None)
+    if account_file is not None:
+        specs += _read_account_file(account_file)
+    for spec, apop in specs:
+        if ":" not in spec:
+            found.add(spec, _password(spec, stdin, ask), apop, disposable)
+            continue
+        try:
+            account = parse_account(spec)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        found.add(account.user, account.password, apop, disposable)
+    return found.accounts
+
+
+def _read_account_file(path: Path) -> list[tuple[str, bool]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read the account file {path}: {exc.strerror or exc}") from exc
+    out = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        apop = line.startswith("apop ")
+        spec = line.removeprefix("apop ").strip()
+        if ":" not in spec:
+            # Never echo the line: it may hold a password.
+            raise UsageError(f"{path}:{number}: expected USER:PASS (or apop USER:SECRET)")
+        out.append((spec, apop))
+    return out
+
+
+# -- the target ----------------------------------------------------------------------
+
+
+def _limits(args: argparse.Namespace, base: Limits) -> Limits:
+    line = getattr(args, "max_line", None)
+    response = getattr(args, "max_response", None)
+    return replace(
+        base,
+        max_line=line if line is not None else base.max_line,
+        max_response=response if response is not None else base.max_response,
+    )
+
+
+def _overrides(args: argparse.Namespace, target: Target, say: Callable[[str], None]) -> Target:
+    """Flags given beside a profile win over it; each one is said on stderr."""
+    changes: dict[str, Any] = {}
+    for dest in ("host", "port", "timeout", "tls_port", "tls_ca", "tls_servername"):
+        value = getattr(args, dest, None)
+        if value is not None:
+            changes[dest] = value
+    for dest in ("calibrate", "tls_insecure"):
+        if getattr(args, dest, False):
+            changes[dest] = True
+    provision = getattr(args, "provision", None)
+    if provision is not None:
+        try:
+            changes["provisioner"] = make_provisioner(
+                provision, seed_cmd=args.seed_cmd, clear_cmd=args.clear_cmd
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+    accounts = accounts_from_flags(args)
+    if accounts:
+        changes["accounts"] = accounts
+    for dest, value in changes.items():
+        shown = f"{len(value)} account(s)" if dest == "accounts" else value
+        if dest == "provisioner":
+            shown = provision
+        say(f"--{dest.replace('_', '-')} overrides the profile: {shown}")
+    return replace(target, **changes)
+
+
+@contextlib.contextmanager
+def target_from(
+    args: argparse.Namespace, say: Callable[[str], None] | None = None
+) -> Iterator[Target]:
+    """The target the flags describe (over a profile, if one is given), or a started
+    embedded server.  ``args`` has the dests of TARGET_OPTIONS, and optionally
+    ``defect`` (faults to inject into the embedded server)."""
+    tell = say or (lambda text: print(f"pop3-conformance: {text}", file=sys.stderr))
+    injected: list[str] = getattr(args, "defect", None) or []
+    if injected and (args.profile is not None or args.host):
+        raise UsageError("--defect applies to the embedded server only (not with --host/--profile)")
+    if args.profile is not None:
+        try:
+            target = load_profile(args.profile)
+        except (OSError, ValueError) as exc:
+            raise UsageError(str(exc)) from exc
+        target = _overrides(args, target, tell)
+        target.limits = _limits(args, target.limits)
+        yield target
+        return
+    if args.host is not None:
+        try:
+            provisioner = make_provisioner(
+                args.provision or "none", seed_cmd=args.seed_cmd, clear_cmd=args.clear_cmd
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        accounts = accounts_from_flags(args)
+        if not accounts:
+            raise UsageError("--host needs at least one --account USER:PASS (or --account-file)")
+        target = Target(
+            host=args.host,
+            port=args.port or 110,
+            accounts=accounts,
+            provisioner=provisioner,
+            timeout=args.timeout or 10.0,
+            calibrate=bool(getattr(args, "calibrate", False)),
+            tls_port=getattr(args, "tls_port", None),
+            tls_ca=getattr(args, "tls_ca", None),
+            tls_insecure=bool(getattr(args, "tls_insecure", False)),
+            tls_servername=getattr(args, "tls_servername", None),
+        )
+        target.limits = _limits(args, target.limits)
+        yield target
+        return
+    given = [o.flag for o in _EMBEDDED_REFUSES if getattr(args, o.dest, None)]
+    if given:
+        raise UsageError(f"{', '.join(given)} need --host or --profile (a server to judge)")
+    yield from _embedded(args, injected)
+
+
+# Options that only make sense with a server named by --host or --profile.
+_EMBEDDED_REFUSES = tuple(
+    o
+    for o in TARGET_OPTIONS
+    if o.flag
+    in ("--port", "--account", "--apop-account", "--account-file", "--provision", "--tls-port")
+)
+
+
+def _embedded(args: argparse.Namespace, injected: Sequence[str]) -> Iterator[Target]:
+    from conformance.server import defects
+    from conformance.server.embedded import EmbeddedServer
+
+    bad = defects.unknown(list(injected))
+    if bad:
+        raise UsageError(f"unknown defect {', '.join(bad)}; known:\n{defects.listing()}")
+    # With TLS (STLS and an implicit-TLS port, certificates made for this
+    # run), so that every suite has a conforming target.
+    with EmbeddedServer(
+        extra_args=[a for name in injected for a in ("--defect", name)], tls=True
+    ) as server:
+        target = embedded_target(server, args.timeout or 10.0)
+        target.limits = _limits(args, target.limits)
+        yield target
+
+
+def embedded_target(server: Any, timeout: float) -> Target:
+    """The Target of a running embedded server: its accounts disposable, its CA trusted."""
+    return Target(
+        host=server.host,
+        port=server.port,
+        accounts=[Account(a.user, a.password, True, a.apop) for a in server.accounts],
+        provisioner=make_provisioner(f"maildir:{server.maildir_template}"),
+        timeout=timeout,
+        tls_port=server.tls_port,
+        tls_ca=str(server.ca_pem) if server.ca_pem is not None else None,
+        tls_servername=server.server_hostname if server.tls else None,
+    )
