@@ -24,7 +24,8 @@ from conformance.probe import ServerProfile, probe_target
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
 from conformance.runner import ScenarioRun
 from conformance.scenario.steps import Scenario
-from conformance.target import Account, AccountPool, Target
+from conformance.secrets import Secrets, for_accounts, scrub_finding
+from conformance.target import Account, AccountPool, Target, secrets_of
 from conformance.verdicts import broken
 
 # How long a scenario may wait for free accounts in the pool.
@@ -73,6 +74,8 @@ def select(
 class PassiveCollector:
     """Wire-grammar findings, one entry per (requirement, code) for the whole run."""
 
+    # A finding quotes what the server sent, which may echo a secret.
+    secrets: Secrets = field(default_factory=Secrets)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _seen: dict[tuple[str, str], PassiveFinding] = field(default_factory=dict)
 
@@ -95,7 +98,7 @@ class PassiveCollector:
                 # RFC 2449 section 8: codes are only promised where RESP-CODES is advertised.
                 outcome = Outcome.INFO
             entry.outcome = outcome
-            out.append(entry)
+            out.append(scrub_finding(entry, self.secrets))
         return out
 
 
@@ -125,6 +128,7 @@ def run_leased(
             on_finding=passive.add,
             timeout=target.timeout,
             health=shared,
+            secrets=passive.secrets,
         ).execute()
 
     if wanted == 0:
@@ -168,7 +172,7 @@ def run_campaign(
     started = time.monotonic()
     profile = probe_target(target)
     pool = AccountPool(target.accounts)
-    passive = PassiveCollector()
+    passive = PassiveCollector(for_accounts(target.accounts, secrets_of(target)))
     health = Health()
     progress_lock = threading.Lock()
     results: list[ScenarioResult] = []

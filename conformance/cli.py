@@ -153,8 +153,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Both checked before anything runs: a bad baseline path or an unwritable
     # folder must not cost a whole run.
     baseline = read_run(args.baseline) if args.baseline is not None else None
-    ensure_writable(report_dir)
     with target_from(args) as target, interruptible():
+        ensure_writable(report_dir)
         print(
             f"pop3-conformance {__version__}: {plural(len(scenarios), 'scenario')} against "
             f"{target.host}:{target.port}",

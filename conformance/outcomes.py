@@ -26,15 +26,19 @@ class Outcome(enum.Enum):
         return _SEVERITY[self]
 
 
+# A proven breach outranks what could not be judged: a scenario with both a
+# fail and an error is headed by the fail, so the headline never blames the
+# harness for what the server broke (the error is still listed, and still
+# fails the run).
 _SEVERITY = {
     Outcome.PASS: 0,
     Outcome.INFO: 1,
     Outcome.UNSUPPORTED: 2,
     Outcome.WAIVED: 3,
     Outcome.NON_STRICT: 4,
-    Outcome.FAIL: 5,
+    Outcome.ERROR: 5,
     Outcome.NONDETERMINISTIC: 6,
-    Outcome.ERROR: 7,
+    Outcome.FAIL: 7,
 }
 
 

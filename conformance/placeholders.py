@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from conformance.model import SessionModel
+from conformance.secrets import Secrets
 from conformance.target import Account
 
 PLACEHOLDER = re.compile(r"\{([a-z0-9]+)(?::(\d+))?\}")
@@ -72,15 +73,24 @@ def expand(
     accounts: Sequence[Account],
     model: SessionModel | None,
     session_values: Mapping[str, str] | None = None,
+    secrets: Secrets | None = None,
 ) -> str:
     """Replace every placeholder in ``text``; PlaceholderError when one has no value.
 
     ``session_values`` holds what only the session knows: "timestamp" (the
     greeting's APOP timestamp) and "challenge" (the last "+ " line's base64).
+    Credentials computed here (SASL tokens, digests) join ``secrets``: a
+    server that echoes one must not put it into a report.
     """
     known = session_values or {}
 
     def value(m: re.Match[str]) -> str:
+        found = _value(m)
+        if secrets is not None and m.group(1) in CREDENTIAL_KEYS | SESSION_KEYS:
+            secrets.add(found, encoded=m.group(1) == "b64password")
+        return found
+
+    def _value(m: re.Match[str]) -> str:
         key, arg = m.group(1), m.group(2)
         if key in CREDENTIAL_KEYS or key in SESSION_KEYS:
             index = int(arg) if arg is not None else 1

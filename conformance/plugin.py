@@ -23,7 +23,8 @@ from conformance.probe import ServerProfile, probe_target
 from conformance.results import RunResult, ScenarioResult
 from conformance.scenario.loader import ScenarioError, load_scenario
 from conformance.scenario.steps import Scenario
-from conformance.target import AccountPool, Target
+from conformance.secrets import for_accounts
+from conformance.target import AccountPool, Target, secrets_of
 from conformance.target_flags import add_plugin_options, namespace_from_plugin
 
 
@@ -48,7 +49,7 @@ class _Environment:
         self.target: Target = self._stack.enter_context(target_from(args))
         self.profile: ServerProfile = probe_target(self.target)
         self.pool = AccountPool(self.target.accounts)
-        self.passive = PassiveCollector()
+        self.passive = PassiveCollector(for_accounts(self.target.accounts, secrets_of(self.target)))
 
     def close(self) -> None:
         self._stack.close()

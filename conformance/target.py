@@ -128,8 +128,11 @@ def parse_account(spec: str, disposable: bool = False) -> Account:
 
 
 def secrets_of(target: Target) -> list[str]:
-    """Every password of the target, for redaction from transcripts and reports."""
-    return [a.password for a in target.accounts if a.password]
+    """Every password of the target (its accounts', and a provisioner's own, such
+    as an SMTP or IMAP login), for redaction from every output."""
+    found = [a.password for a in target.accounts if a.password]
+    found += list(getattr(target.provisioner, "secrets", ()))
+    return found
 
 
 # -- profiles -----------------------------------------------------------------------

@@ -14,8 +14,8 @@ from typing import Any
 
 from conformance.pop3 import COMMANDS
 from conformance.results import TranscriptEntry
+from conformance.secrets import REDACTED, Secrets
 
-REDACTED = "********"
 # Lines of a multi-line body kept in the transcript: a 1 MB RETR would
 # otherwise drown every report.  The octet count is always recorded.
 BODY_LINES_KEPT = 12
@@ -51,10 +51,9 @@ class Transcript:
     entry, and so no report, ever holds a secret.
     """
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] | Secrets = ()) -> None:
         self._t0 = time.monotonic()
-        # Longest first, so that a secret containing another is hidden whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.secrets = secrets if isinstance(secrets, Secrets) else Secrets(secrets)
         self._raw: list[tuple[float, str, str, Any, Any]] = []
         self._rendered: list[TranscriptEntry] = []
         self._done = 0  # raw records rendered so far
@@ -75,10 +74,7 @@ class Transcript:
         self._done = 0
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        return self.secrets.scrub(text)
 
     def now_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000.0

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import shutil
 import signal
 import sys
 import tempfile
@@ -43,7 +42,8 @@ from conformance.provision import make_provisioner
 from conformance.results import RunResult, ScenarioResult
 from conformance.scenario.loader import load_all
 from conformance.scenario.steps import Scenario
-from conformance.target import Account, Target
+from conformance.secrets import Secrets, for_accounts
+from conformance.target import Account, Target, secrets_of
 from conformance.transport import ConnectError
 
 NAME = "lab"
@@ -138,16 +138,12 @@ def judge(
     with _started(server) as instance:
         if on_start is not None:
             on_start(instance)
+        target = lab_target(instance, timeout)
         try:
-            return run_campaign(
-                scenarios,
-                lab_target(instance, timeout),
-                options or RunOptions(jobs=4),
-                progress=progress,
-            )
+            return run_campaign(scenarios, target, options or RunOptions(jobs=4), progress=progress)
         finally:
             if logs_to is not None:
-                _copy_logs(instance, logs_to)
+                _copy_logs(instance, logs_to, for_accounts(target.accounts, secrets_of(target)))
 
 
 def run_lab(args: argparse.Namespace) -> int:
@@ -243,12 +239,18 @@ def _default_report_dir(server: str) -> Path:
     return Path("reports") / f"{stamp}-{server}"
 
 
-def _copy_logs(instance: LabInstance, dest: Path) -> None:
+def _copy_logs(instance: LabInstance, dest: Path, secrets: Secrets) -> None:
+    """The server's logs, scrubbed of every secret (a server may log what it was sent)."""
     logs = instance.root / "log"
     # Best effort: a missing log must not hide the run's own outcome.
     with contextlib.suppress(OSError):
-        if logs.is_dir():
-            shutil.copytree(logs, dest, dirs_exist_ok=True)
+        if not logs.is_dir():
+            return
+        for path in sorted(p for p in logs.rglob("*") if p.is_file()):
+            out = dest / path.relative_to(logs)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+            out.write_bytes(secrets.scrub(text).encode("utf-8", errors="surrogateescape"))
 
 
 def _progress_line(result: ScenarioResult) -> None:

@@ -34,7 +34,8 @@ from conformance.explore.replay import nondeterministic, replay, reproduced
 from conformance.outcomes import Outcome
 from conformance.probe import ServerProfile, probe
 from conformance.results import RunResult, ScenarioResult
-from conformance.target import Account, Target
+from conformance.secrets import for_accounts, scrub_result
+from conformance.target import Account, Target, secrets_of
 from conformance.verdicts import make_check
 
 # The requirement an exploration as a whole is filed under: "the client may
@@ -133,7 +134,7 @@ def explore(
     started_wall = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.monotonic()
     profile = probe(target.host, target.port, target.timeout, target.connect_timeout)
-    passive = PassiveCollector()
+    passive = PassiveCollector(for_accounts(target.accounts, secrets_of(target)))
     context = Context(
         target,
         profile,
@@ -174,9 +175,11 @@ def explore(
     search_s = time.monotonic() - started
 
     exploration = _grade(context, options, profile, account, seed, flaky, passive)
+    # The results boundary: failing checks and transcripts quote the server.
+    exploration.result = scrub_result(exploration.result, passive.secrets)
     exploration.search_s = search_s
     if flaky_detail:
-        exploration.notes.append(f"hypothesis: {flaky_detail}")
+        exploration.notes.append(passive.secrets.scrub(f"hypothesis: {flaky_detail}"))
     exploration.sent = context.sent or []
     if context.first_failure_at is not None:
         exploration.found_after_s = context.first_failure_at - context.started

@@ -28,7 +28,7 @@ def send(run: ScenarioRun, step: st.Send) -> None:
         run.last = None
         return
     try:
-        line = expand(step.text, run.accounts, slot.model, session_values(run, slot))
+        line = expand(step.text, run.accounts, slot.model, session_values(run, slot), run.secrets)
     except PlaceholderError as exc:
         run.error(step, str(exc))
     run.command(slot, line)
@@ -71,7 +71,7 @@ def expect(run: ScenarioRun, step: st.Expect) -> None:
     words: list[list[str]] = []
     for alt in step.alternatives:
         try:
-            words.append([expand(w, run.accounts, model) for w in alt.words])
+            words.append([expand(w, run.accounts, model, secrets=run.secrets) for w in alt.words])
         except PlaceholderError as exc:
             run.error(step, str(exc))
     graded, matched = grade_check(

@@ -27,7 +27,8 @@ from conformance.runner import checks
 from conformance.runner.closes import CloseLog
 from conformance.runner.mailboxes import Mailboxes
 from conformance.scenario import steps as st
-from conformance.target import Account, Target
+from conformance.secrets import Secrets, for_accounts, scrub_result
+from conformance.target import Account, Target, secrets_of
 from conformance.transcript import Transcript
 from conformance.transport import Session
 
@@ -78,6 +79,9 @@ class ScenarioRun:
     on_finding: Callable[[Finding, str], None] = lambda f, s: None
     timeout: float = 10.0
     health: Health = field(default_factory=Health)
+    # Shared by the scenarios of a run: what one computes (an APOP digest, a
+    # SASL answer) is hidden in all of them.
+    secrets: Secrets | None = None
     # -- state of the run ---------------------------------------------------
     transcript: Transcript = field(init=False)
     checks: list[CheckResult] = field(default_factory=list)
@@ -97,8 +101,9 @@ class ScenarioRun:
     unjudged: str = ""
 
     def __post_init__(self) -> None:
-        secrets = [a.password for a in self.accounts]
-        self.transcript = Transcript(secrets)
+        if self.secrets is None:
+            self.secrets = for_accounts(self.accounts, secrets_of(self.target))
+        self.transcript = Transcript(self.secrets)
         self.mailboxes = Mailboxes()
         self.requirement = self.scenario.requirements[0]
         if self.scenario.timeout is not None:
@@ -160,7 +165,8 @@ class ScenarioRun:
                 if not detail.startswith(bad[0].requirement):
                     detail = f"{bad[0].requirement}: {detail}"
                 reason = detail.splitlines()[0] if detail else bad[0].requirement
-        return ScenarioResult(
+        assert self.secrets is not None
+        result = ScenarioResult(
             id=s.id,
             title=s.title,
             file=s.file,
@@ -177,6 +183,9 @@ class ScenarioRun:
             close=self.closes.judge(),
             unjudged=self.unjudged,
         )
+        # The results boundary: whatever the server echoed, no field of any
+        # report carries a secret from here on.
+        return scrub_result(result, self.secrets)
 
     # -- dispatch -----------------------------------------------------------
     def perform_steps(self, steps: Sequence[st.Step]) -> None:

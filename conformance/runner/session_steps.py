@@ -110,7 +110,9 @@ def _attempt(run: ScenarioRun, step: st.Login) -> tuple[Slot, Response]:
     slot = run.slots[step.session]
     slot.account = step.account
     account = run.accounts[step.account - 1]
-    response = log_in(lambda line: run.command(slot, line), account, run.profile, slot.greeting)
+    response = log_in(
+        lambda line: run.command(slot, line), account, run.profile, slot.greeting, run.secrets
+    )
     return slot, response
 
 
