@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="run against the embedded server with this fault injected (repeatable; "
         "'pop3-conformance serve --list-defects' lists them)",
     )
+    run.add_argument(
+        "--behave",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run against the embedded server adopting a behaviour the RFCs permit "
+        "(repeatable; 'pop3-conformance serve --list-behaviours' lists them)",
+    )
     add_target_options(run)
 
     diff = sub.add_parser(

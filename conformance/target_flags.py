@@ -272,8 +272,11 @@ def target_from(
     ``defect`` (faults to inject into the embedded server)."""
     tell = say or (lambda text: print(f"pop3-conformance: {text}", file=sys.stderr))
     injected: list[str] = getattr(args, "defect", None) or []
-    if injected and (args.profile is not None or args.host):
-        raise UsageError("--defect applies to the embedded server only (not with --host/--profile)")
+    adopted: list[str] = getattr(args, "behave", None) or []
+    if (injected or adopted) and (args.profile is not None or args.host):
+        raise UsageError(
+            "--defect and --behave apply to the embedded server only (not with --host/--profile)"
+        )
     if args.profile is not None:
         try:
             target = load_profile(args.profile)
@@ -311,7 +314,7 @@ def target_from(
     given = [o.flag for o in _EMBEDDED_REFUSES if getattr(args, o.dest, None)]
     if given:
         raise UsageError(f"{', '.join(given)} need --host or --profile (a server to judge)")
-    yield from _embedded(args, injected)
+    yield from _embedded(args, injected, adopted)
 
 
 # Options that only make sense with a server named by --host or --profile.
@@ -323,18 +326,23 @@ _EMBEDDED_REFUSES = tuple(
 )
 
 
-def _embedded(args: argparse.Namespace, injected: Sequence[str]) -> Iterator[Target]:
-    from conformance.server import defects
+def _embedded(
+    args: argparse.Namespace, injected: Sequence[str], adopted: Sequence[str]
+) -> Iterator[Target]:
+    from conformance.server import behaviours, defects
     from conformance.server.embedded import EmbeddedServer
 
     bad = defects.unknown(list(injected))
     if bad:
         raise UsageError(f"unknown defect {', '.join(bad)}; known:\n{defects.listing()}")
+    odd = behaviours.unknown(list(adopted))
+    if odd:
+        raise UsageError(f"unknown behaviour {', '.join(odd)}; known:\n{behaviours.listing()}")
+    extra = [a for name in injected for a in ("--defect", name)]
+    extra += [a for name in adopted for a in ("--behave", name)]
     # With TLS (STLS and an implicit-TLS port, certificates made for this
     # run), so that every suite has a conforming target.
-    with EmbeddedServer(
-        extra_args=[a for name in injected for a in ("--defect", name)], tls=True
-    ) as server:
+    with EmbeddedServer(extra_args=extra, tls=True) as server:
         target = embedded_target(server, args.timeout or 10.0)
         target.limits = _limits(args, target.limits)
         yield target

@@ -230,8 +230,6 @@ class ScenarioRun:
         self.unsolicited(slot)
         answer = slot.session.exchange(line)
         self.after_answer(slot, answer)
-        if answer.response.answered:
-            slot.answered = answer
         return answer.response
 
     def unsolicited(self, slot: Slot) -> None:
@@ -269,6 +267,7 @@ class ScenarioRun:
             slot.logged_in = True
         if response.answered:
             self.closes.saw(session.label, answer)
+            slot.answered = answer
         self.last = LastAnswer(
             session.label, line, response, discrepancies, model_requirement, model_expected
         )

@@ -95,6 +95,8 @@ def user_cmd(session: Session, command: Command) -> Reply:
         # Said for every name, so that it tells nothing about which exist.
         return Reply(err(PLAINTEXT_REFUSED))
     # Any name gets +OK: a -ERR here would tell which names exist (RFC 1939 section 13).
+    if session.behaves("user-refuses-unknown") and command.args[0] not in session.config.accounts:
+        return Reply(err("never heard of mailbox name"))
     session.user = command.args[0]
     session.phase = Phase.AUTHORIZATION_USER
     return Reply(ok("send PASS"))

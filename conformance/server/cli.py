@@ -15,7 +15,7 @@ import signal
 import ssl
 import sys
 
-from conformance.server import defects
+from conformance.server import behaviours, defects
 from conformance.server.app import Pop3Server
 from conformance.server.channel import server_context
 from conformance.server.config import DEFAULT_AUTOLOGOUT, USER_PLACEHOLDER, ServerConfig
@@ -80,6 +80,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="inject a known fault, to show that the harness catches it (repeatable)",
     )
     parser.add_argument(
+        "--behave",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="adopt a behaviour the RFCs permit (repeatable; --list-behaviours lists them)",
+    )
+    parser.add_argument(
+        "--list-behaviours",
+        action="store_true",
+        help="list the permitted behaviours --behave can adopt, with the sentence permitting each",
+    )
+    parser.add_argument(
         "--list-defects",
         action="store_true",
         help="list the faults --defect can inject (name, requirement broken, summary) and exit",
@@ -107,6 +119,16 @@ def run(args: argparse.Namespace) -> int:
     if args.list_defects:
         print(defects.listing())
         return 0
+    if args.list_behaviours:
+        print(behaviours.listing())
+        return 0
+    odd = behaviours.unknown(args.behave)
+    if odd:
+        print(
+            f"error: unknown behaviour {', '.join(odd)}; known:\n{behaviours.listing()}",
+            file=sys.stderr,
+        )
+        return 2
     bad = defects.unknown(args.defect)
     if bad:
         print(
@@ -129,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             autologout=args.autologout,
             defects=frozenset(args.defect),
+            behaviours=frozenset(args.behave),
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             implicit_tls_port=args.implicit_tls_port,

@@ -36,6 +36,8 @@ class ServerConfig:
     port: int = 0
     autologout: float = DEFAULT_AUTOLOGOUT
     defects: frozenset[str] = frozenset()
+    # Behaviours the RFCs permit (conformance.server.behaviours), adopted on request.
+    behaviours: frozenset[str] = frozenset()
     # TLS: a PEM certificate chain and its key enable STLS on the main port
     # (RFC 2595) and, with implicit_tls_port, a port where TLS starts at
     # connect (RFC 8314 section 3.1; 0 picks a free port).

@@ -40,7 +40,12 @@ def capabilities(session: Session) -> list[str]:
     if auth.stls_offered(session):
         capabilities.append("STLS")
     capabilities += ["UTF8", "LANG", f"IMPLEMENTATION {IMPLEMENTATION}"]
-    return capabilities
+    left_out = set()
+    if session.behaves("no-resp-codes"):
+        left_out |= {"RESP-CODES", "AUTH-RESP-CODE"}
+    if session.behaves("no-top-uidl"):
+        left_out |= {"TOP", "UIDL"}
+    return [c for c in capabilities if c not in left_out]
 
 
 def capa_cmd(session: Session, command: Command) -> Reply:
@@ -54,6 +59,8 @@ def utf8_cmd(session: Session, command: Command) -> Reply:
     # RFC 6856 section 2.1: "The "UTF8" command has no parameters."
     if command.args:
         return Reply(err("UTF8 takes no argument"))
+    if session.behaves("refuses-utf8"):
+        return Reply(err("UTF-8 mode is not offered to this session"))
     session.utf8 = True
     return Reply(ok("UTF-8 mode enabled"))
 

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 from conformance.server import auth_handlers as auth
+from conformance.server import behaviours as b
 from conformance.server import defects as d
 from conformance.server import extension_handlers as extension
 from conformance.server import sasl
@@ -46,6 +47,9 @@ from conformance.server.vocabulary import (
     multiline,
     ok,
 )
+
+# A response code right after -ERR (removed by the "no-resp-codes" behaviour).
+_RESP_CODE: Final = re.compile(rb"^-ERR \[[^\]]*\] ?")
 
 __all__ = [
     "CRLF",
@@ -127,6 +131,10 @@ class Session:
         """Whether fault ``name`` (see :mod:`conformance.server.defects`) is injected."""
         return name in self.config.defects
 
+    def behaves(self, name: str) -> bool:
+        """Whether permitted behaviour ``name`` (:mod:`conformance.server.behaviours`) is on."""
+        return name in self.config.behaviours
+
     # -- driving ---------------------------------------------------------
 
     def greeting(self) -> bytes:
@@ -143,12 +151,24 @@ class Session:
             self.defect("crash-on-nul") and b"\0" in line
         ):
             return Reply(b"", close=True)  # as if the process serving it had died
+        authorization = self.phase in (Phase.AUTHORIZATION, Phase.AUTHORIZATION_USER, Phase.SASL)
         try:
-            return self._dispatch(line)
+            reply = self._dispatch(line)
         except Exception:
             # A bug must cost one answer, not the server or the connection.
             log.exception("internal error while handling a command")
             return Reply(err("[SYS/TEMP] internal server error"))
+        if self.behaves("no-resp-codes") and reply.data.startswith(b"-ERR ["):
+            reply = Reply(
+                _RESP_CODE.sub(b"-ERR ", reply.data, count=1), reply.close, reply.starttls
+            )
+        if (
+            self.behaves("close-after-auth-err")
+            and authorization
+            and reply.data.startswith(b"-ERR")
+        ):
+            return Reply(reply.data, close=True)
+        return reply
 
     def tls_started(self) -> None:
         """The TLS handshake after STLS completed.
@@ -180,6 +200,9 @@ class Session:
             elif self.defect("lock-released-late"):
                 self.locks.release_after(self.lock_key, d.LATE_RELEASE_S)
                 self.lock_key = None
+            elif self.behaves("lock-released-later"):
+                self.locks.release_after(self.lock_key, b.LATER_RELEASE_S)
+                self.lock_key = None
         self.release_lock()
 
     def _dispatch(self, line: bytes) -> Reply:
@@ -199,6 +222,8 @@ class Session:
         if keyword != "PASS":
             self._leave_user()  # RFC 1939 section 7: PASS only *immediately* after USER
         handler = HANDLERS[phase].get(keyword) or _defective_handler(self, phase, keyword)
+        if handler is not None and self.behaves("no-top-uidl") and keyword in ("TOP", "UIDL"):
+            return Reply(err("not implemented"))
         if handler is None:
             known = any(keyword in table for table in HANDLERS.values())
             if known:
