@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from conformance.pop3 import COMMANDS
+from conformance.pop3 import secret_offset
 from conformance.results import TranscriptEntry
 
 REDACTED = "********"
@@ -32,14 +32,16 @@ def redact_command(line: str, in_sasl: bool = False) -> str:
     """
     if in_sasl:
         return REDACTED
-    words = line.split()
-    spec = COMMANDS.get(words[0].upper()) if words else None
-    if spec is None or spec.secret_from is None:
-        return line
-    kept = 1 + spec.secret_from
-    if len(words) <= kept:
-        return line
-    return " ".join(words[:kept]) + " " + REDACTED
+    start = secret_offset(line)
+    return line if start is None else line[:start] + REDACTED
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every known secret in it replaced (give the longest first)."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 class Transcript:
@@ -74,18 +76,12 @@ class Transcript:
         self._rendered.clear()
         self._done = 0
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
     def now_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000.0
 
     def _entry(self, t: float, session: str, direction: str, text: str) -> None:
         ms = round((t - self._t0) * 1000.0, 1)
-        self._rendered.append(TranscriptEntry(ms, session, direction, self._scrub(text)))
+        self._rendered.append(TranscriptEntry(ms, session, direction, scrub(text, self._secrets)))
 
     def _render(self, t: float, session: str, kind: str, payload: Any, extra: Any) -> None:
         if kind == "client":
