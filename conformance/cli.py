@@ -28,6 +28,7 @@ from conformance.cli_common import (
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     UsageError,
+    add_defect_option,
     add_suite_options,
     add_target_options,
     finish_run,
@@ -73,14 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RESULTS",
         help="a results.json of an earlier run: print the changes, exit 1 on a regression",
     )
-    run.add_argument(
-        "--defect",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="run against the embedded server with this fault injected (repeatable; "
-        "'pop3-conformance serve --list-defects' lists them)",
-    )
+    add_defect_option(run, "run against")
     add_target_options(run)
 
     diff = sub.add_parser(

@@ -52,6 +52,18 @@ def add_suite_options(
     )
 
 
+def add_defect_option(p: argparse.ArgumentParser, what: str) -> None:
+    """--defect NAME: the embedded server with a fault injected; ``what`` the command does."""
+    p.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"{what} the embedded server with this fault injected (repeatable; "
+        "'pop3-conformance serve --list-defects' lists them)",
+    )
+
+
 def add_target_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("target (default: the embedded reference server)")
     g.add_argument("--host", help="server host")
