@@ -11,14 +11,21 @@ mailbox changed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import pexpect
 import pytest
+
+from conformance.cli import main
+from conformance.messages import corpus
+from conformance.provision import make_provisioner
+from conformance.server.embedded import EmbeddedServer
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -163,3 +170,126 @@ def test_walkthrough_against_defects(
     assert finding in output
     # The requirement's sentence is quoted under the finding.
     assert 'RFC1939 §5: "' in output.split(finding, 1)[1]
+
+
+def _maildir_files(server: EmbeddedServer, user: str) -> list[Path]:
+    root = Path(server.maildir_template.format(user=user))
+    return sorted(p for sub in ("new", "cur") for p in (root / sub).iterdir())
+
+
+def _replay(record: Path, report: Path, *target: str) -> tuple[int, dict[str, Any]]:
+    code = main(["run", "--suites", str(record), "--report-dir", str(report), *target])
+    results: dict[str, Any] = json.loads((report / "results.json").read_text())
+    return code, results["scenarios"][0]
+
+
+def test_recording_holds_no_secret_and_replays_on_the_same_server(tmp_path: Path) -> None:
+    with EmbeddedServer() as server:
+        alice, bob = server.accounts[:2]
+        make_provisioner(f"maildir:{server.maildir_template}").seed(alice.user, corpus("small"))
+        target = [
+            "--host", server.host, "--port", str(server.port),
+            "--account", f"{alice.user}:{alice.password}",
+            "--account", f"{bob.user}:{bob.password}",
+        ]  # fmt: skip
+        record = tmp_path / "Walk Through.pop3"
+        log = tmp_path / "terminal.log"
+        child = interactive(*target, "--record", str(record), log=log)
+        # No provisioner: the shell learns the mailbox read-only.
+        child.expect_exact(f"mailbox of {alice.user}: learned read-only, 3 messages")
+        child.expect_exact("A AUTHORIZATION>")
+        step(child, f"USER {alice.user}", "RFC1939-7.USER-1", prompt="A AUTHORIZATION_USER>")
+        # The password is typed as it is, and shown masked.
+        step(child, f"PASS {alice.password}", "PASS *****", "ok", prompt="A TRANSACTION>")
+        step(child, "STAT", "RFC1939-5.STAT-3", prompt="A TRANSACTION>")
+        step(child, "LIST", "RFC1939-5.LIST-2", prompt="A TRANSACTION>")
+        step(child, "RETR 1", "RFC1939-5.RETR-1", prompt="A TRANSACTION>")
+        step(child, "DELE 1", "RFC1939-5.DELE-1", prompt="A TRANSACTION>")
+        step(child, "RSET", "RFC1939-5.RSET-1", prompt="A TRANSACTION>")
+        step(
+            child,
+            r":raw NOOP\r\nUIDL 1\r\n",
+            "RFC1939-5.NOOP-1",
+            "RFC1939-7.UIDL-1",
+            prompt="A TRANSACTION>",
+        )
+        step(child, ":open B", "RFC1939-3-2", prompt="B AUTHORIZATION>")
+        step(child, f"USER {alice.user}", "+OK", prompt="B AUTHORIZATION_USER>")
+        step(child, f"PASS {alice.password}", "-ERR [IN-USE]", prompt="B AUTHORIZATION>")
+        step(child, ":close B", "session B closed", prompt="pop3>")
+        step(child, ":use A", prompt="A TRANSACTION>")
+        step(child, "QUIT", "RFC1939-6.QUIT-3", prompt="pop3>")
+        child.send(":quit\r")
+        child.expect(pexpect.EOF)
+        child.close()
+        shown = log.read_text(encoding="utf-8")
+        assert child.exitstatus == 0, shown
+        assert alice.password not in shown and bob.password not in shown
+
+        text = record.read_text(encoding="utf-8")
+        assert alice.password not in text and bob.password not in text
+        size = sum(m.size for m in corpus("small"))
+        for expected in (
+            "id: shell.walk-through",
+            "mailbox: none",
+            "destructive: no",
+            "C: USER {user}\nS: +OK\n",
+            "C: PASS {password}\nS: +OK\n",
+            f"C: STAT\nS: +OK 3 {size}\n",
+            "raw: NOOP\\r\\nUIDL 1\\r\\n\nS: +OK\nread\nS: +OK 1\n",
+            "C: PASS {password}\nS: -ERR [IN-USE]\nclose B\nuse A\n",
+            "quit A",
+        ):
+            assert expected in text, text
+
+        code, scenario = _replay(record, tmp_path / "same", "--provision", "none", *target)
+        assert code == 0 and scenario["outcome"] == "pass", scenario
+        assert len(scenario["checks"]) >= 10
+
+        # The mailbox changed: the recording says so.
+        _maildir_files(server, alice.user)[-1].unlink()
+        code, scenario = _replay(record, tmp_path / "changed", "--provision", "none", *target)
+        assert code == 1 and scenario["outcome"] == "fail", scenario
+        assert scenario["reason"].startswith("RFC1939-5.STAT-3")
+
+
+def test_a_wrong_answer_becomes_a_commented_expectation(tmp_path: Path) -> None:
+    script = tmp_path / "twice.txt"
+    script.write_text("USER {user}\nPASS {password}\nDELE 1\nDELE 1\nRSET\nQUIT\n")
+    record = tmp_path / "twice.pop3"
+    output, status = scripted(script, "--defect", "dele-twice-ok", "--record", str(record))
+    assert status == 1, output
+    text = record.read_text(encoding="utf-8")
+    wrong = (
+        "check RFC1939-5.DELE-2\nC: DELE 1\n# fail RFC1939-5.DELE-2 (MUST): expected -ERR: "
+        "message 1 is marked as deleted; got +OK message 1 deleted\n"
+        "# for a regression case, put this line in force:\n# S: model\n"
+    )
+    assert wrong in text, text
+    assert "mailbox: standard" in text
+    # While the server behaves the same, the recording passes.
+    code, scenario = _replay(record, tmp_path / "same", "--defect", "dele-twice-ok")
+    assert code == 0 and scenario["outcome"] == "pass", scenario
+    # Put in force, it is a regression case: it fails the defective server ...
+    record.write_text(text.replace("# S: model", "S: model"), encoding="utf-8")
+    code, scenario = _replay(record, tmp_path / "regression", "--defect", "dele-twice-ok")
+    assert code == 1 and scenario["reason"].startswith("RFC1939-5.DELE-2"), scenario
+    # ... and passes the clean one.
+    code, scenario = _replay(record, tmp_path / "clean")
+    assert code == 0 and scenario["outcome"] == "pass", scenario
+
+
+def test_script_lines_the_shell_cannot_carry_out_exit_2(tmp_path: Path) -> None:
+    script = tmp_path / "typos.txt"
+    script.write_text(":bogus\nSTAT {uid:1}\n:help\n:help RETR\n:raw \\q\nNOOP\n")
+    output, status = scripted(script, piped=True)
+    assert status == 2, output
+    assert "shell: unknown meta-command ':bogus'" in output
+    assert "needs known mailbox content and a logged-in session" in output
+    assert "shell: unknown escape '\\q'" in output
+    # :help: the meta-commands, then the spec's commands by state.
+    assert ":raw TEXT" in output and "- TRANSACTION:" in output
+    assert "  - RETR msg: the whole message (RFC1939-5.RETR-1)" in output
+    assert "RFC1939-5.RETR-2 (MUST): " in output  # :help RETR quotes its requirements
+    # NOOP in AUTHORIZATION is a wrong-state command, answered -ERR: right.
+    assert "RFC1939-3-13  -ERR: NOOP is not allowed in AUTHORIZATION" in output

@@ -94,12 +94,15 @@ class Shell:
     # -- POP3 -------------------------------------------------------------------
     def command(self, text: str, where: str) -> None:
         s = self.sessions.get()
-        model = s.model if s.account is not None else None
+        # {count}, {size:N}, {uid:N} ...: the mailbox as this session sees it, after login.
+        logged_in = s.account is not None and s.state is State.TRANSACTION
         values = s.values()
         try:
-            line = expand(text, self.accounts, model, values)
+            line = expand(text, self.accounts, s.model if logged_in else None, values)
         except PlaceholderError as exc:
             raise ShellError(str(exc)) from exc
+        except KeyError as exc:
+            raise ShellError(f"no message {exc} in this session") from exc
         in_sasl, tls_before = s.in_sasl, s.session.tls_version
         judged = self.sessions.send(line, where)
         self.show(judged)
