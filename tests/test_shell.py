@@ -281,7 +281,7 @@ def test_a_wrong_answer_becomes_a_commented_expectation(tmp_path: Path) -> None:
 
 def test_script_lines_the_shell_cannot_carry_out_exit_2(tmp_path: Path) -> None:
     script = tmp_path / "typos.txt"
-    script.write_text(":bogus\nSTAT {uid:1}\n:help\n:help RETR\n:raw \\q\nNOOP\n")
+    script.write_text(":bogus\nSTAT {uid:1}\n:help\n:help RETR\n:help table\n:raw \\q\nNOOP\n")
     output, status = scripted(script, piped=True)
     assert status == 2, output
     assert "shell: unknown meta-command ':bogus'" in output
@@ -291,5 +291,6 @@ def test_script_lines_the_shell_cannot_carry_out_exit_2(tmp_path: Path) -> None:
     assert ":raw TEXT" in output and "- TRANSACTION:" in output
     assert "  - RETR msg: the whole message (RFC1939-5.RETR-1)" in output
     assert "RFC1939-5.RETR-2 (MUST): " in output  # :help RETR quotes its requirements
+    assert "| RETR msg | TRANSACTION | msg (msg) | multi-line |" in output  # :help table
     # NOOP in AUTHORIZATION is a wrong-state command, answered -ERR: right.
     assert "RFC1939-3-13  -ERR: NOOP is not allowed in AUTHORIZATION" in output

@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         if args.record is not None:
             placeholders = Placeholders(target.accounts)
             recorder = Recorder(args.record, placeholders, described, mailboxes.seeded)
-        if sys.stdin.isatty():
+        # Line editing needs a terminal on both sides; otherwise lines are read as they come.
+        if sys.stdin.isatty() and sys.stdout.isatty():
             source: TerminalInput | ScriptInput = TerminalInput(
                 lambda: sessions.get().state if sessions.current else None,
                 lambda: list(sessions.by_name),

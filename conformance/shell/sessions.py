@@ -141,6 +141,8 @@ class Sessions:
             s.login_name = args[0]
         elif keyword == "AUTH" and len(args) == 2:
             s.login_name = _plain_user(args[1]) or s.login_name
+        elif answer.before is State.AUTHORIZATION_SASL:
+            s.login_name = _plain_user(answer.command.line) or s.login_name
         if response.kind == "continuation":
             s.challenge = response.text.strip()
         if s.session.connection.stray_finding(response) is not None:
