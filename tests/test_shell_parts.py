@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
 from conformance.placeholders import apop_digest, cram_md5_answer
-from conformance.pop3 import State
+from conformance.pop3 import Answer, Command, State, parse_status_line, split_command
+from conformance.scenario.loader import parse_scenario
 from conformance.shell.credentials import Placeholders, mask_from, masked, shown
 from conformance.shell.editor import SecretFreeHistory, ShellCompleter
+from conformance.shell.judge import Judgement
+from conformance.shell.recorder import Recorder
 from conformance.target import Account
 from conformance.transcript import REDACTED
 
@@ -118,3 +122,39 @@ def test_history_never_keeps_a_line_with_a_secret() -> None:
     state = State.TRANSACTION
     history.append_string("STAT")
     assert list(history.get_strings()) == ["USER alice", "STAT"]
+
+
+def judged(line: str, status: str = "+OK", before: State = State.TRANSACTION) -> Judgement:
+    keyword, args = split_command(line)
+    response = parse_status_line(f"{status}\r\n".encode())
+    return Judgement(Answer(Command(line, keyword, tuple(args)), response, before, before))
+
+
+def test_the_recorder_writes_a_scenario_that_loads(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "My Session.pop3", Placeholders([ALICE, BOB]), "h:1", None)
+    greeting = judged("", before=State.AUTHORIZATION)
+    recorder.opened("A", greeting)
+    recorder.command("A", "USER bob", False, {}, judged("USER bob", before=State.AUTHORIZATION))
+    recorder.command("A", "DELE 1", False, {}, judged("DELE 1"))
+    recorder.command("A", "NOOP {1}", False, {}, judged("NOOP {1}", "-ERR"))
+    recorder.raw("A", r"PASS hunter2\r\n", False, [judged("PASS hunter2", "-ERR")])
+    recorder.opened("B", greeting)
+    recorder.ended("B", "half-close")
+    recorder.command("A", "QUIT", False, {}, judged("QUIT"))
+    path = recorder.write()
+    text = path.read_text()
+    assert BOB.password not in text
+    scenario = parse_scenario(text, str(path))
+    assert scenario.id == "shell.my-session"
+    assert (scenario.accounts, scenario.destructive, scenario.mailbox) == (2, True, "none")
+    body = text.split("---\n", 1)[1]
+    # Without a model, each answer is checked by its keyword's requirement in the spec.
+    assert body == (
+        "check RFC1939-3-2\nopen A\nS: +OK\n"
+        "check RFC1939-7.USER-1\nC: USER {user2}\nS: +OK\n"
+        "check RFC1939-5.DELE-1\nC: DELE 1\nS: +OK\n"
+        "check RFC1939-5.NOOP-1\nraw: NOOP {1}\\r\\n\nS: -ERR\n"
+        "# a ':raw' line that carried a secret was left out here\n"
+        "check RFC1939-3-2\nopen B\nS: +OK\nhalf-close B\n"
+        "use A\ncheck RFC1939-4.QUIT-1\nquit A\n"
+    )

@@ -38,3 +38,12 @@ def decode_escapes(text: str) -> bytes:
         else:
             raise ValueError(f"unknown escape '\\{esc}' (known: \\r \\n \\t \\0 \\xNN \\\\)")
     return bytes(out)
+
+
+_NAMED = {13: "\\r", 10: "\\n", 9: "\\t", 0: "\\0", ord("\\"): "\\\\"}
+
+
+def encode_escapes(data: bytes) -> str:
+    """``data`` as a ``raw:`` line writes it (what :func:`decode_escapes` reads back):
+    printable ASCII as it is, the backslash doubled, anything else escaped."""
+    return "".join(_NAMED.get(b) or (chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}") for b in data)

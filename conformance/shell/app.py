@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from conformance.cli_common import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from conformance.placeholders import PlaceholderError, expand
 from conformance.pop3 import LocalProtocolError, State
+from conformance.scenario.errors import ScenarioError
 from conformance.scenario.escapes import decode_escapes
 from conformance.shell import meta
 from conformance.shell.credentials import shown
@@ -84,7 +85,10 @@ class Shell:
         for said in self.sessions.close_all():
             self.render.note(said)
         if self.recorder is not None:
-            self.render.note(f"recorded as {self.recorder.write()}")
+            try:
+                self.render.note(f"recorded as {self.recorder.write()}")
+            except ScenarioError as exc:
+                self.render.problem(f"the recording was written but does not load: {exc}")
         right = self.answers - self.wrong
         self.render.emit(f"{self.answers} answers judged: {right} right, {self.wrong} wrong")
         if self.wrong:

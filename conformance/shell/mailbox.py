@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from conformance.calibration import CalibrationError, learn
-from conformance.messages import CORPORA, Message, corpus
+from conformance.messages import BENCHMARK_CORPORA, CORPORA, Message, corpus
 from conformance.model import Maildrop
 from conformance.probe import ServerProfile
 from conformance.target import Target
@@ -29,7 +29,8 @@ from conformance.transcript import Transcript
 from conformance.transport import ConnectError
 
 LEARN, NONE = "learn", "none"
-CHOICES = (*CORPORA, LEARN, NONE)
+# The benchmark corpora (50 MB) are no mailbox to type commands at.
+CHOICES = (*(c for c in CORPORA if c not in BENCHMARK_CORPORA), LEARN, NONE)
 # Accounts a recording can name ({user} and {user2}): the ones the shell knows.
 KNOWN_ACCOUNTS = 2
 

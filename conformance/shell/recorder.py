@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.model import Expectation
-from conformance.pop3 import GREETING, Response, State, spec_for
+from conformance.pop3 import GREETING, Response, State, encode_command, spec_for
 from conformance.results import CheckResult
 from conformance.runner.checks import GREETING as GREETING_REQUIREMENT
+from conformance.scenario.escapes import encode_escapes
 from conformance.scenario.loader import parse_scenario
 from conformance.scenario.writer import header
 from conformance.shell.credentials import Placeholders, raw_has_secret
@@ -42,7 +43,6 @@ from conformance.shell.judge import Judgement
 
 # Words an S: status form may hold (modifiers and placeholders would be misread).
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9.,:;_/@<>()-]+")
-_END_STEPS = {"close": "close", "reset": "reset", "half-close": "half-close"}
 
 
 def _status_form(response: Response, words: list[str]) -> str:
@@ -106,6 +106,10 @@ class Recorder:
     def command(
         self, name: str, line: str, in_sasl: bool, values: Mapping[str, str], judged: Judgement
     ) -> None:
+        if "{" in line or "}" in line:
+            # A literal brace would read as a placeholder: raw: takes it as it is.
+            self.raw(name, encode_escapes(encode_command(line)), in_sasl, [judged])
+            return
         self._on(name)
         written = self.placeholders.line(line, in_sasl, values)
         self._check(_requirement(judged))
@@ -137,7 +141,8 @@ class Recorder:
         self.lines.append(f"tls {name}")
 
     def ended(self, name: str, how: str) -> None:
-        self.lines.append(f"{_END_STEPS[how]} {name}")
+        """``close``, ``reset`` or ``half-close``: the scenario steps of the same names."""
+        self.lines.append(f"{how} {name}")
         self.current = name
 
     # -- expectations -------------------------------------------------------------
@@ -213,11 +218,12 @@ class Recorder:
         return "\n".join([*lines, *self.lines]) + "\n"
 
     def write(self) -> Path:
-        """Write the file, after parsing it back: a recording that would not load is a bug."""
+        """Write the file, then parse it back: a recording that does not load is a bug,
+        reported (ScenarioError) with the file left for a look."""
         text = self.text()
-        parse_scenario(text, str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(text, encoding="utf-8")
+        parse_scenario(text, str(self.path))
         return self.path
 
 
