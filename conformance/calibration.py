@@ -34,8 +34,14 @@ class CalibrationError(Exception):
 
 
 def _read_all(
-    target: Target, account: Account, profile: ServerProfile, count: int, transcript: Transcript
+    target: Target,
+    account: Account,
+    profile: ServerProfile,
+    count: int | None,
+    transcript: Transcript,
 ) -> list[bytes]:
+    """Every message, read in one session that changes nothing; ``count``: how many
+    there must be (None: as many as STAT says)."""
     session = Session(
         "calibrate",
         target.host,
@@ -54,8 +60,10 @@ def _read_all(
             raise CalibrationError(f"login as {account.user!r} refused: {answer.describe()}")
         stat = session.command("STAT")
         totals = parse_stat(stat.text) if stat.ok else None
-        if totals is None or totals[0] != count:
-            raise CalibrationError(f"{count} messages seeded, STAT answered {stat.describe()}")
+        if totals is None or (count is not None and totals[0] != count):
+            seeded = f"{count} messages seeded, " if count is not None else ""
+            raise CalibrationError(f"{seeded}STAT answered {stat.describe()}")
+        count = totals[0]
         if profile.advertises("UIDL"):
             # As a client does: a server that assigns unique-ids lazily
             # (Mailutils writes an X-UIDL field into each message) does it now,
@@ -87,7 +95,7 @@ def _read_all(
 def _stable_read(
     target: Target,
     account: Account,
-    count: int,
+    count: int | None,
     profile: ServerProfile,
     transcript: Transcript,
 ) -> tuple[list[bytes], int]:
@@ -131,6 +139,18 @@ def calibrate(
     for index, data in enumerate(contents):
         maildrop.replace_content(index, data)
     return passes
+
+
+def learn(
+    target: Target, account: Account, profile: ServerProfile, transcript: Transcript
+) -> list[bytes]:
+    """The messages of a mailbox nobody seeded, as the server returns them.
+
+    Read-only, like calibration: sessions that RETR every message and QUIT
+    without a DELE, until two agree.  Raises CalibrationError or ConnectError.
+    """
+    contents, _ = _stable_read(target, account, None, profile, transcript)
+    return contents
 
 
 def recalibrate(

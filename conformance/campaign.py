@@ -93,13 +93,17 @@ class PassiveCollector:
     def results(self, profile: ServerProfile) -> list[PassiveFinding]:
         out = []
         for (req, code), entry in sorted(self._seen.items()):
-            outcome = broken(req)
-            if code == "bad-response-code" and not profile.advertises("RESP-CODES"):
-                # RFC 2449 section 8: codes are only promised where RESP-CODES is advertised.
-                outcome = Outcome.INFO
-            entry.outcome = outcome
+            entry.outcome = finding_outcome(req, code, profile)
             out.append(scrub_finding(entry, self.secrets))
         return out
+
+
+def finding_outcome(requirement: str, code: str, profile: ServerProfile) -> Outcome:
+    """The grade of a wire-grammar finding on this server."""
+    if code == "bad-response-code" and not profile.advertises("RESP-CODES"):
+        # RFC 2449 section 8: codes are only promised where RESP-CODES is advertised.
+        return Outcome.INFO
+    return broken(requirement)
 
 
 def run_leased(

@@ -34,6 +34,7 @@ from conformance.cli_common import (
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     UsageError,
+    add_defect_option,
     add_suite_options,
     add_target_options,
     ensure_writable,
@@ -86,22 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RESULTS",
         help="a results.json of an earlier run: print the changes, exit 1 on a regression",
     )
-    run.add_argument(
-        "--defect",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="run against the embedded server with this fault injected (repeatable; "
-        "'pop3-conformance serve --list-defects' lists them)",
-    )
-    run.add_argument(
-        "--behave",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="run against the embedded server adopting a behaviour the RFCs permit "
-        "(repeatable; 'pop3-conformance serve --list-behaviours' lists them)",
-    )
+    add_defect_option(run, "run against")
     add_target_options(run)
 
     diff = sub.add_parser(

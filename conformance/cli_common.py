@@ -57,6 +57,27 @@ def add_suite_options(
     )
 
 
+def add_defect_option(p: argparse.ArgumentParser, what: str) -> None:
+    """--defect and --behave: the embedded server with a fault injected, or adopting a
+    behaviour the RFCs permit; ``what`` says what the command does."""
+    p.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"{what} the embedded server with this fault injected (repeatable; "
+        "'pop3-conformance serve --list-defects' lists them)",
+    )
+    p.add_argument(
+        "--behave",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"{what} the embedded server adopting a behaviour the RFCs permit "
+        "(repeatable; 'pop3-conformance serve --list-behaviours' lists them)",
+    )
+
+
 def plural(n: int, word: str) -> str:
     """``1 scenario``, ``2 scenarios``."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"

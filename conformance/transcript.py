@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from conformance.pop3 import COMMANDS
+from conformance.pop3 import secret_offset
 from conformance.results import TranscriptEntry
 from conformance.secrets import REDACTED, Secrets
 
@@ -32,14 +32,13 @@ def redact_command(line: str, in_sasl: bool = False) -> str:
     """
     if in_sasl:
         return REDACTED
-    words = line.split()
-    spec = COMMANDS.get(words[0].upper()) if words else None
-    if spec is None or spec.secret_from is None:
-        return line
-    kept = 1 + spec.secret_from
-    if len(words) <= kept:
-        return line
-    return " ".join(words[:kept]) + " " + REDACTED
+    start = secret_offset(line)
+    return line if start is None else line[:start] + REDACTED
+
+
+def scrub(text: str, secrets: Secrets) -> str:
+    """``text`` with every known secret in it, in every form, replaced."""
+    return secrets.scrub(text)
 
 
 class Transcript:

@@ -25,6 +25,7 @@ from conformance.cli_common import (
     EXIT_OK,
     EXIT_UNREACHABLE,
     UsageError,
+    add_defect_option,
     add_suite_options,
     add_target_options,
     target_from,
@@ -65,13 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="scenarios run at once (accounts permitting)",
     )
-    parser.add_argument(
-        "--defect",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="certify the embedded server with this fault injected (for demonstrations)",
-    )
+    add_defect_option(parser, "certify")
     add_target_options(parser)
 
 

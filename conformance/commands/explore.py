@@ -22,6 +22,7 @@ from conformance.cli_common import (
     EXIT_OK,
     EXIT_UNREACHABLE,
     UsageError,
+    add_defect_option,
     add_target_options,
     target_from,
     write_reports,
@@ -83,13 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-dir", type=Path, help="default: reports/<timestamp>/")
     parser.add_argument("--strict", action="store_true", help="non-strict answers are failures")
     parser.add_argument("-v", "--verbose", action="store_true", help="details even on a pass")
-    parser.add_argument(
-        "--defect",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="explore the embedded server with this fault injected (repeatable)",
-    )
+    add_defect_option(parser, "explore")
     add_target_options(parser)
 
 

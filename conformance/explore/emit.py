@@ -16,6 +16,7 @@ from pathlib import Path
 
 from conformance.scenario.loader import parse_scenario
 from conformance.scenario.steps import Scenario
+from conformance.scenario.writer import header
 
 DEFAULT_DIR = Path("suites") / "regressions"
 
@@ -50,28 +51,30 @@ def scenario_text(
     """
     reqs = list(dict.fromkeys(requirements)) or ["RFC1939-5-1"]
     day = dt.datetime.now(dt.UTC).date().isoformat()
-    header = [
-        f"id: {scenario_id(seed, lines)}",
-        f"title: explore seed {seed}: {_one_line(summary)}",
-        f"requirements: {', '.join(reqs)}",
-        "tags: regression, explore",
-    ]
-    if pipelined:
-        header.append("needs: PIPELINING")
-    header += [
-        f"mailbox: {mailbox}",
-        "destructive: yes",
+    needs = [("needs", "PIPELINING")] if pipelined else []
+    fields = [
+        ("id", scenario_id(seed, lines)),
+        ("title", f"explore seed {seed}: {_one_line(summary)}"),
+        ("requirements", ", ".join(reqs)),
+        ("tags", "regression, explore"),
+        *needs,
+        ("mailbox", mailbox),
+        ("destructive", "yes"),
         # The exploration's own wait: a replay that waited longer could pass
         # where the exploration failed, and be graded nondeterministic.
-        f"timeout: {timeout_s:g}",
-        f"description: The minimal command sequence that 'pop3-conformance explore --seed {seed}'",
-        f"  found against {found_against} on {day}. Each answer is judged by the",
-        "  mailbox model.",
-        "expectation: Every answer is the one the mailbox model computes for a",
-        "  conforming server.",
-        "---",
+        ("timeout", f"{timeout_s:g}"),
+        (
+            "description",
+            f"The minimal command sequence that 'pop3-conformance explore --seed {seed}' "
+            f"found against {found_against} on {day}. Each answer is judged by the "
+            "mailbox model.",
+        ),
+        (
+            "expectation",
+            "Every answer is the one the mailbox model computes for a conforming server.",
+        ),
     ]
-    return "\n".join([*header, *lines]) + "\n"
+    return "\n".join([*header(fields), *lines]) + "\n"
 
 
 def write_scenario(text: str, directory: Path) -> Emitted:

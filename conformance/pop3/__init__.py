@@ -38,6 +38,7 @@ from conformance.pop3.spec import (
     ArgumentProblem,
     CommandSpec,
     check_arguments,
+    secret_offset,
     spec_for,
 )
 from conformance.pop3.states import IN_AUTHORIZATION, Shape, State
@@ -106,6 +107,7 @@ __all__ = [
     "response_shape",
     "rule_for",
     "sasl_challenge",
+    "secret_offset",
     "spec_for",
     "split_command",
     "stuff",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from conformance.pop3.errors import LocalProtocolError
-from conformance.pop3.events import Response
+from conformance.pop3.events import Finding, Response
 from conformance.pop3.reader import DEFAULT_LIMITS, NEED_DATA, Limits, NeedData, ResponseReader
 from conformance.pop3.states import Shape, State
 from conformance.pop3.transitions import (
@@ -258,6 +258,21 @@ class ClientConnection:
     def buffered_input(self) -> bool:
         """Whether bytes were received that no answer has taken yet."""
         return self._reader.has_bytes
+
+    def stray_finding(self, response: Response) -> Finding | None:
+        """Bytes already received after ``response``, a whole multi-line answer: a finding.
+
+        RFC 1939 section 3: the next response starts right after the
+        terminator.  Only a multi-line response is judged: after a single
+        -ERR a server may say goodbye and close (section 4), and pipelined
+        raw input legitimately has answers queued behind.
+        """
+        stray = self.stray_data()
+        if not stray or response.kind != "multi" or self.awaiting or self._partial_line:
+            return None
+        return Finding(
+            "stray-data", "RFC1939-3-8", f"bytes after a complete response: {stray[:40]!r}"
+        )
 
     def take_stray(self) -> bytes:
         return self._reader.take_pending()

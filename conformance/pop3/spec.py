@@ -325,6 +325,23 @@ def spec_for(keyword: str) -> CommandSpec | None:
     return COMMANDS.get(keyword.upper())
 
 
+_WORD = re.compile(r"\S+")
+
+
+def secret_offset(line: str) -> int | None:
+    """Where the secret part of a command line starts, as the spec marks it (None: none).
+
+    PASS's password, APOP's digest and AUTH's initial response: the word at
+    the first secret argument, and everything after it.  Transcripts redact
+    from there, and the interactive shell masks from there as it is typed.
+    """
+    words = list(_WORD.finditer(line))
+    spec = COMMANDS.get(words[0].group().upper()) if words else None
+    if spec is None or spec.secret_from is None or len(words) <= 1 + spec.secret_from:
+        return None
+    return words[1 + spec.secret_from].start()
+
+
 @dataclass(frozen=True)
 class ArgumentProblem:
     """Why a command's arguments break its grammar, and which requirement that breaks."""

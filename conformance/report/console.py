@@ -40,10 +40,11 @@ _COLORS = {
     Outcome.NONDETERMINISTIC: "\x1b[1;35m",  # bold magenta
 }
 _BOLD = "\x1b[1m"
+_DIM = "\x1b[2m"
 _OUTCOME_WIDTH = max(len(o.value) for o in Outcome)
 
 
-class _Painter:
+class Painter:
     """Adds ANSI colour to text that is already visible (never to raw data)."""
 
     def __init__(self, color: bool) -> None:
@@ -56,12 +57,15 @@ class _Painter:
     def bold(self, text: str) -> str:
         return f"{_BOLD}{text}{_RESET}" if self.color else text
 
+    def dim(self, text: str) -> str:
+        return f"{_DIM}{text}{_RESET}" if self.color else text
+
 
 def _needs_detail(scenario: ScenarioResult, verbose: bool) -> bool:
     return verbose or scenario.outcome in DETAILED
 
 
-def _scenario_line(scenario: ScenarioResult, paint: _Painter) -> str:
+def _scenario_line(scenario: ScenarioResult, paint: Painter) -> str:
     line = f"  {paint.outcome(scenario.outcome)}  {visible(scenario.id)}  {visible(scenario.title)}"
     # Reasons of outcomes without a detail block would otherwise be lost.
     if scenario.reason and scenario.outcome in (
@@ -95,7 +99,7 @@ def summary_line(run: RunResult) -> str:
 
 def render_console(run: RunResult, *, verbose: bool = False, color: bool = False) -> str:
     """The console report of ``run`` (verbose: details and transcripts of every scenario)."""
-    paint = _Painter(color)
+    paint = Painter(color)
     target = f"{run.target.get('host', '?')}:{run.target.get('port', '?')}"
     mode = ", strict" if run.strict else ""
     out = [paint.bold(visible(f"pop3-conformance {run.tool_version} against {target}{mode}"))]

@@ -275,21 +275,6 @@ class ScenarioRun:
     def passive(self, slot: Slot, response: Response) -> None:
         for found in response.findings:
             self.on_finding(found, self.scenario.id)
-        # RFC 1939 section 3: the next response starts right after the
-        # terminator.  Only a multi-line response is judged: after a single
-        # -ERR a server may say goodbye and close (section 4), and pipelined
-        # raw input legitimately has answers queued behind.
-        connection = slot.session.connection
-        stray = connection.stray_data()
-        if (
-            stray
-            and response.kind == "multi"
-            and not connection.awaiting
-            and not connection.unfinished_line
-        ):
-            self.on_finding(
-                Finding(
-                    "stray-data", "RFC1939-3-8", f"bytes after a complete response: {stray[:40]!r}"
-                ),
-                self.scenario.id,
-            )
+        stray = slot.session.connection.stray_finding(response)
+        if stray is not None:
+            self.on_finding(stray, self.scenario.id)

@@ -15,10 +15,10 @@ defined before use, placeholders are known.
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass, field
 from typing import Final
 
+from conformance.scenario.escapes import decode_escapes
 from conformance.scenario.expectations import ExpectationGrammar
 from conformance.scenario.steps import (
     Alternative,
@@ -51,7 +51,6 @@ DEFAULT_CLOSE_WITHIN_S: Final = 5.0
 SESSION_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 DURATION_RE: Final = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s)")
 BODY_MODES: Final = ("has", "lacks", "all")
-ESCAPES: Final = {"r": b"\r", "n": b"\n", "t": b"\t", "0": b"\0", "\\": b"\\"}
 
 
 @dataclass
@@ -363,28 +362,7 @@ class StepGrammar(ExpectationGrammar):
     # text helpers ------------------------------------------------------------
 
     def decode_escapes(self, text: str, number: int) -> bytes:
-        out = bytearray()
-        i = 0
-        while i < len(text):
-            ch = text[i]
-            if ch != "\\":
-                out += ch.encode("utf-8")
-                i += 1
-                continue
-            if i + 1 >= len(text):
-                raise self.error(number, "a '\\' at the end of a 'raw:' line escapes nothing")
-            esc = text[i + 1]
-            if esc in ESCAPES:
-                out += ESCAPES[esc]
-                i += 2
-            elif esc == "x":
-                digits = text[i + 2 : i + 4]
-                if len(digits) != 2 or any(d not in string.hexdigits for d in digits):
-                    raise self.error(number, f"bad escape '\\x{digits}': expected two hex digits")
-                out.append(int(digits, 16))
-                i += 4
-            else:
-                raise self.error(
-                    number, f"unknown escape '\\{esc}' (known: \\r \\n \\t \\0 \\xNN \\\\)"
-                )
-        return bytes(out)
+        try:
+            return decode_escapes(text)
+        except ValueError as exc:
+            raise self.error(number, str(exc)) from None
