@@ -18,13 +18,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from types import FrameType
 
 from conformance import __version__, arguments
 from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
@@ -35,6 +32,7 @@ from conformance.cli_common import (
     UsageError,
     add_suite_options,
     finish_run,
+    interruptible,
     read_run,
 )
 from conformance.lab import LAB_SERVERS, LabError, LabInstance, LabServer
@@ -173,7 +171,7 @@ def run_lab(args: argparse.Namespace) -> int:
         )
 
     try:
-        with _terminate_as_interrupt():
+        with interruptible():
             result = judge(
                 server,
                 scenarios,
@@ -208,23 +206,6 @@ def _started(server: LabServer) -> Iterator[LabInstance]:
             yield instance
         finally:
             instance.stop()
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so that a killed run still stops its server."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _scenarios(dirs: list[Path], patterns: list[str], slow: bool) -> list[Scenario]:

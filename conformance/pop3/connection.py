@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from conformance.pop3.errors import LocalProtocolError
-from conformance.pop3.events import Finding, Response
+from conformance.pop3.events import Finding, Response, finding
 from conformance.pop3.reader import DEFAULT_LIMITS, NEED_DATA, Limits, NeedData, ResponseReader
 from conformance.pop3.states import Shape, State
 from conformance.pop3.transitions import (
@@ -197,6 +197,17 @@ class ClientConnection:
             raise LocalProtocolError("no command is awaiting an answer")
         before = self.state
         response = Response(kind="timeout", partial=partial)
+        body = self._reader.body_octets
+        if body is not None:
+            # A multi-line answer that started and never ended: the terminator is
+            # missing (RFC 1939 section 3), whether the server stalled or streams on.
+            response.findings.append(
+                finding(
+                    "missing-terminator",
+                    f"no '.' line ended the multi-line answer within {limit:g} s "
+                    f"({body} octets of it read)",
+                )
+            )
         read = " (part of it was read)" if self._reader.in_progress else ""
         detail = f"no complete answer to {command.keyword} within {limit:g} s{read}"
         self.die("timeout", detail, by_server=True)
