@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from conformance.exits import EXIT_INTERRUPTED, EXIT_UNREACHABLE
 from conformance.health import Health, TargetDown
 from conformance.outcomes import Outcome
 from conformance.pop3 import Finding
+from conformance.preflight import check_accounts
 from conformance.probe import ServerProfile, probe_target
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
 from conformance.runner import ScenarioRun
@@ -147,6 +149,8 @@ class RunOptions:
     strict: bool = False
     jobs: int = 1
     selection: list[str] = field(default_factory=list)
+    # Log in once with every account before the first scenario (preflight.py).
+    preflight: bool = True
 
 
 class CampaignStopped(Exception):
@@ -175,8 +179,12 @@ def run_campaign(
     started_wall = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.monotonic()
     profile = probe_target(target)
+    secrets = for_accounts(target.accounts, secrets_of(target))
+    if options.preflight:
+        for note in check_accounts(target, profile, secrets):
+            print(f"pop3-conformance: preflight: {note}", file=sys.stderr)
     pool = AccountPool(target.accounts)
-    passive = PassiveCollector(for_accounts(target.accounts, secrets_of(target)))
+    passive = PassiveCollector(secrets)
     health = Health()
     progress_lock = threading.Lock()
     results: list[ScenarioResult] = []

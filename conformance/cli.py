@@ -35,6 +35,7 @@ from conformance.cli_common import (
     EXIT_USAGE,
     UsageError,
     add_defect_option,
+    add_preflight_option,
     add_suite_options,
     add_target_options,
     ensure_writable,
@@ -44,6 +45,7 @@ from conformance.cli_common import (
     read_run,
     target_from,
 )
+from conformance.preflight import PreflightError
 from conformance.report.diff import FORMATS, diff_runs, is_regression, render_diff
 from conformance.report.journal import Journal
 from conformance.report.progress import Progress
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a results.json of an earlier run: print the changes, exit 1 on a regression",
     )
     add_defect_option(run, "run against")
+    add_preflight_option(run)
     add_target_options(run)
 
     diff = sub.add_parser(
@@ -162,7 +165,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             run = run_campaign(
                 scenarios,
                 target,
-                RunOptions(strict=args.strict, jobs=args.jobs, selection=args.select),
+                RunOptions(
+                    strict=args.strict,
+                    jobs=args.jobs,
+                    selection=args.select,
+                    preflight=not args.no_preflight,
+                ),
                 progress=progress.update,
                 journal=journal.update,
             )
@@ -170,6 +178,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.finish()
             print(f"target unreachable: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
+        except PreflightError as exc:
+            progress.finish()
+            print(f"pop3-conformance: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         except CampaignStopped as stopped:
             progress.finish()
             judged = len(stopped.partial.scenarios)

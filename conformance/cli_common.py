@@ -57,6 +57,15 @@ def add_suite_options(
     )
 
 
+def add_preflight_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip logging in once with every account before the first scenario "
+        "(a refused account then shows as errors instead of exit 2)",
+    )
+
+
 def add_defect_option(p: argparse.ArgumentParser, what: str) -> None:
     """--defect and --behave: the embedded server with a fault injected, or adopting a
     behaviour the RFCs permit; ``what`` says what the command does."""

@@ -55,7 +55,7 @@ def _target(server: EmbeddedServer, *, calibrate_on: bool) -> Target:
     return Target(
         host=server.host,
         port=server.port,
-        accounts=[Account(a.user, a.password, True) for a in server.accounts],
+        accounts=[Account(a.user, a.password, True, a.apop) for a in server.accounts],
         provisioner=Rewriting(server.maildir_template),  # type: ignore[arg-type]
         calibrate=calibrate_on,
     )

@@ -270,28 +270,3 @@ def write_certification(cert: Certification, report_dir: Path) -> None:
 
 
 # -- secrets ----------------------------------------------------------------------------
-
-
-def scrub_secrets(run: RunResult, secrets: Iterable[str]) -> RunResult:
-    """A copy of ``run`` with every occurrence of a secret replaced, in every string.
-
-    Transcripts are redacted when recorded (conformance.transcript), but only
-    of the accounts a scenario leased; a certificate is handed to third
-    parties, so it is scrubbed once more of every password of the target.
-    """
-    hidden = sorted({s for s in secrets if s}, key=len, reverse=True)
-    if not hidden:
-        return run
-
-    def scrub(value: Any) -> Any:
-        if isinstance(value, str):
-            for secret in hidden:
-                value = value.replace(secret, "********")
-            return value
-        if isinstance(value, list):
-            return [scrub(v) for v in value]
-        if isinstance(value, dict):
-            return {k: scrub(v) for k, v in value.items()}
-        return value
-
-    return RunResult.from_dict(scrub(run.to_dict()))
