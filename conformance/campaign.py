@@ -151,6 +151,8 @@ class RunOptions:
     selection: list[str] = field(default_factory=list)
     # Log in once with every account before the first scenario (preflight.py).
     preflight: bool = True
+    # SHA-256 of the scenario files (scenario/digest.py), carried into the results.
+    suite_sha256: str = ""
 
 
 class CampaignStopped(Exception):
@@ -180,9 +182,17 @@ def run_campaign(
     started = time.monotonic()
     profile = probe_target(target)
     secrets = for_accounts(target.accounts, secrets_of(target))
+    notes = []
     if options.preflight:
         for note in check_accounts(target, profile, secrets):
             print(f"pop3-conformance: preflight: {note}", file=sys.stderr)
+            notes.append(f"preflight: {note}")
+    at_once = min(options.jobs, len(target.accounts)) if target.accounts else 1
+    if options.jobs > at_once:
+        notes.append(
+            f"--jobs {options.jobs}, but {len(target.accounts)} account(s): at most {at_once} "
+            "scenario(s) ran at once (each leases its own accounts); give more accounts"
+        )
     pool = AccountPool(target.accounts)
     passive = PassiveCollector(secrets)
     health = Health()
@@ -215,6 +225,8 @@ def run_campaign(
             passive=passive.results(profile),
             strict=options.strict,
             selection=list(options.selection),
+            notes=list(notes),
+            suite_sha256=options.suite_sha256,
         )
 
     executor = ThreadPoolExecutor(max_workers=options.jobs) if options.jobs > 1 else None

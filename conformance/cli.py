@@ -49,6 +49,7 @@ from conformance.preflight import PreflightError
 from conformance.report.diff import FORMATS, diff_runs, is_regression, render_diff
 from conformance.report.journal import Journal
 from conformance.report.progress import Progress
+from conformance.scenario.digest import suite_digest
 from conformance.scenario.loader import load_all
 from conformance.scenario.steps import Scenario
 from conformance.transport import ConnectError
@@ -89,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RESULTS",
         help="a results.json of an earlier run: print the changes, exit 1 on a regression",
     )
+    run.add_argument(
+        "--allow-removed",
+        action="store_true",
+        help="with --baseline: scenarios the baseline has and this run lacks are no regression",
+    )
     add_defect_option(run, "run against")
     add_preflight_option(run)
     add_target_options(run)
@@ -100,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("base", type=Path, metavar="BASE.json")
     diff.add_argument("new", type=Path, metavar="NEW.json")
     diff.add_argument("--format", choices=FORMATS, default="text")
+    diff.add_argument(
+        "--allow-removed",
+        action="store_true",
+        help="scenarios of the baseline that the new run lacks are not a regression",
+    )
 
     serve = sub.add_parser("serve", help="run the embedded reference POP3 server")
     from conformance.server import cli as server_cli
@@ -170,6 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     jobs=args.jobs,
                     selection=args.select,
                     preflight=not args.no_preflight,
+                    suite_sha256=suite_digest([Path(s.file) for s in scenarios], dirs).sha256,
                 ),
                 progress=progress.update,
                 journal=journal.update,
@@ -195,12 +207,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         finally:
             progress.finish()  # also on Ctrl-C: leave no half-drawn status line
     return finish_run(
-        run, report_dir, verbose=args.verbose, baseline=baseline, baseline_path=args.baseline
+        run,
+        report_dir,
+        verbose=args.verbose,
+        baseline=baseline,
+        baseline_path=args.baseline,
+        allow_removed=args.allow_removed,
     )
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    changes = diff_runs(read_run(args.base), read_run(args.new))
+    changes = diff_runs(read_run(args.base), read_run(args.new), allow_removed=args.allow_removed)
     print(render_diff(changes, args.format), end="")
     return EXIT_FAIL if is_regression(changes) else EXIT_OK
 

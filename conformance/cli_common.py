@@ -149,6 +149,7 @@ def finish_run(
     verbose: bool,
     baseline: RunResult | None = None,
     baseline_path: Path | None = None,
+    allow_removed: bool = False,
 ) -> int:
     """Write the reports, print the results (and the changes from a baseline); the exit code."""
     write_reports(run, report_dir)
@@ -157,7 +158,7 @@ def finish_run(
     if baseline is not None:
         # Against a baseline, a regression decides: a real server has known
         # fails, and CI must fail only when something that worked breaks.
-        changes = diff_runs(baseline, run)
+        changes = diff_runs(baseline, run, allow_removed=allow_removed)
         print(f"against baseline {baseline_path}:")
         print(render_diff(changes, "text"), end="")
         return EXIT_FAIL if is_regression(changes) else EXIT_OK

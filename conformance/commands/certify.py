@@ -39,6 +39,7 @@ from conformance.report.certification import (
     suite_digest,
     write_certification,
 )
+from conformance.report.notes import run_notes
 from conformance.results import ScenarioResult
 from conformance.scenario.loader import load_all
 from conformance.secrets import for_accounts, scrub_run
@@ -117,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
                     jobs=args.jobs,
                     selection=list(args.select),
                     preflight=not args.no_preflight,
+                    suite_sha256=suite.sha256,
                 ),
                 progress=_progress,
             )
@@ -138,7 +140,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"verdict: {cert.verdict}")
     for reason in cert.reasons:
         print(f"  {reason}")
-    print(f"strictly conformant: {'yes' if cert.strictly_conformant else 'no'}")
+    strictly = "yes" if cert.strictly_conformant else "no"
+    if cert.non_strict:
+        strictly += f" (a SHOULD is not met: {', '.join(cert.non_strict)})"
+    print(f"strictly conformant: {strictly}")
+    for line in run_notes(waived):
+        print(f"  {line}")
     for use in uses:
         if use.status != "applied":
             print(f"waiver {use.status}: {use.waiver.subject} ({use.waiver.where})")

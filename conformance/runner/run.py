@@ -99,6 +99,9 @@ class ScenarioRun:
     # step on one of them cannot be judged, and that is not the harness's error.
     gone: dict[str, str] = field(default_factory=dict)
     unjudged: str = ""
+    # For an unsupported scenario: the flag that would let it run ("" when the
+    # server, not the harness's setup, is what it lacks).
+    setup: str = ""
 
     def __post_init__(self) -> None:
         if self.secrets is None:
@@ -112,13 +115,14 @@ class ScenarioRun:
     # -- entry point --------------------------------------------------------
     def execute(self) -> ScenarioResult:
         from conformance.runner.mailbox_steps import provision
-        from conformance.runner.needs import unsupported_reason
+        from conformance.runner.needs import unsupported
         from conformance.runner.session_steps import teardown
 
         started = time.monotonic()
-        reason = unsupported_reason(self)
-        if reason:
-            return self.result(Outcome.UNSUPPORTED, reason, started)
+        cannot = unsupported(self)
+        if cannot is not None:
+            self.setup = cannot.setup
+            return self.result(Outcome.UNSUPPORTED, cannot.reason, started)
         try:
             provision(self)
             self.perform_steps(self.scenario.steps)
@@ -182,6 +186,7 @@ class ScenarioRun:
             duration_ms=(time.monotonic() - started) * 1000.0,
             close=self.closes.judge(),
             unjudged=self.unjudged,
+            setup=self.setup,
         )
         # The results boundary: whatever the server echoed, no field of any
         # report carries a secret from here on.
