@@ -1,4 +1,5 @@
-"""The ``pop3-conformance`` command.
+"""pop3-conformance: judge a POP3 server against RFC 1939 and its extensions,
+requirement by requirement.
 
 Exit codes: 0 no fail or error, 1 a fail, error or nondeterministic result
 (or non-strict under --strict), 2 usage or configuration error, 3 target
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -38,6 +40,7 @@ from conformance.cli_common import (
     add_preflight_option,
     add_suite_options,
     add_target_options,
+    check_profile,
     ensure_writable,
     finish_run,
     interruptible,
@@ -68,7 +71,14 @@ __all__ = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pop3-conformance", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="pop3-conformance",
+        description="Judge a POP3 server against RFC 1939 and its extensions, requirement "
+        "by requirement. Without --host, the embedded reference server is judged.",
+        epilog="exit codes: 0 no fail or error; 1 a fail, error or nondeterministic result "
+        "(or a regression against --baseline); 2 usage or configuration error; 3 the target "
+        "is unreachable or stopped answering; 4 nothing selected; 130 interrupted",
+    )
     parser.add_argument("--version", action="version", version=f"pop3-conformance {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -153,9 +163,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("nothing selected: no scenario matches", file=sys.stderr)
         return EXIT_NOTHING
     if args.list:
+        # The profile is read even here: a missing or broken one must not pass.
+        check_profile(args)
         for s in scenarios:
             print(f"{s.id:<48} {','.join(s.requirements):<40} {s.title}")
-        print(f"{len(scenarios)} scenarios")
+        print(plural(len(scenarios), "scenario"))
         return EXIT_OK
     report_dir = args.report_dir or default_report_dir()
     # Both checked before anything runs: a bad baseline path or an unwritable
@@ -223,6 +235,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`--list | head`): not an error of ours.  Point
+        # stdout at /dev/null so that the interpreter's last flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

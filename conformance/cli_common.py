@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from conformance.report.summary import write_summary
 from conformance.results import RunResult
 from conformance.target_flags import UsageError as UsageError
 from conformance.target_flags import add_target_options as add_target_options
+from conformance.target_flags import check_profile as check_profile
 from conformance.target_flags import embedded_target as embedded_target
 from conformance.target_flags import target_from as target_from
 
@@ -136,10 +138,19 @@ def read_run(path: Path) -> RunResult:
     """A results file, or a UsageError (exit 2) saying why it cannot be read."""
     try:
         return read_results(path)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        # ValueError covers bad JSON, bad UTF-8, an unknown schema or outcome;
-        # the others a document of the wrong shape.
-        raise UsageError(f"cannot read results file {path}: {exc!r}") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read results file {path}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"cannot read results file {path}: not JSON ({exc.msg} at line {exc.lineno})"
+        ) from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # ValueError covers bad UTF-8, an unknown schema or outcome; the others
+        # a document of the wrong shape.
+        what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise UsageError(
+            f"cannot read results file {path}: not a pop3-conformance result ({what})"
+        ) from exc
 
 
 def finish_run(

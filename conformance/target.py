@@ -147,6 +147,8 @@ _TARGET_KEYS = {
     "tls_ca",
     "tls_insecure",
     "tls_servername",
+    "max_line",
+    "max_response",
 }
 _ACCOUNT_KEYS = {"user", "password", "password_env", "disposable", "apop"}
 _PROVISION_KEYS = {"kind", "path", "seed", "clear", "timeout"}
@@ -187,6 +189,12 @@ class _Profile:
             raise self.error(f"{where} {key} must be true or false")
         return value
 
+    def octets(self, table: dict[str, Any], key: str, where: str, default: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.error(f"{where} {key} must be a whole number of octets above zero")
+        return value
+
     def number(self, table: dict[str, Any], key: str, where: str, default: float) -> float:
         value = table.get(key, default)
         if (
@@ -221,7 +229,12 @@ def load_profile(path: Path) -> Target:
 
     accounts = _accounts(p, data.get("account"))
     provisioner = _provisioner(p, data)
+    limits = Limits(
+        max_line=p.octets(t, "max_line", "[target]", DEFAULT_LIMITS.max_line),
+        max_response=p.octets(t, "max_response", "[target]", DEFAULT_LIMITS.max_response),
+    )
     return Target(
+        limits=limits,
         host=host,
         port=port,
         accounts=accounts,

@@ -263,6 +263,16 @@ def _overrides(args: argparse.Namespace, target: Target, say: Callable[[str], No
     return replace(target, **changes)
 
 
+def check_profile(args: argparse.Namespace) -> None:
+    """Read and validate ``--profile`` without starting anything (UsageError if bad)."""
+    if getattr(args, "profile", None) is None:
+        return
+    try:
+        load_profile(args.profile)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+
+
 @contextlib.contextmanager
 def target_from(
     args: argparse.Namespace, say: Callable[[str], None] | None = None
