@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 
 from conformance.drift import same_but_server_fields
-from conformance.login import log_in
+from conformance.login import LoginError, logged_in
 from conformance.model import Maildrop
-from conformance.pop3 import parse_stat
+from conformance.pop3 import Response, parse_stat, parse_uid_line
 from conformance.probe import ServerProfile
+from conformance.provision import Reading
 from conformance.target import Account, Target
 from conformance.transcript import Transcript
-from conformance.transport import ConnectError, Session
+from conformance.transport import ConnectError
 
 MAX_PASSES = 4
 
@@ -34,73 +35,80 @@ class CalibrationError(Exception):
 
 
 def _read_all(
-    target: Target, account: Account, profile: ServerProfile, count: int, transcript: Transcript
-) -> list[bytes]:
-    session = Session(
-        "calibrate",
-        target.host,
-        target.port,
-        transcript,
-        timeout=target.timeout,
-        connect_timeout=target.connect_timeout,
-    )
-    try:
-        greeting = session.connect()
-        if not greeting.ok:
-            raise CalibrationError(f"greeting: {greeting.describe()}")
-        answer = log_in(session.command, account, profile, greeting.status_text())
-        if not answer.ok:
-            raise CalibrationError(f"login as {account.user!r} refused: {answer.describe()}")
-        stat = session.command("STAT")
-        totals = parse_stat(stat.text) if stat.ok else None
-        if totals is None or totals[0] != count:
-            raise CalibrationError(f"{count} messages seeded, STAT answered {stat.describe()}")
-        if profile.advertises("UIDL"):
-            # As a client does: a server that assigns unique-ids lazily
-            # (Mailutils writes an X-UIDL field into each message) does it now,
-            # before the scenario, not in the middle of it.
-            session.command("UIDL")
-        contents = []
-        for n in range(1, count + 1):
-            retr = session.command(f"RETR {n}")
-            if retr.kind != "multi" or not retr.ok:
-                raise CalibrationError(f"RETR {n}: {retr.describe()}")
-            if retr.truncated:
-                raise CalibrationError(
-                    f"RETR {n}: {retr.payload_octets} octets, more than the reader keeps"
-                )
-            contents.append(retr.payload)
-        # QUIT lets a server that rewrites at session end do so now, before the
-        # scenario; with EXPIRE 0 a QUIT could remove what was read, so then
-        # the session is dropped instead.
-        if profile.expire_zero:
-            session.reset()
-        else:
-            session.command("QUIT", timeout=min(target.timeout, 5.0))
-            session.close()
-        return contents
-    finally:
-        session.abandon()
-
-
-def _stable_read(
     target: Target,
     account: Account,
-    count: int,
+    profile: ServerProfile,
+    count: int | None,
+    transcript: Transcript,
+) -> Reading:
+    """Every message (and unique-id) in one read-only session; ``count`` None takes STAT's."""
+    try:
+        with logged_in(target, account, profile, transcript, "calibrate") as session:
+            stat = session.command("STAT")
+            totals = parse_stat(stat.text) if stat.ok else None
+            if totals is None or (count is not None and totals[0] != count):
+                raise CalibrationError(f"{count} messages seeded, STAT answered {stat.describe()}")
+            uids = None
+            if profile.advertises("UIDL"):
+                # As a client does: a server that assigns unique-ids lazily
+                # (Mailutils writes an X-UIDL field into each message) does it
+                # now, before the scenario, not in the middle of it.
+                uids = _uids(session.command("UIDL"), totals[0])
+            contents = []
+            for n in range(1, totals[0] + 1):
+                retr = session.command(f"RETR {n}")
+                if retr.kind != "multi" or not retr.ok:
+                    raise CalibrationError(f"RETR {n}: {retr.describe()}")
+                if retr.truncated:
+                    raise CalibrationError(
+                        f"RETR {n}: {retr.payload_octets} octets, more than the reader keeps"
+                    )
+                contents.append(retr.payload)
+            # QUIT lets a server that rewrites at session end do so now, before
+            # the scenario; with EXPIRE 0 a QUIT could remove what was read, so
+            # then the session is dropped instead.
+            if profile.expire_zero:
+                session.reset()
+            else:
+                session.command("QUIT", timeout=min(target.timeout, 5.0))
+                session.close()
+            return Reading(contents, uids)
+    except LoginError as e:
+        raise CalibrationError(str(e)) from e
+
+
+def _uids(uidl: Response, count: int) -> list[str] | None:
+    """The unique-ids of a UIDL listing in message order, or None if it is not one."""
+    if not uidl.ok or uidl.kind != "multi":
+        return None
+    parsed = [p for p in (parse_uid_line(line) for line in uidl.lines) if p is not None]
+    if sorted(p.number for p in parsed) != list(range(1, count + 1)):
+        return None
+    return [p.uid.decode("latin-1") for p in sorted(parsed, key=lambda p: p.number)]
+
+
+def read_stable(
+    target: Target,
+    account: Account,
     profile: ServerProfile,
     transcript: Transcript,
-) -> tuple[list[bytes], int]:
-    """The messages as two consecutive read-only sessions return them; and the passes taken."""
+    count: int | None = None,
+) -> tuple[Reading, int]:
+    """The mailbox as two consecutive read-only sessions return it; and the passes taken.
+
+    ``count`` is the number of messages expected (a CalibrationError if STAT
+    says otherwise); None reads whatever is there.
+    """
     # Each pass is compared with the one before; the first never settles it,
     # since a server may rewrite only when that first session ends (Mailutils
     # adds status headers at QUIT and returns the seed until then).
-    previous: list[bytes] | None = None
+    previous: Reading | None = None
     passes = 0
     while True:
         passes += 1
-        contents = _read_all(target, account, profile, count, transcript)
-        if previous is not None and _digest(contents) == _digest(previous):
-            return contents, passes
+        reading = _read_all(target, account, profile, count, transcript)
+        if previous is not None and _digest(reading.contents) == _digest(previous.contents):
+            return reading, passes
         if passes == MAX_PASSES:
             # Some servers build a message anew for every session (Courier's
             # RFC 6856 surrogate for a UTF-8 message carries a fresh MIME
@@ -111,8 +119,8 @@ def _stable_read(
                 f"the messages differ in each of {MAX_PASSES} read-only sessions; "
                 "the last read stands",
             )
-            return contents, passes
-        previous = contents
+            return reading, passes
+        previous = reading
 
 
 def calibrate(
@@ -126,8 +134,8 @@ def calibrate(
     count = len(maildrop.messages)
     if count == 0:
         return 0
-    contents, passes = _stable_read(target, account, count, profile, transcript)
-    for index, data in enumerate(contents):
+    reading, passes = read_stable(target, account, profile, transcript, count)
+    for index, data in enumerate(reading.contents):
         maildrop.replace_content(index, data)
     return passes
 
@@ -152,11 +160,11 @@ def recalibrate(
     if count == 0:
         return []
     try:
-        contents, _ = _stable_read(target, account, count, profile, transcript)
+        reading, _ = read_stable(target, account, profile, transcript, count)
     except (CalibrationError, ConnectError):
         return None
     learned = []
-    for index, (known, data) in enumerate(zip(maildrop.messages, contents, strict=True)):
+    for index, (known, data) in enumerate(zip(maildrop.messages, reading.contents, strict=True)):
         if known.data != data and same_but_server_fields(known.data, data, seeded):
             maildrop.replace_content(index, data)
             learned.append(index)

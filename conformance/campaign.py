@@ -16,9 +16,10 @@ from importlib import resources
 from pathlib import Path
 
 from conformance import __version__
+from conformance.mailbox_access import prepare_target
 from conformance.outcomes import Outcome
 from conformance.pop3 import Finding
-from conformance.probe import ServerProfile, probe_target
+from conformance.probe import ServerProfile
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
 from conformance.runner import ScenarioRun
 from conformance.scenario.steps import Scenario
@@ -132,10 +133,15 @@ def run_campaign(
     options: RunOptions,
     progress: Callable[[ScenarioResult], None] | None = None,
 ) -> RunResult:
-    """Run the scenarios against the target; raises ConnectError if it cannot be reached."""
+    """Run the scenarios against the target.
+
+    Raises ConnectError if the server or its deliverer cannot be reached, and
+    ProvisionError if the provisioner refuses the accounts (a recipient
+    rejected, a mailbox that cannot be read), before any scenario runs.
+    """
     started_wall = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.monotonic()
-    profile = probe_target(target)
+    profile = prepare_target(target)
     pool = AccountPool(target.accounts)
     passive = PassiveCollector()
     progress_lock = threading.Lock()

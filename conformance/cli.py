@@ -34,6 +34,7 @@ from conformance.cli_common import (
     read_run,
     target_from,
 )
+from conformance.provision import ProvisionError
 from conformance.report.diff import FORMATS, diff_runs, is_regression, render_diff
 from conformance.report.progress import Progress
 from conformance.scenario.loader import load_all
@@ -194,6 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UsageError(f"unknown command {args.command}")
     except UsageError as exc:
         print(f"pop3-conformance: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ProvisionError as exc:
+        # Raised before any scenario ran: the provisioner's configuration
+        # (a recipient the deliverer rejects, a mailbox it cannot read).
+        print(f"pop3-conformance: provisioning: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -13,7 +13,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from conformance.provision import make_provisioner
+from conformance.provision import DeliveryOptions, make_provisioner
+from conformance.provision.options import DEFAULT_WAIT, TLS_MODES
 from conformance.report.console import render_console
 from conformance.report.diff import diff_runs, is_regression, render_diff
 from conformance.report.html import write_html
@@ -81,10 +82,37 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
         "--provision",
         default="none",
         metavar="SPEC",
-        help="maildir:DIR/{user}, mbox:PATH/{user}, exec, or none (default)",
+        help="lmtp:HOST:PORT, lmtp:/SOCKET, smtp:HOST:PORT, imap:HOST:PORT, existing, "
+        "existing:DELIVERER, maildir:DIR/{user}, mbox:PATH/{user}, exec, or none (default)",
     )
     g.add_argument("--seed-cmd", help="exec provisioner: command template with {user} and {file}")
     g.add_argument("--clear-cmd", help="exec provisioner: command template with {user}")
+    g.add_argument(
+        "--deliver-tls",
+        choices=TLS_MODES,
+        default="none",
+        help="lmtp, smtp, imap: STARTTLS, or implicit TLS (smtp, imap); default none",
+    )
+    g.add_argument(
+        "--deliver-auth",
+        metavar="USER:PASS",
+        help="smtp (or lmtp): SMTP AUTH credentials, split at the first colon",
+    )
+    g.add_argument(
+        "--recipient",
+        default="{user}",
+        metavar="TEMPLATE",
+        help="lmtp, smtp: an account's envelope recipient, e.g. '{user}@example.org' "
+        "(default {user})",
+    )
+    g.add_argument("--deliver-from", metavar="ADDRESS", help="lmtp, smtp: the envelope sender")
+    g.add_argument(
+        "--deliver-wait",
+        type=float,
+        default=DEFAULT_WAIT,
+        metavar="S",
+        help=f"seconds a delivered message may take to show in POP3 (default {DEFAULT_WAIT:g})",
+    )
     g.add_argument("--profile", type=Path, help="a TOML target profile instead of the flags")
     g.add_argument(
         "--timeout", type=float, default=None, help="seconds to wait for each response (default 10)"
@@ -130,7 +158,10 @@ def target_from(args: argparse.Namespace) -> Iterator[Target]:
     if args.host:
         try:
             provisioner = make_provisioner(
-                args.provision, seed_cmd=args.seed_cmd, clear_cmd=args.clear_cmd
+                args.provision,
+                seed_cmd=args.seed_cmd,
+                clear_cmd=args.clear_cmd,
+                delivery=delivery_options(args),
             )
             disposable = set(args.disposable)
             accounts = []
@@ -170,6 +201,26 @@ def target_from(args: argparse.Namespace) -> Iterator[Target]:
         extra_args=[a for name in injected for a in ("--defect", name)], tls=True
     ) as server:
         yield embedded_target(server, args.timeout or 10.0)
+
+
+def delivery_options(args: argparse.Namespace) -> DeliveryOptions:
+    """The deliverer's settings from the flags (the pytest plugin has none: the defaults)."""
+    auth_user = auth_password = None
+    spec = getattr(args, "deliver_auth", None)
+    if spec:
+        account = parse_account(spec)
+        auth_user, auth_password = account.user, account.password
+    sender = getattr(args, "deliver_from", None)
+    return DeliveryOptions(
+        tls=getattr(args, "deliver_tls", None) or "none",
+        tls_ca=getattr(args, "tls_ca", None),
+        tls_insecure=bool(getattr(args, "tls_insecure", False)),
+        recipient=getattr(args, "recipient", None) or "{user}",
+        sender=sender or DeliveryOptions.sender,
+        auth_user=auth_user,
+        auth_password=auth_password,
+        wait=getattr(args, "deliver_wait", None) or DEFAULT_WAIT,
+    )
 
 
 def embedded_target(server: EmbeddedServer, timeout: float) -> Target:

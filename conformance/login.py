@@ -1,18 +1,24 @@
-"""How the harness logs in: one sequence, shared by the runner, calibration and preflight.
+"""How the harness logs in: one sequence, shared by the runner, calibration and provisioning.
 
 APOP for a mailbox declared as reached with APOP (RFC 1939 section 13 has a
 server allow one method or the other per mailbox), or where the server offers
-APOP but not USER; USER and PASS otherwise.
+APOP but not USER; USER and PASS otherwise.  :func:`logged_in` is a session
+of the harness's own (calibration, clearing, learning a mailbox): connected,
+logged in, and abandoned on the way out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import time
+from collections.abc import Callable, Iterator
 
 from conformance.placeholders import apop_digest
 from conformance.pop3 import Response, apop_timestamp
 from conformance.probe import ServerProfile
-from conformance.target import Account
+from conformance.target import Account, Target
+from conformance.transcript import Transcript
+from conformance.transport import Session
 
 Exchange = Callable[[str], Response]
 
@@ -26,3 +32,52 @@ def log_in(exchange: Exchange, account: Account, profile: ServerProfile, greetin
     if response.ok:
         response = exchange(f"PASS {account.password}")
     return response
+
+
+class LoginError(Exception):
+    """The server refused the greeting or the login; the message says how."""
+
+
+@contextlib.contextmanager
+def logged_in(
+    target: Target,
+    account: Account,
+    profile: ServerProfile,
+    transcript: Transcript,
+    label: str,
+    patience: float = 0.0,
+) -> Iterator[Session]:
+    """A session logged in as ``account``; ConnectError if unreachable, LoginError if refused.
+
+    A refused login is tried again (a new connection each time) for up to
+    ``patience`` seconds: a server may release a mailbox lock a little after
+    the session that held it went away.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        session = Session(
+            label,
+            target.host,
+            target.port,
+            transcript,
+            timeout=target.timeout,
+            connect_timeout=target.connect_timeout,
+        )
+        try:
+            greeting = session.connect()
+            if not greeting.ok:
+                raise LoginError(f"greeting: {greeting.describe()}")
+            answer = log_in(session.command, account, profile, greeting.status_text())
+        except BaseException:
+            session.abandon()
+            raise
+        if answer.ok:
+            break
+        session.abandon()
+        if time.monotonic() >= deadline:
+            raise LoginError(f"login as {account.user!r} refused: {answer.describe()}")
+        time.sleep(0.2)
+    try:
+        yield session
+    finally:
+        session.abandon()

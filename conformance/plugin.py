@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from conformance.campaign import PassiveCollector, run_leased
+from conformance.mailbox_access import prepare_target
 from conformance.outcomes import Outcome, fails_run
-from conformance.probe import ServerProfile, probe_target
+from conformance.probe import ServerProfile
 from conformance.results import RunResult, ScenarioResult
 from conformance.scenario.loader import ScenarioError, load_scenario
 from conformance.scenario.steps import Scenario
@@ -63,7 +64,7 @@ class _Environment:
         self.strict: bool = bool(opt("pop3_strict"))
         self._stack = contextlib.ExitStack()
         self.target: Target = self._stack.enter_context(target_from(args))
-        self.profile: ServerProfile = probe_target(self.target)
+        self.profile: ServerProfile = prepare_target(self.target)
         self.pool = AccountPool(self.target.accounts)
         self.passive = PassiveCollector()
 

@@ -20,11 +20,22 @@ A target comes from command-line options or from a profile file (TOML)::
     apop = false              # reached with APOP instead of USER/PASS (default false)
 
     [provision]               # optional; without it the mailbox content is unknown
-    kind = "maildir"          # maildir | mbox | exec | none
+    kind = "lmtp"             # lmtp | smtp | imap | existing | maildir | mbox | exec | none
+    address = "127.0.0.1:24"  # lmtp, smtp, imap: HOST:PORT (lmtp also /path/to/socket)
+    tls = "none"              # lmtp, smtp, imap: none | starttls | implicit (smtp, imap)
+    recipient = "{user}@example.org"  # lmtp, smtp: an account's envelope recipient (default {user})
+    sender = "pop3-conformance@localhost"  # lmtp, smtp: the envelope sender
+    auth_user = "relay"       # smtp (or lmtp) AUTH; with auth_password or auth_password_env
+    wait = 30                 # seconds a delivered message may take to show in POP3
+    deliver = "lmtp:127.0.0.1:24"  # existing: a deliverer that puts back what scenarios remove
     path = "/srv/mail/{user}" # maildir and mbox; relative paths start at the profile's folder
     seed = "doveadm save -u {user} -m INBOX {file}"         # exec
     clear = "doveadm expunge -u {user} mailbox INBOX all"   # exec
-    timeout = 60              # seconds per seed/clear command (default 60)
+    timeout = 60              # seconds per seed/clear command or deliverer command (default 60)
+
+The deliverers verify TLS certificates as the POP3 connection does
+(``tls_ca``, ``tls_insecure``).  lmtp, smtp and imap clear a mailbox through
+the mail system, so they seed only accounts declared ``disposable``.
 
 Unknown keys are errors (a misspelt ``pasword`` must not pass silently).
 Every error is a :class:`ValueError` naming the file and what is wrong.
@@ -51,7 +62,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.provision import NoProvisioner, Provisioner, make_provisioner
+from conformance.provision import DeliveryOptions, NoProvisioner, Provisioner, make_provisioner
+from conformance.provision.options import DEFAULT_WAIT
 
 
 @dataclass(frozen=True)
@@ -84,13 +96,22 @@ class Target:
     tls_insecure: bool = False
     tls_servername: str | None = None
 
+    def __post_init__(self) -> None:
+        # Mail that went through the server's delivery (trace fields, From_
+        # lines) is judged against what the server returns: calibration is
+        # implied, never optional.
+        if self.provisioner.rewrites:
+            self.calibrate = True
+
     def is_disposable(self, account: Account) -> bool:
         """Whether the harness may remove ``account``'s mail.
 
-        A provisioned mailbox is disposable by definition: its content is
-        replaced before each scenario.  Otherwise the operator must say so.
+        A mailbox in a store handed over with the provisioner (a maildir
+        path, seed and clear commands) is disposable by definition: its
+        content is replaced before each scenario.  Otherwise, also when the
+        provisioner delivers through the mail system, the operator must say so.
         """
-        return account.disposable or self.provisioner.available
+        return account.disposable or self.provisioner.owns_store
 
     def describe(self) -> dict[str, object]:
         """JSON-ready description for reports; never includes a password."""
@@ -102,6 +123,7 @@ class Target:
                 for a in self.accounts
             ],
             "provisioner": self.provisioner.kind,
+            "provision": self.provisioner.describe(),
             "timeout": self.timeout,
             "connect_timeout": self.connect_timeout,
             "calibrate": self.calibrate,
@@ -124,8 +146,8 @@ def parse_account(spec: str, disposable: bool = False) -> Account:
 
 
 def secrets_of(target: Target) -> list[str]:
-    """Every password of the target, for redaction from transcripts and reports."""
-    return [a.password for a in target.accounts if a.password]
+    """Every password of the target and its provisioner, to redact from transcripts and reports."""
+    return [a.password for a in target.accounts if a.password] + target.provisioner.secrets()
 
 
 # -- profiles -----------------------------------------------------------------------
@@ -142,7 +164,23 @@ _TARGET_KEYS = {
     "tls_servername",
 }
 _ACCOUNT_KEYS = {"user", "password", "password_env", "disposable", "apop"}
-_PROVISION_KEYS = {"kind", "path", "seed", "clear", "timeout"}
+_PROVISION_KEYS = {
+    "kind",
+    "path",
+    "seed",
+    "clear",
+    "timeout",
+    "address",
+    "deliver",
+    "tls",
+    "recipient",
+    "sender",
+    "auth_user",
+    "auth_password",
+    "auth_password_env",
+    "wait",
+}
+_DELIVERERS = ("lmtp", "smtp", "imap")
 
 
 class _Profile:
@@ -208,7 +246,7 @@ def load_profile(path: Path) -> Target:
         raise p.error("[target] port must be an integer from 1 to 65535")
 
     accounts = _accounts(p, data.get("account"))
-    provisioner = _provisioner(p, data)
+    provisioner = _provisioner(p, data, t)
     return Target(
         host=host,
         port=port,
@@ -266,7 +304,7 @@ def _accounts(p: _Profile, raw: object) -> list[Account]:
     return accounts
 
 
-def _provisioner(p: _Profile, data: dict[str, Any]) -> Provisioner:
+def _provisioner(p: _Profile, data: dict[str, Any], t: dict[str, Any]) -> Provisioner:
     if "provision" not in data:
         return NoProvisioner()
     pr = p.table(data, "provision", _PROVISION_KEYS)
@@ -287,9 +325,44 @@ def _provisioner(p: _Profile, data: dict[str, Any]) -> Provisioner:
                 clear_cmd=p.string(pr, "clear", "[provision]"),
                 timeout=timeout,
             )
-        return make_provisioner(kind, timeout=timeout)
+        delivery = _delivery(p, pr, t, timeout)
+        if kind in _DELIVERERS:
+            spec = f"{kind}:{p.string(pr, 'address', '[provision]')}"
+        elif kind == "existing" and "deliver" in pr:
+            spec = f"existing:{p.string(pr, 'deliver', '[provision]')}"
+        else:
+            spec = kind
+        return make_provisioner(spec, timeout=timeout, delivery=delivery)
     except ValueError as e:
         raise p.error(f"[provision]: {e}") from e
+
+
+def _delivery(
+    p: _Profile, pr: dict[str, Any], t: dict[str, Any], timeout: float
+) -> DeliveryOptions:
+    """The [provision] keys of a deliverer (lmtp, smtp, imap, or existing's)."""
+    where = "[provision]"
+    password = None
+    if "auth_password" in pr and "auth_password_env" in pr:
+        raise p.error(f"{where} takes auth_password or auth_password_env, not both")
+    if "auth_password" in pr:
+        password = p.string(pr, "auth_password", where)
+    elif "auth_password_env" in pr:
+        var = p.string(pr, "auth_password_env", where)
+        password = os.environ.get(var, "")
+        if not password:
+            raise p.error(f"{where}: environment variable {var} is not set or empty")
+    return DeliveryOptions(
+        tls=p.string(pr, "tls", where) if "tls" in pr else "none",
+        tls_ca=p.string(t, "tls_ca", "[target]") if "tls_ca" in t else None,
+        tls_insecure=p.boolean(t, "tls_insecure", "[target]", False),
+        recipient=p.string(pr, "recipient", where) if "recipient" in pr else "{user}",
+        sender=p.string(pr, "sender", where) if "sender" in pr else DeliveryOptions.sender,
+        auth_user=p.string(pr, "auth_user", where) if "auth_user" in pr else None,
+        auth_password=password,
+        timeout=timeout,
+        wait=p.number(pr, "wait", where, DEFAULT_WAIT),
+    )
 
 
 # -- leasing accounts to parallel scenarios ------------------------------------------------

@@ -42,6 +42,23 @@ def redact_command(line: str, in_sasl: bool = False) -> str:
     return " ".join(words[:kept]) + " " + REDACTED
 
 
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret in it replaced by :data:`REDACTED`."""
+    return _replace(text, _longest_first(secrets))
+
+
+def _longest_first(secrets: Iterable[str]) -> list[str]:
+    # Longest first, so that a secret containing another is hidden whole.
+    return sorted({s for s in secrets if s}, key=len, reverse=True)
+
+
+def _replace(text: str, ordered: list[str]) -> str:
+    for secret in ordered:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
 class Transcript:
     """Entries are recorded raw and rendered (decoded, redacted, cut) when read.
 
@@ -53,8 +70,7 @@ class Transcript:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._t0 = time.monotonic()
-        # Longest first, so that a secret containing another is hidden whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._secrets = _longest_first(secrets)
         self._raw: list[tuple[float, str, str, Any, Any]] = []
         self._rendered: list[TranscriptEntry] = []
         self._done = 0  # raw records rendered so far
@@ -75,10 +91,7 @@ class Transcript:
         self._done = 0
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        return _replace(text, self._secrets)
 
     def now_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000.0

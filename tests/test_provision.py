@@ -60,7 +60,7 @@ def test_make_provisioner_kinds(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("ftp:/x", "unknown provisioner 'ftp:/x'; accepted: maildir:DIR/{user}"),
+        ("ftp:/x", "unknown provisioner 'ftp:/x'; accepted: lmtp:HOST:PORT, lmtp:/SOCKET"),
         ("maildir", "maildir needs a path template"),
         ("maildir:/srv/mail", "must contain {user}"),
         ("mbox:/var/mail/box", "must contain {user}"),

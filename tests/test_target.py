@@ -57,6 +57,7 @@ def test_target_describe_and_disposable_rule() -> None:
             {"user": "bob", "disposable": False, "apop": False},
         ],
         "provisioner": "none",
+        "provision": {"kind": "none"},
         "timeout": 10.0,
         "connect_timeout": 5.0,
         "calibrate": False,

@@ -31,6 +31,7 @@ from conformance.catalog import section_of
 from conformance.explore.emit import DEFAULT_DIR, Emitted, scenario_text, write_scenario
 from conformance.explore.machine import Context, Exhausted, ExploreMachine, Failure, ModelMismatch
 from conformance.explore.replay import nondeterministic, replay, reproduced
+from conformance.mailbox_access import Pop3Access
 from conformance.outcomes import Outcome
 from conformance.probe import ServerProfile, probe
 from conformance.results import RunResult, ScenarioResult
@@ -133,6 +134,7 @@ def explore(
     started_wall = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.monotonic()
     profile = probe(target.host, target.port, target.timeout, target.connect_timeout)
+    target.provisioner.prepare(Pop3Access(target, profile))
     passive = PassiveCollector()
     context = Context(
         target,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from conformance.runner.existing import existing_of, unfit_reason
+from conformance.scenario.uses import delivers
+
 if TYPE_CHECKING:
     from conformance.runner.run import ScenarioRun
 
@@ -29,8 +32,29 @@ def unsupported_reason(run: ScenarioRun) -> str:
                 f"{len(run.accounts)} (--apop-account, or apop = true in the profile)"
             )
         return f"needs {s.accounts} accounts, the target has {len(run.accounts)}"
-    if s.mailbox != "none" and not target.provisioner.available:
-        return f"needs known mailbox content ({s.mailbox}): {target.provisioner.reason}"
+    provisioner = target.provisioner
+    delivering = delivers(s)
+    if (s.mailbox != "none" or delivering) and not provisioner.available:
+        return f"needs known mailbox content ({s.mailbox}): {provisioner.reason}"
+    if delivering and not provisioner.can_deliver:
+        return (
+            f"delivers mail during the scenario, which the {provisioner.kind} provisioner "
+            "cannot (existing needs a deliverer: existing:lmtp:HOST:PORT, ...)"
+        )
+    existing = existing_of(target)
+    if existing is not None:
+        reason = unfit_reason(run, existing)
+        if reason:
+            return reason
+    elif (s.mailbox != "none" or delivering) and not provisioner.owns_store:
+        # Seeding through the mail system clears the mailbox first.
+        for account in run.accounts[: s.accounts]:
+            if not account.disposable:
+                return (
+                    f"needs known mailbox content ({s.mailbox}): the {provisioner.kind} "
+                    f"provisioner clears a mailbox before it seeds it, and account "
+                    f"{account.user!r} is not declared disposable (--disposable {account.user})"
+                )
     # With EXPIRE 0 any RETR then QUIT may remove mail (RFC 2449 section
     # 6.7), so every scenario is destructive there.
     if s.destructive or run.profile.expire_zero:

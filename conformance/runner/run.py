@@ -26,7 +26,7 @@ from conformance.runner import checks
 from conformance.runner.closes import CloseLog
 from conformance.runner.mailboxes import Mailboxes
 from conformance.scenario import steps as st
-from conformance.target import Account, Target
+from conformance.target import Account, Target, secrets_of
 from conformance.transcript import Transcript
 from conformance.transport import Session
 
@@ -78,10 +78,11 @@ class ScenarioRun:
     # The answer the last S: block judged: what 'body' steps inspect.
     judged: LastAnswer | None = None
     closes: CloseLog = field(default_factory=CloseLog)
+    # session name -> the account (1-based) it last used, kept after it ended
+    accounts_of: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        secrets = [a.password for a in self.accounts]
-        self.transcript = Transcript(secrets)
+        self.transcript = Transcript(secrets_of(self.target))
         self.mailboxes = Mailboxes()
         self.requirement = self.scenario.requirements[0]
         if self.scenario.timeout is not None:
@@ -89,7 +90,7 @@ class ScenarioRun:
 
     # -- entry point --------------------------------------------------------
     def execute(self) -> ScenarioResult:
-        from conformance.runner.mailbox_steps import provision
+        from conformance.runner.mailbox_steps import after_scenario, provision
         from conformance.runner.needs import unsupported_reason
         from conformance.runner.session_steps import teardown
 
@@ -114,6 +115,7 @@ class ScenarioRun:
             )
         finally:
             teardown(self)
+        after_scenario(self)
         if not self.checks:
             self.checks.append(
                 checks.harness_error(

@@ -52,6 +52,7 @@ def open_session(run: ScenarioRun, step: st.Open, account: int = 1) -> Slot:
     )
     slot = Slot(session, model, account)
     run.slots[step.session] = slot
+    run.accounts_of[step.session] = account
     run.current = step.session
     try:
         greeting = session.connect()
@@ -79,7 +80,7 @@ def open_step(run: ScenarioRun, step: st.Open) -> None:
 
 def login(run: ScenarioRun, step: st.Login, quiet: bool = False) -> bool:
     """The account's login (USER/PASS or APOP); True on success."""
-    relearn(run, step.account, step.session)
+    relearn(run, step.account, step.session, step)
     existing = run.slots.get(step.session)
     if (
         existing is None
@@ -91,6 +92,7 @@ def login(run: ScenarioRun, step: st.Login, quiet: bool = False) -> bool:
         open_session(run, st.Open(step.where, step.session), step.account)
     slot = run.slots[step.session]
     slot.account = step.account
+    run.accounts_of[step.session] = step.account
     account = run.accounts[step.account - 1]
     response = log_in(lambda line: run.command(slot, line), account, run.profile, slot.greeting)
     if response.ok:
