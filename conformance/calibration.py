@@ -34,16 +34,21 @@ class CalibrationError(Exception):
     """The server did not let the harness read the seeded mailbox."""
 
 
+class _NeedsUtf8(CalibrationError):
+    """RETR was refused outside UTF-8 mode, which RFC 6856 section 2.1 permits."""
+
+
 def _read_all(
     target: Target,
     account: Account,
     profile: ServerProfile,
     count: int | None,
     transcript: Transcript,
+    utf8: bool = False,
 ) -> Reading:
     """Every message (and unique-id) in one read-only session; ``count`` None takes STAT's."""
     try:
-        with logged_in(target, account, profile, transcript, "calibrate") as session:
+        with logged_in(target, account, profile, transcript, "calibrate", utf8=utf8) as session:
             stat = session.command("STAT")
             totals = parse_stat(stat.text) if stat.ok else None
             if totals is None or (count is not None and totals[0] != count):
@@ -57,6 +62,9 @@ def _read_all(
             contents = []
             for n in range(1, totals[0] + 1):
                 retr = session.command(f"RETR {n}")
+                refused = retr.kind == "status" and not retr.ok
+                if refused and not utf8 and profile.advertises("UTF8"):
+                    raise _NeedsUtf8(f"RETR {n}: {retr.describe()}")
                 if retr.kind != "multi" or not retr.ok:
                     raise CalibrationError(f"RETR {n}: {retr.describe()}")
                 if retr.truncated:
@@ -104,9 +112,18 @@ def read_stable(
     # adds status headers at QUIT and returns the seed until then).
     previous: Reading | None = None
     passes = 0
+    utf8 = False
     while True:
         passes += 1
-        reading = _read_all(target, account, profile, count, transcript)
+        try:
+            reading = _read_all(target, account, profile, count, transcript, utf8)
+        except _NeedsUtf8:
+            if utf8:
+                raise
+            # A message with UTF-8 header fields may be refused outside UTF-8
+            # mode (RFC 6856 section 2.1); in it, the server sends what it stores.
+            utf8, passes = True, passes - 1
+            continue
         if previous is not None and _digest(reading.contents) == _digest(previous.contents):
             return reading, passes
         if passes == MAX_PASSES:

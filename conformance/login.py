@@ -46,12 +46,14 @@ def logged_in(
     transcript: Transcript,
     label: str,
     patience: float = 0.0,
+    utf8: bool = False,
 ) -> Iterator[Session]:
     """A session logged in as ``account``; ConnectError if unreachable, LoginError if refused.
 
     A refused login is tried again (a new connection each time) for up to
     ``patience`` seconds: a server may release a mailbox lock a little after
-    the session that held it went away.
+    the session that held it went away.  ``utf8`` sends UTF8 before the login
+    (RFC 6856 UTF-8 mode), whatever its answer.
     """
     deadline = time.monotonic() + patience
     while True:
@@ -67,6 +69,8 @@ def logged_in(
             greeting = session.connect()
             if not greeting.ok:
                 raise LoginError(f"greeting: {greeting.describe()}")
+            if utf8:
+                session.command("UTF8")
             answer = log_in(session.command, account, profile, greeting.status_text())
         except BaseException:
             session.abandon()

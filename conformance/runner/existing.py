@@ -91,7 +91,11 @@ def _content_reason(run: ScenarioRun, user: str, learned: list[Message]) -> str:
         return f"names message {named}, and {holds}"
     missing = unmet(s.shapes, learned, named)
     if missing:
-        return "relies on " + "; ".join(m.meaning for m in missing) + f", which {holds} lack"
+        return (
+            "relies on "
+            + "; ".join(m.meaning for m in missing)
+            + f", and the {len(learned)} messages account {user!r} holds do not provide it"
+        )
     return ""
 
 

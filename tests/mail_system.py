@@ -1,0 +1,270 @@
+"""A small mail system around the embedded server, for the mail-system provisioners' tests.
+
+LMTP (TCP and a Unix socket) and SMTP (with AUTH, optionally behind
+STARTTLS) come from aiosmtpd; IMAP is a minimal server of our own (LOGIN,
+SELECT, APPEND, STORE, EXPUNGE, CLOSE, LOGOUT).  Every delivery lands in the
+embedded server's maildir as an MTA would leave it: with Return-Path,
+Delivered-To and Received fields in front of the message, so that what POP3
+returns is never the file that was sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller, UnixSocketController
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from conformance.lab.ports import free_port
+from conformance.messages import Message
+from conformance.provision import MaildirProvisioner
+from conformance.server.embedded import EmbeddedServer
+
+
+def trace_fields(user: str, via: str) -> bytes:
+    """What a delivery agent writes in front of a message."""
+    return (
+        b"Return-Path: <pop3-conformance@localhost>\r\n"
+        + f"Delivered-To: {user}\r\n".encode()
+        + f"Received: from client by mail.test with {via}; Thu, 1 Jan 2026 00:00:00 +0000\r\n".encode()
+    )
+
+
+class Store:
+    """The embedded server's maildirs, as the delivery agents see them."""
+
+    def __init__(self, server: EmbeddedServer) -> None:
+        self.maildir = MaildirProvisioner(server.maildir_template)
+        self.passwords = {a.user: a.password for a in server.accounts}
+        self.delivered: list[tuple[str, str]] = []  # (user, via), in order
+        self.lock = threading.Lock()
+
+    def deliver(self, user: str, data: bytes, via: str) -> None:
+        with self.lock:
+            self.maildir.deliver(user, Message("delivered", trace_fields(user, via) + data))
+            self.delivered.append((user, via))
+
+    def count(self, user: str) -> int:
+        root = self.maildir.path(user)
+        return sum(1 for sub in ("new", "cur") for _ in (root / sub).glob("*"))
+
+
+class _Handler:
+    """aiosmtpd handler: recipients are the store's users (``user`` or ``user@domain``)."""
+
+    def __init__(self, store: Store, via: str, refuse: Callable[[str], bool]) -> None:
+        self.store, self.via, self.refuse = store, via, refuse
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        user = address.split("@", 1)[0]
+        if user not in self.store.passwords or self.refuse(user):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        for address in envelope.rcpt_tos:
+            self.store.deliver(address.split("@", 1)[0], envelope.original_content, self.via)
+        return "250 2.0.0 stored"
+
+
+class _LmtpController(Controller):
+    def factory(self) -> LMTP:
+        return LMTP(self.handler)
+
+
+class _LmtpSocketController(UnixSocketController):
+    def factory(self) -> LMTP:
+        return LMTP(self.handler)
+
+
+def _authenticator(
+    user: str, password: str
+) -> Callable[[Any, Any, Any, str, Any], AuthResult]:
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and data.login == user.encode() and (
+            data.password == password.encode()
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
+class _SmtpController(Controller):
+    def __init__(
+        self, handler: _Handler, port: int, auth: tuple[str, str], tls: ssl.SSLContext | None
+    ) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=port)
+        self.auth, self.tls = auth, tls
+
+    def factory(self) -> SMTP:
+        return SMTP(
+            self.handler,
+            authenticator=_authenticator(*self.auth),
+            auth_require_tls=self.tls is not None,
+            require_starttls=self.tls is not None,
+            tls_context=self.tls,
+        )
+
+
+# -- IMAP --------------------------------------------------------------------------
+
+_LITERAL = re.compile(rb"\{([0-9]+)\}$")
+
+
+class FakeImap:
+    """Just enough IMAP4rev1 for APPEND into INBOX and clearing it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port: int = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        stream = conn.makefile("rwb")
+        user: str | None = None
+
+        def say(line: str) -> None:
+            stream.write(line.encode() + b"\r\n")
+            stream.flush()
+
+        try:
+            say("* OK fake IMAP ready")
+            while True:
+                line = stream.readline().rstrip(b"\r\n")
+                if not line:
+                    return
+                tag, _, rest = line.decode("latin-1").partition(" ")
+                command, _, args = rest.partition(" ")
+                command = command.upper()
+                if command == "CAPABILITY":
+                    say("* CAPABILITY IMAP4rev1 LITERAL+")
+                    say(f"{tag} OK done")
+                elif command == "LOGIN":
+                    name, _, password = args.partition(" ")
+                    name, password = name.strip('"'), password.strip('"')
+                    if self.store.passwords.get(name) == password:
+                        user = name
+                        say(f"{tag} OK logged in")
+                    else:
+                        say(f"{tag} NO [AUTHENTICATIONFAILED] invalid credentials")
+                elif command == "APPEND" and user is not None:
+                    size = _LITERAL.search(line)
+                    assert size is not None, line
+                    say("+ go ahead")
+                    data = stream.read(int(size.group(1)))
+                    stream.readline()
+                    self.store.deliver(user, data, "IMAP APPEND")
+                    say(f"{tag} OK APPEND completed")
+                elif command == "SELECT" and user is not None:
+                    say(f"* {self.store.count(user)} EXISTS")
+                    say(f"{tag} OK [READ-WRITE] SELECT completed")
+                elif command == "EXPUNGE" and user is not None:
+                    self.store.maildir.clear(user)
+                    say(f"{tag} OK EXPUNGE completed")
+                elif command in ("STORE", "CLOSE", "NOOP"):
+                    say(f"{tag} OK done")
+                elif command == "LOGOUT":
+                    say("* BYE")
+                    say(f"{tag} OK bye")
+                    return
+                else:
+                    say(f"{tag} BAD unknown or out of state")
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                stream.close()
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+class MailSystem:
+    """The embedded server, and LMTP, SMTP and IMAP ways into its maildirs."""
+
+    def __init__(
+        self,
+        server: EmbeddedServer,
+        socket_dir: Path,
+        *,
+        smtp_auth: tuple[str, str] = ("relay", "relay-secret"),
+        smtp_tls: ssl.SSLContext | None = None,
+        refuse: Callable[[str], bool] = lambda user: False,
+    ) -> None:
+        self.server = server
+        self.store = Store(server)
+        self.socket_path = socket_dir / "lmtp.sock"
+        # aiosmtpd's controller checks its port by connecting to it: port 0 will not do.
+        self.lmtp_port, self.smtp_port = free_port(), free_port()
+        self._controllers: list[Controller | UnixSocketController] = [
+            _LmtpController(
+                _Handler(self.store, "LMTP", refuse), hostname="127.0.0.1", port=self.lmtp_port
+            ),
+            _LmtpSocketController(
+                _Handler(self.store, "LMTP", refuse), unix_socket=str(self.socket_path)
+            ),
+            _SmtpController(
+                _Handler(self.store, "ESMTP", refuse), self.smtp_port, smtp_auth, smtp_tls
+            ),
+        ]
+        for controller in self._controllers:
+            controller.start()
+        self.imap = FakeImap(self.store)
+
+    def close(self) -> None:
+        for controller in self._controllers:
+            controller.stop()
+        self.imap.close()
+
+
+@contextlib.contextmanager
+def mail_system(server: EmbeddedServer, socket_dir: Path, **options: Any) -> Iterator[MailSystem]:
+    system = MailSystem(server, socket_dir, **options)
+    try:
+        yield system
+    finally:
+        system.close()
+
+
+def ordinary_messages(count: int) -> list[Message]:
+    """A few messages of ordinary shapes, as a real mailbox holds: plain text, some lines."""
+    messages = []
+    for n in range(1, count + 1):
+        body = b"".join(
+            f"Line {line} of message {n}: nothing special about this text.\r\n".encode()
+            for line in range(1, 3 + 4 * n)
+        )
+        head = (
+            f"From: Sender {n} <sender{n}@example.org>\r\n"
+            "To: Someone <someone@example.org>\r\n"
+            f"Subject: ordinary message {n}\r\n"
+            f"Date: Fri, 2 Jan 2026 10:0{n}:00 +0000\r\n"
+            f"Message-ID: <ordinary-{n}@example.org>\r\n\r\n"
+        ).encode()
+        messages.append(Message(f"ordinary-{n}", head + body))
+    return messages
