@@ -31,10 +31,10 @@ from conformance.server.embedded import EmbeddedServer
 
 def trace_fields(user: str, via: str) -> bytes:
     """What a delivery agent writes in front of a message."""
+    received = f"from client by mail.test with {via}; Thu, 1 Jan 2026 00:00:00 +0000"
     return (
         b"Return-Path: <pop3-conformance@localhost>\r\n"
-        + f"Delivered-To: {user}\r\n".encode()
-        + f"Received: from client by mail.test with {via}; Thu, 1 Jan 2026 00:00:00 +0000\r\n".encode()
+        + f"Delivered-To: {user}\r\nReceived: {received}\r\n".encode()
     )
 
 
@@ -60,10 +60,14 @@ class Store:
 class _Handler:
     """aiosmtpd handler: recipients are the store's users (``user`` or ``user@domain``)."""
 
-    def __init__(self, store: Store, via: str, refuse: Callable[[str], bool]) -> None:
-        self.store, self.via, self.refuse = store, via, refuse
+    def __init__(
+        self, store: Store, via: str, refuse: Callable[[str], bool], lose: Callable[[str], bool]
+    ) -> None:
+        self.store, self.via, self.refuse, self.lose = store, via, refuse, lose
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
         user = address.split("@", 1)[0]
         if user not in self.store.passwords or self.refuse(user):
             return "550 5.1.1 no such mailbox"
@@ -72,7 +76,9 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         for address in envelope.rcpt_tos:
-            self.store.deliver(address.split("@", 1)[0], envelope.original_content, self.via)
+            user = address.split("@", 1)[0]
+            if not self.lose(user):  # a relay that accepts and never delivers
+                self.store.deliver(user, envelope.original_content, self.via)
         return "250 2.0.0 stored"
 
 
@@ -86,12 +92,12 @@ class _LmtpSocketController(UnixSocketController):
         return LMTP(self.handler)
 
 
-def _authenticator(
-    user: str, password: str
-) -> Callable[[Any, Any, Any, str, Any], AuthResult]:
+def _authenticator(user: str, password: str) -> Callable[[Any, Any, Any, str, Any], AuthResult]:
     def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and data.login == user.encode() and (
-            data.password == password.encode()
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login == user.encode()
+            and (data.password == password.encode())
         )
         return AuthResult(success=ok, handled=False)
 
@@ -128,6 +134,7 @@ class FakeImap:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
         self.port: int = self.sock.getsockname()[1]
+        self.expunged = 0  # EXPUNGE commands served
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -182,6 +189,7 @@ class FakeImap:
                     say(f"{tag} OK [READ-WRITE] SELECT completed")
                 elif command == "EXPUNGE" and user is not None:
                     self.store.maildir.clear(user)
+                    self.expunged += 1
                     say(f"{tag} OK EXPUNGE completed")
                 elif command in ("STORE", "CLOSE", "NOOP"):
                     say(f"{tag} OK done")
@@ -215,6 +223,7 @@ class MailSystem:
         smtp_auth: tuple[str, str] = ("relay", "relay-secret"),
         smtp_tls: ssl.SSLContext | None = None,
         refuse: Callable[[str], bool] = lambda user: False,
+        lose: Callable[[str], bool] = lambda user: False,
     ) -> None:
         self.server = server
         self.store = Store(server)
@@ -223,13 +232,15 @@ class MailSystem:
         self.lmtp_port, self.smtp_port = free_port(), free_port()
         self._controllers: list[Controller | UnixSocketController] = [
             _LmtpController(
-                _Handler(self.store, "LMTP", refuse), hostname="127.0.0.1", port=self.lmtp_port
+                _Handler(self.store, "LMTP", refuse, lose),
+                hostname="127.0.0.1",
+                port=self.lmtp_port,
             ),
             _LmtpSocketController(
-                _Handler(self.store, "LMTP", refuse), unix_socket=str(self.socket_path)
+                _Handler(self.store, "LMTP", refuse, lose), unix_socket=str(self.socket_path)
             ),
             _SmtpController(
-                _Handler(self.store, "ESMTP", refuse), self.smtp_port, smtp_auth, smtp_tls
+                _Handler(self.store, "ESMTP", refuse, lose), self.smtp_port, smtp_auth, smtp_tls
             ),
         ]
         for controller in self._controllers:
