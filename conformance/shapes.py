@@ -67,26 +67,24 @@ def _exact_count(messages: Sequence[Message], named: int) -> bool:
     return len(messages) == named
 
 
-SHAPES: Final[dict[str, Shape]] = {
-    s.name: s
-    for s in (
-        Shape(
-            "dot-lines",
-            "message 2's body lines '.', '..', '.foo' and '. ' (the standard corpus's m02-dots)",
-            _dot_lines,
-            corpus_only=True,
-        ),
-        Shape("empty-body", "a message 3 with an empty body", _empty_body),
-        Shape("8bit", "a message 4 with 8-bit octets in its body", _eight_bit),
-        Shape("large", f"a message 7 over {LARGE_OCTETS:,} octets", _large),
-        Shape("ascii", "a mailbox whose messages are ASCII only", _ascii),
-        Shape(
-            "exact-count",
-            "a mailbox that holds exactly the messages the scenario names",
-            _exact_count,
-        ),
-    )
-}
+_ALL: Final = (
+    Shape(
+        "dot-lines",
+        "message 2's body lines '.', '..', '.foo' and '. ' (the standard corpus's m02-dots)",
+        _dot_lines,
+        corpus_only=True,
+    ),
+    Shape("empty-body", "a message 3 with an empty body", _empty_body),
+    Shape("8bit", "a message 4 with 8-bit octets in its body", _eight_bit),
+    Shape("large", f"a message 7 over {LARGE_OCTETS:,} octets", _large),
+    Shape("ascii", "a mailbox whose messages are ASCII only", _ascii),
+    Shape(
+        "exact-count",
+        "a mailbox that holds exactly the messages the scenario names",
+        _exact_count,
+    ),
+)
+SHAPES: Final[dict[str, Shape]] = {shape.name: shape for shape in _ALL}
 
 
 def unmet(names: Sequence[str], messages: Sequence[Message], named: int) -> list[Shape]:

@@ -23,10 +23,13 @@ from aiosmtpd.controller import Controller, UnixSocketController
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+from conformance.cli_common import embedded_target
 from conformance.lab.ports import free_port
 from conformance.messages import Message
-from conformance.provision import MaildirProvisioner
+from conformance.provision import DeliveryOptions, MaildirProvisioner, make_provisioner
 from conformance.server.embedded import EmbeddedServer
+from conformance.target import Account, Target
+from tests.scripted import ScriptedServer
 
 
 def trace_fields(user: str, via: str) -> bytes:
@@ -131,24 +134,11 @@ class FakeImap:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port: int = self.sock.getsockname()[1]
         self.expunged = 0  # EXPUNGE commands served
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+        self._peer = ScriptedServer(self._session).__enter__()
+        self.port = self._peer.port
 
     def _session(self, conn: socket.socket) -> None:
-        conn.settimeout(10)
         stream = conn.makefile("rwb")
         user: str | None = None
 
@@ -199,17 +189,12 @@ class FakeImap:
                     return
                 else:
                     say(f"{tag} BAD unknown or out of state")
-        except OSError:
-            pass
         finally:
             with contextlib.suppress(OSError):
                 stream.close()
-            conn.close()
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
+        self._peer.__exit__(None, None, None)
 
 
 class MailSystem:
@@ -279,3 +264,19 @@ def ordinary_messages(count: int) -> list[Message]:
         ).encode()
         messages.append(Message(f"ordinary-{n}", head + body))
     return messages
+
+
+def target_for(
+    server: EmbeddedServer, spec: str, *, disposable: bool = True, **delivery: Any
+) -> Target:
+    """The embedded server provisioned by ``spec``, its accounts disposable or not."""
+    base = embedded_target(server, 10.0)
+    return Target(
+        base.host,
+        base.port,
+        [Account(a.user, a.password, disposable, a.apop) for a in base.accounts],
+        make_provisioner(spec, delivery=DeliveryOptions(**delivery)),
+        tls_port=base.tls_port,
+        tls_ca=base.tls_ca,
+        tls_servername=base.tls_servername,
+    )

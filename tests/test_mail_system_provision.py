@@ -22,13 +22,13 @@ from conformance.lab.ports import free_port
 from conformance.mailbox_access import Pop3Access, prepare_target
 from conformance.messages import corpus
 from conformance.probe import ServerProfile
-from conformance.provision import DeliveryOptions, ProvisionError, make_provisioner
+from conformance.provision import ProvisionError
 from conformance.results import RunResult, ScenarioResult
 from conformance.scenario.loader import load_all
 from conformance.scenario.steps import Scenario
 from conformance.server.embedded import EmbeddedServer
-from conformance.target import Account, AccountPool, Target, secrets_of
-from tests.mail_system import MailSystem, mail_system, trace_fields
+from conformance.target import AccountPool, Target, secrets_of
+from tests.mail_system import MailSystem, mail_system, target_for, trace_fields
 
 pytestmark = pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
 
@@ -64,14 +64,7 @@ def maildir_run(server: EmbeddedServer) -> RunResult:
     return run_campaign(scenarios([]), embedded_target(server, 10.0), RunOptions(jobs=4))
 
 
-def target(
-    server: EmbeddedServer, spec: str, *, disposable: bool = True, **delivery: object
-) -> Target:
-    base = embedded_target(server, 10.0)
-    base.accounts = [Account(a.user, a.password, disposable, a.apop) for a in base.accounts]
-    base.provisioner = make_provisioner(spec, delivery=DeliveryOptions(**delivery))  # type: ignore[arg-type]
-    base.__post_init__()
-    return base
+target = target_for
 
 
 def ways(system: MailSystem) -> dict[str, str]:

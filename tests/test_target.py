@@ -199,6 +199,23 @@ BASE_ACCOUNT = '[[account]]\nuser = "a"\npassword = "b"\n'
             '[target]\nhost = "h"\n' + BASE_ACCOUNT + '[provision]\nkind = "exec"\nseed = "x"\n',
             r"\[provision\] needs clear",
         ),
+        (
+            '[target]\nhost = "h"\n' + BASE_ACCOUNT + '[provision]\nkind = "lmtp"\n',
+            r"\[provision\] needs address",
+        ),
+        (
+            '[target]\nhost = "h"\n'
+            + BASE_ACCOUNT
+            + '[provision]\nkind = "smtp"\naddress = "h:25"\nauth_user = "r"\n'
+            + 'auth_password = "p"\nauth_password_env = "X"\n',
+            "auth_password or auth_password_env, not both",
+        ),
+        (
+            '[target]\nhost = "h"\n'
+            + BASE_ACCOUNT
+            + '[provision]\nkind = "smtp"\naddress = "h:25"\ntls = "always"\n',
+            r"\[provision\]: bad TLS mode 'always'",
+        ),
     ],
 )
 def test_profile_errors_name_the_file(tmp_path: Path, text: str, message: str) -> None:
@@ -369,3 +386,37 @@ def test_profile_rejects_a_bad_tls_port(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="tls_port"):
         load_profile(path)
+
+
+def test_load_mail_system_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POP3_TEST_RELAY_PW", "relay-secret")
+    head = '[target]\nhost = "h"\ntls_ca = "ca.pem"\n' + BASE_ACCOUNT
+    t = load_profile(
+        write(
+            tmp_path,
+            head
+            + '[provision]\nkind = "smtp"\naddress = "mx.example.org:587"\ntls = "starttls"\n'
+            + 'recipient = "{user}@example.org"\nauth_user = "relay"\n'
+            + 'auth_password_env = "POP3_TEST_RELAY_PW"\nwait = 45\n',
+        )
+    )
+    assert t.calibrate  # mail through an MTA is judged as the server returns it
+    assert t.provisioner.kind == "smtp" and t.provisioner.wait == 45.0
+    assert t.provisioner.describe() == {
+        "kind": "smtp",
+        "deliverer": "smtp:mx.example.org:587",
+        "tls": "starttls",
+        "recipient": "{user}@example.org",
+        "auth_user": "relay",
+        "wait": 45.0,
+    }
+    assert "relay-secret" in secrets_of(t)
+    assert "relay-secret" not in json.dumps(t.describe())
+    # Clearing goes through the mail system: only declared accounts are disposable.
+    assert not t.is_disposable(t.accounts[0])
+    t = load_profile(
+        write(tmp_path, head + '[provision]\nkind = "existing"\ndeliver = "lmtp:/run/lmtp"\n')
+    )
+    assert t.provisioner.describe()["deliverer"] == "lmtp:/run/lmtp"
+    t = load_profile(write(tmp_path, head + '[provision]\nkind = "existing"\n'))
+    assert t.provisioner.kind == "existing" and not t.provisioner.can_deliver

@@ -146,15 +146,15 @@ class Deliverer(Protocol):
     def describe(self) -> dict[str, object]: ...
 
 
-class OwnStore:
-    """Defaults for the provisioners that write the server's store themselves."""
+class Defaults:
+    """What a provisioner is unless it says otherwise: nothing to prepare, no secret."""
 
     kind = ""
-    available = True
+    available = False
     reason = ""
-    owns_store = True
+    owns_store = False
     rewrites = False
-    can_deliver = True
+    can_deliver = False
     wait = DEFAULT_WAIT
 
     def prepare(self, access: MailboxAccess) -> None:
@@ -165,3 +165,11 @@ class OwnStore:
 
     def describe(self) -> dict[str, object]:
         return {"kind": self.kind}
+
+
+class OwnStore(Defaults):
+    """The provisioners that write the server's store themselves."""
+
+    available = True
+    owns_store = True
+    can_deliver = True

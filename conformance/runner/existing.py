@@ -85,7 +85,7 @@ def _content_reason(run: ScenarioRun, user: str, learned: list[Message]) -> str:
             "which an existing mailbox does not hold"
         )
     if not learned:
-        return f"needs known messages, and account {user!r}'s mailbox is empty"
+        return f"needs known messages, and the mailbox of account {user!r} is empty"
     named = highest_message(s)
     if named > len(learned):
         return f"names message {named}, and {holds}"

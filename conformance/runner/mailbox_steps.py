@@ -84,14 +84,15 @@ def deliver(run: ScenarioRun, step: st.Deliver) -> None:
     if maildrop is None:
         return  # the scenario knows nothing of this mailbox's content
     maildrop.append(message)
-    run.mailboxes.pending[index] = len(maildrop.messages)
+    run.mailboxes.pending.add(index)
     run.mailboxes.dirty.add(index)
-    relearn(run, index, name, step)
+    # Every session counts as a holder here, the one named in the step too.
+    relearn(run, index, None, step)
 
 
-def relearn(run: ScenarioRun, index: int, name: str, step: st.Step) -> None:
-    """Before a login: await mail delivered meanwhile, and learn header fields the
-    server added since a session ended.
+def relearn(run: ScenarioRun, index: int, name: str | None, step: st.Step) -> None:
+    """Before session ``name`` logs in: await mail delivered meanwhile, and learn
+    header fields the server added since a session ended.
 
     Only while no other session of this scenario holds the mailbox (a read
     needs the lock), and learning only with calibration on.
@@ -102,8 +103,9 @@ def relearn(run: ScenarioRun, index: int, name: str, step: st.Step) -> None:
     if maildrop is None or holders:
         return
     account = run.accounts[index - 1]
-    expected = boxes.pending.pop(index, None)
-    if expected is not None:
+    if index in boxes.pending:
+        boxes.pending.discard(index)
+        expected = len(maildrop.messages)
         seen = Pop3Access(run.target, run.profile).await_count(
             account.user, expected, run.target.provisioner.wait
         )

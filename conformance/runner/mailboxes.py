@@ -19,6 +19,6 @@ class Mailboxes:
     dirty: set[int] = field(default_factory=set)
     # account index -> the messages 'deliver' steps put into it
     delivered: dict[int, list[Message]] = field(default_factory=dict)
-    # account index -> the message count POP3 must show once a delivery arrived
-    # (awaited when no session of the scenario holds the mailbox)
-    pending: dict[int, int] = field(default_factory=dict)
+    # Accounts with a delivery POP3 has not shown yet: awaited (as the
+    # model's count then) once no session of the scenario holds the mailbox.
+    pending: set[int] = field(default_factory=set)

@@ -34,13 +34,13 @@ def unsupported_reason(run: ScenarioRun) -> str:
         return f"needs {s.accounts} accounts, the target has {len(run.accounts)}"
     provisioner = target.provisioner
     delivering = delivers(s)
-    if (s.mailbox != "none" or delivering) and not provisioner.available:
-        return f"needs known mailbox content ({s.mailbox}): {provisioner.reason}"
     if delivering and not provisioner.can_deliver:
         return (
             f"delivers mail during the scenario, which the {provisioner.kind} provisioner "
             "cannot (existing needs a deliverer: existing:lmtp:HOST:PORT, ...)"
         )
+    if s.mailbox != "none" and not provisioner.available:
+        return f"needs known mailbox content ({s.mailbox}): {provisioner.reason}"
     existing = existing_of(target)
     if existing is not None:
         reason = unfit_reason(run, existing)
