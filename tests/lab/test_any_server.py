@@ -11,7 +11,6 @@ design under that provisioner, each with the reason it gives.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from conformance.lab import CYRUS, DOVECOT, LabInstance, LabProcess
 from conformance.provision import DeliveryOptions, make_deliverer
 from conformance.results import RunResult
 from conformance.scenario.loader import load_all
+from tests.lab.conftest import require
 from tests.mail_system import ordinary_messages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,11 +95,7 @@ def _fill(instance: LabInstance) -> None:
 
 def _judge(via: str) -> RunResult:
     listeners = (*VIA_LISTENERS[via], "lmtp")
-    ok, reason = DOVECOT.available(listeners)
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must judge Dovecot through {via}; it cannot start: {reason}")
-        pytest.skip(reason)
+    require("dovecot", listeners)
     scenarios, errors = load_all(default_suite_dirs())
     assert not errors
     out = LAB_REPORTS / f"dovecot-{via}"
@@ -151,11 +147,7 @@ def test_dovecot_through_the_mail_system_matches_its_baseline(via: str) -> None:
 @pytest.mark.lab
 def test_cyrus_takes_mail_through_its_lmtp_listener_and_judges_as_in_its_baseline() -> None:
     """Cyrus's LMTP on loopback: a part of the suite through it, as its baseline has it."""
-    ok, reason = CYRUS.available(("lmtp",))
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must judge Cyrus through LMTP; it cannot start: {reason}")
-        pytest.skip(reason)
+    require("cyrus", ("lmtp",))
     scenarios, errors = load_all(default_suite_dirs())
     assert not errors
     part = select(scenarios, ["core.basic.*", "core.deletion.*", "ext.uidl.*"])

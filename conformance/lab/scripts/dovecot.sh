@@ -130,6 +130,12 @@ can_access() {
     setpriv --reuid="$1" --regid="$(id -g "$1")" --clear-groups -- test "$3" "$2" 2>/dev/null
 }
 
+# "service $1" with inet_listener $2 on 127.0.0.1:$3, then the lines of $4
+loopback_service() {
+    printf 'service %s {\n  inet_listener %s {\n    address = 127.0.0.1\n    port = %s\n  }\n%s}\n' \
+        "$1" "$2" "$3" "$4"
+}
+
 write_config() { # $1=dir $2=port (0 = no listener, used before the first start)
     local dir=$1 port=$2 base mechs lock=yes etc protocols=pop3
     local lmtp_port=${POP3LAB_LMTP_PORT:-0} imap_port=${POP3LAB_IMAP_PORT:-0}
@@ -175,33 +181,15 @@ service pop3-login {
 }
 EOF
     if (( lmtp_port != 0 )); then
-        cat >>"$etc/dovecot.conf.tmp" <<EOF
-# LMTP (RFC 2033) on loopback and on a socket: the recipient is the user name.
-postmaster_address = postmaster@localhost
-service lmtp {
-  inet_listener lmtp {
-    address = 127.0.0.1
-    port = $lmtp_port
-  }
-  unix_listener lmtp {
-    mode = 0666
-  }
-}
-EOF
+        # LMTP (RFC 2033) on loopback and on a socket: the recipient is the user name.
+        echo "postmaster_address = postmaster@localhost" >>"$etc/dovecot.conf.tmp"
+        loopback_service lmtp lmtp "$lmtp_port" \
+            $'  unix_listener lmtp {\n    mode = 0666\n  }\n' >>"$etc/dovecot.conf.tmp"
     fi
     if (( imap_port != 0 )); then
-        cat >>"$etc/dovecot.conf.tmp" <<EOF
-# IMAP on loopback, for APPEND into INBOX (plaintext LOGIN: ssl = no).
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $imap_port
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-EOF
+        # IMAP on loopback, for APPEND into INBOX (plaintext LOGIN: ssl = no).
+        loopback_service imap-login imap "$imap_port" \
+            $'  inet_listener imaps {\n    port = 0\n  }\n' >>"$etc/dovecot.conf.tmp"
     fi
     cat >>"$etc/dovecot.conf.tmp" <<EOF
 # no auth penalty (per-IP exponential delay 2..15 s after failed logins):
