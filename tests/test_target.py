@@ -420,3 +420,16 @@ def test_load_mail_system_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert t.provisioner.describe()["deliverer"] == "lmtp:/run/lmtp"
     t = load_profile(write(tmp_path, head + '[provision]\nkind = "existing"\n'))
     assert t.provisioner.kind == "existing" and not t.provisioner.can_deliver
+
+
+def test_the_readme_profile_examples_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Aiming it at a server", 1)[1].split("\n## ", 1)[0]
+    blocks = section.split("```toml\n")[1:]
+    monkeypatch.setenv("ALICE_PW", "alicepw")
+    kinds = []
+    for block in (b.split("```", 1)[0] for b in blocks):
+        if "[target]" not in block:
+            block = '[target]\nhost = "h"\n' + BASE_ACCOUNT + block
+        kinds.append(load_profile(write(tmp_path, block)).provisioner.kind)
+    assert kinds == ["lmtp", "existing", "maildir"]
