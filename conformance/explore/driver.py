@@ -115,6 +115,11 @@ def explorable_account(target: Target) -> Account:
             "exploring needs known mailbox content: give a provisioner (--provision) "
             f"({target.provisioner.reason})"
         )
+    if target.provisioner.kind == "existing":
+        # Random sequences of DELE and QUIT would wear a real mailbox down.
+        raise ExploreError(
+            "exploring seeds a corpus before each example: --provision existing never does"
+        )
     for account in target.accounts:
         if target.is_disposable(account):
             return account
