@@ -42,26 +42,32 @@ def existing_of(target: Target) -> ExistingMail | None:
     return provisioner if isinstance(provisioner, ExistingMail) else None
 
 
-def changes_mail(run: ScenarioRun) -> bool:
-    """Whether the scenario may leave the mailbox changed: destructive, or it delivers."""
-    return run.scenario.destructive or run.profile.expire_zero or delivers(run.scenario)
+def changes_mail(run: ScenarioRun) -> str:
+    """How the scenario may leave the mailbox changed ("" if it cannot)."""
+    if run.scenario.destructive:
+        return "removes mail (destructive)"
+    if delivers(run.scenario):
+        return "delivers mail"
+    if run.profile.expire_zero:
+        return "may remove what it reads (the server advertises EXPIRE 0)"
+    return ""
 
 
 def unfit_reason(run: ScenarioRun, existing: ExistingMail) -> str:
     """Why the scenario cannot be judged on the leased accounts as they are ("" if it can)."""
     s = run.scenario
+    change = changes_mail(run)
     for account in run.accounts[: s.accounts]:
-        if changes_mail(run):
+        if change:
             if existing.deliverer is None:
                 return (
-                    "removes or adds mail, and --provision existing has no deliverer to put "
-                    "the mailbox back (existing:lmtp:HOST:PORT, existing:smtp:..., "
-                    "existing:imap:...)"
+                    f"{change}, and --provision existing has no deliverer to put the mailbox "
+                    "back (existing:lmtp:HOST:PORT, existing:smtp:..., existing:imap:...)"
                 )
             if not account.disposable:
                 return (
-                    f"removes or adds mail, and account {account.user!r} is not declared "
-                    "disposable: the mail is left alone"
+                    f"{change}, and account {account.user!r} is not declared disposable: "
+                    "the mail is left alone"
                 )
         if s.mailbox == "none":
             continue
