@@ -130,17 +130,20 @@ _LITERAL = re.compile(rb"\{([0-9]+)\}$")
 
 
 class FakeImap:
-    """Just enough IMAP4rev1 for APPEND into INBOX and clearing it."""
+    """Just enough IMAP4rev1 for APPEND into INBOX and clearing it (STARTTLS with ``tls``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, tls: ssl.SSLContext | None = None) -> None:
         self.store = store
+        self.tls = tls
         self.expunged = 0  # EXPUNGE commands served
+        self.secured = 0  # sessions that went through STARTTLS
         self._peer = ScriptedServer(self._session).__enter__()
         self.port = self._peer.port
 
     def _session(self, conn: socket.socket) -> None:
         stream = conn.makefile("rwb")
         user: str | None = None
+        starttls = " STARTTLS" if self.tls is not None else ""
 
         def say(line: str) -> None:
             stream.write(line.encode() + b"\r\n")
@@ -156,8 +159,15 @@ class FakeImap:
                 command, _, args = rest.partition(" ")
                 command = command.upper()
                 if command == "CAPABILITY":
-                    say("* CAPABILITY IMAP4rev1 LITERAL+")
+                    say(f"* CAPABILITY IMAP4rev1 LITERAL+{starttls}")
                     say(f"{tag} OK done")
+                elif command == "STARTTLS" and self.tls is not None:
+                    say(f"{tag} OK begin TLS")
+                    stream.close()
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                    stream = conn.makefile("rwb")
+                    starttls = ""
+                    self.secured += 1
                 elif command == "LOGIN":
                     name, _, password = args.partition(" ")
                     name, password = name.strip('"'), password.strip('"')
@@ -207,6 +217,7 @@ class MailSystem:
         *,
         smtp_auth: tuple[str, str] = ("relay", "relay-secret"),
         smtp_tls: ssl.SSLContext | None = None,
+        imap_tls: ssl.SSLContext | None = None,
         refuse: Callable[[str], bool] = lambda user: False,
         lose: Callable[[str], bool] = lambda user: False,
     ) -> None:
@@ -230,7 +241,7 @@ class MailSystem:
         ]
         for controller in self._controllers:
             controller.start()
-        self.imap = FakeImap(self.store)
+        self.imap = FakeImap(self.store, imap_tls)
 
     def close(self) -> None:
         for controller in self._controllers:

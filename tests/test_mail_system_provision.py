@@ -193,12 +193,35 @@ def test_a_message_that_never_shows_up_is_an_error_naming_account_and_message(
     assert "did not show up in POP3 within 1 s" in result.reason
 
 
-def test_smtp_starttls_and_auth_keep_the_secret_out_of_every_output(tmp_path: Path) -> None:
+def _tls(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1, and the file of the CA that signed it."""
     ca = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
+    return context, ca_file
+
+
+def test_imap_over_starttls_delivers_and_clears(server: EmbeddedServer, tmp_path: Path) -> None:
+    context, ca_file = _tls(tmp_path)
+    with mail_system(server, tmp_path, imap_tls=context) as ms:
+        spec = f"imap:127.0.0.1:{ms.imap.port}"
+        t = target(server, spec, tls="starttls", tls_ca=str(ca_file))
+        profile = prepare_target(t)
+        t.provisioner.seed("carol", corpus("small"))
+        assert Pop3Access(t, profile).count("carol") == 3
+        expunged = ms.imap.expunged
+        t.provisioner.clear("carol")
+        assert ms.imap.expunged == expunged + 1 and ms.imap.secured >= 3
+        # A certificate the harness cannot verify stops the run before any scenario.
+        untrusted = target(server, spec, tls="starttls")
+        with pytest.raises(ProvisionError, match=r"STARTTLS failed: .*CERTIFICATE_VERIFY_FAILED"):
+            prepare_target(untrusted)
+
+
+def test_smtp_starttls_and_auth_keep_the_secret_out_of_every_output(tmp_path: Path) -> None:
+    context, ca_file = _tls(tmp_path)
     with EmbeddedServer() as plain, mail_system(plain, tmp_path, smtp_tls=context) as ms:
         spec = f"smtp:127.0.0.1:{ms.smtp_port}"
         extra = [

@@ -56,16 +56,16 @@ class ImapDeliverer:
             )
         except (TimeoutError, OSError, imaplib.IMAP4.error) as e:
             raise unreachable(f"deliverer {self.spec} is unreachable: {self._why(e)}") from e
+        step = "STARTTLS"
         try:
             if o.tls == "starttls":
                 client.starttls(ssl_context=o.context())
+            step = f"login as account {user!r}"
             client.login(user, self._access.password(user))
         except (OSError, imaplib.IMAP4.error) as e:
             with contextlib.suppress(OSError, imaplib.IMAP4.error):
                 client.shutdown()
-            raise ProvisionError(
-                f"{self.spec}: login as account {user!r} refused: {self._why(e)}"
-            ) from e
+            raise ProvisionError(f"{self.spec}: {step} failed: {self._why(e)}") from e
         try:
             yield client
         except (OSError, imaplib.IMAP4.error) as e:
