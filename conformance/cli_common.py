@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from conformance.profile import load_profile
 from conformance.provision import DeliveryOptions, make_provisioner
 from conformance.provision.options import DEFAULT_WAIT, TLS_MODES
 from conformance.report.console import render_console
@@ -23,7 +24,7 @@ from conformance.report.junit_report import write_junit
 from conformance.report.summary import write_summary
 from conformance.results import RunResult
 from conformance.server.embedded import EmbeddedServer
-from conformance.target import Account, Target, load_profile, parse_account
+from conformance.target import Account, Target, parse_account
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOTHING = 0, 1, 2, 3, 4
 

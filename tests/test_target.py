@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from conformance.profile import load_profile
 from conformance.provision import ExecProvisioner, MaildirProvisioner, NoProvisioner
-from conformance.target import (
-    Account,
-    AccountPool,
-    Target,
-    load_profile,
-    parse_account,
-    secrets_of,
-)
+from conformance.target import Account, AccountPool, Target, parse_account, secrets_of
 
 # -- accounts -------------------------------------------------------------------------------
 
