@@ -19,6 +19,7 @@ from pathlib import Path
 from conformance import __version__
 from conformance.exits import EXIT_INTERRUPTED, EXIT_UNREACHABLE
 from conformance.health import Health, TargetDown
+from conformance.mailbox_access import prepare_provisioner
 from conformance.outcomes import Outcome
 from conformance.pop3 import Finding
 from conformance.preflight import check_accounts
@@ -173,10 +174,13 @@ def run_campaign(
 ) -> RunResult:
     """Run the scenarios against the target.
 
-    Raises ConnectError if it cannot be reached at the start, and
-    CampaignStopped (with the partial result) when it stops answering during
-    the run or the run is interrupted.  ``journal`` gets the results so far
-    after every scenario (it decides when to write them).
+    Raises ConnectError if the server or its deliverer cannot be reached,
+    PreflightError if an account is refused and ProvisionError if the
+    provisioner refuses the accounts (a recipient rejected, a mailbox that
+    cannot be read), before any scenario runs; CampaignStopped (with the
+    partial result) when the target stops answering during the run or the run
+    is interrupted.  ``journal`` gets the results so far after every scenario
+    (it decides when to write them).
     """
     started_wall = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.monotonic()
@@ -187,6 +191,8 @@ def run_campaign(
         for note in check_accounts(target, profile, secrets):
             print(f"pop3-conformance: preflight: {note}", file=sys.stderr)
             notes.append(f"preflight: {note}")
+    # After the preflight: a wrong password is the account's, not the provisioner's.
+    prepare_provisioner(target, profile)
     at_once = min(options.jobs, len(target.accounts)) if target.accounts else 1
     if options.jobs > at_once:
         notes.append(

@@ -49,6 +49,7 @@ from conformance.cli_common import (
     target_from,
 )
 from conformance.preflight import PreflightError
+from conformance.provision import ProvisionError
 from conformance.report.diff import FORMATS, diff_runs, is_regression, render_diff
 from conformance.report.journal import Journal
 from conformance.report.progress import Progress
@@ -267,6 +268,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
         raise UsageError(f"unknown command {args.command}")
     except UsageError as exc:
         print(f"pop3-conformance: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ProvisionError as exc:
+        # Raised before any scenario ran: the provisioner's configuration
+        # (a recipient the deliverer rejects, a mailbox it cannot read).
+        print(f"pop3-conformance: provisioning: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -25,6 +25,7 @@ import pytest
 
 from conformance import __version__
 from conformance.campaign import SLOW_TAG, PassiveCollector, default_suite_dirs, run_leased
+from conformance.mailbox_access import prepare_provisioner
 from conformance.outcomes import Outcome, fails_run
 from conformance.preflight import check_accounts
 from conformance.probe import ServerProfile, probe_target
@@ -100,6 +101,7 @@ class _Environment:
         if not opt("pop3_no_preflight"):
             secrets = for_accounts(self.target.accounts, secrets_of(self.target))
             check_accounts(self.target, self.profile, secrets)
+        prepare_provisioner(self.target, self.profile)
         self.pool = AccountPool(self.target.accounts)
         self.passive = PassiveCollector(for_accounts(self.target.accounts, secrets_of(self.target)))
 

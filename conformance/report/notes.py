@@ -18,6 +18,8 @@ SETUP_FIXES: dict[str, str] = {
     "--apop-account": "declare an APOP account (--apop-account USER:SECRET)",
     "--account": "give more accounts (--account)",
     "--disposable": "declare the accounts disposable (--disposable USER)",
+    # --provision existing: what the accounts hold is what limits the run.
+    "mailbox": "put more mail, of more shapes, into the accounts (existing judges what is there)",
 }
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from conformance.runner.existing import existing_of, unfit_reason
+from conformance.scenario.uses import delivers
+
 if TYPE_CHECKING:
     from conformance.runner.run import ScenarioRun
 
@@ -47,11 +50,35 @@ def unsupported(run: ScenarioRun) -> Unsupported | None:
         return Unsupported(
             f"needs {s.accounts} accounts, the target has {len(run.accounts)}", "--account"
         )
-    if s.mailbox != "none" and not target.provisioner.available:
+    provisioner = target.provisioner
+    delivering = delivers(s)
+    if delivering and not provisioner.can_deliver:
         return Unsupported(
-            f"needs known mailbox content ({s.mailbox}): {target.provisioner.reason}",
+            f"delivers mail during the scenario, which the {provisioner.kind} provisioner "
+            "cannot (existing needs a deliverer: existing:lmtp:HOST:PORT, ...)",
             "--provision",
         )
+    if s.mailbox != "none" and not provisioner.available:
+        return Unsupported(
+            f"needs known mailbox content ({s.mailbox}): {provisioner.reason}", "--provision"
+        )
+    existing = existing_of(target)
+    if existing is not None:
+        reason = unfit_reason(run, existing)
+        if reason:
+            # The learned mailbox lacks what the scenario needs: the mail in
+            # it limits the run (a deliverer, or other mail, would not).
+            return Unsupported(reason, "--provision" if "deliverer" in reason else "mailbox")
+    elif (s.mailbox != "none" or delivering) and not provisioner.owns_store:
+        # Seeding through the mail system clears the mailbox first.
+        for account in run.accounts[: s.accounts]:
+            if not account.disposable:
+                return Unsupported(
+                    f"needs known mailbox content ({s.mailbox}): the {provisioner.kind} "
+                    f"provisioner clears a mailbox before it seeds it, and account "
+                    f"{account.user!r} is not declared disposable (--disposable {account.user})",
+                    "--disposable",
+                )
     # With EXPIRE 0 any RETR then QUIT may remove mail (RFC 2449 section
     # 6.7), so every scenario is destructive there.
     if s.destructive or run.profile.expire_zero:

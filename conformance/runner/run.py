@@ -102,6 +102,8 @@ class ScenarioRun:
     # For an unsupported scenario: the flag that would let it run ("" when the
     # server, not the harness's setup, is what it lacks).
     setup: str = ""
+    # session name -> the account (1-based) it last used, kept after it ended
+    accounts_of: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.secrets is None:
@@ -114,7 +116,7 @@ class ScenarioRun:
 
     # -- entry point --------------------------------------------------------
     def execute(self) -> ScenarioResult:
-        from conformance.runner.mailbox_steps import provision
+        from conformance.runner.mailbox_steps import after_scenario, provision
         from conformance.runner.needs import unsupported
         from conformance.runner.session_steps import teardown
 
@@ -144,6 +146,7 @@ class ScenarioRun:
             )
         finally:
             teardown(self)
+        after_scenario(self)
         if not self.checks and self.unjudged:
             # Nothing was judged before the server made the rest unjudgeable.
             return self.result(Outcome.INFO, f"nothing could be judged: {self.unjudged}", started)
