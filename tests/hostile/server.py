@@ -11,8 +11,7 @@ maildirs) or without.  Three modes need no server behind them: ``silent``,
 
 Every mode is chosen by name, with parameters::
 
-    mode = make_mode("trickle", delay="0.2")
-    with EmbeddedServer() as reference, HostileServer(mode, reference) as hostile:
+    with serving(make_mode("trickle", delay="0.2")) as (reference, hostile):
         ...  # a client on 127.0.0.1:hostile.port meets the mode
 
 or from a shell (it prints the harness command that judges it)::
@@ -31,7 +30,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, ClassVar, Final
 
 from conformance.pop3.spec import spec_for
@@ -554,23 +552,16 @@ class HostileServer:
         for link in links:
             link.close()
 
-    def __enter__(self) -> HostileServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 @contextlib.contextmanager
 def serving(mode: Mode) -> Iterator[tuple[EmbeddedServer, HostileServer]]:
     """A fresh reference server (accounts, maildirs) and the mode in front of it."""
-    with EmbeddedServer(tls=mode.stls) as reference, HostileServer(mode, reference) as hostile:
-        yield reference, hostile
+    with EmbeddedServer(tls=mode.stls) as reference:
+        hostile = HostileServer(mode, reference).start()
+        try:
+            yield reference, hostile
+        finally:
+            hostile.stop()
 
 
 def target_args(reference: EmbeddedServer, port: int, *, content: bool) -> list[str]:

@@ -146,8 +146,9 @@ def test_rst_mid_retr_cuts_with_a_reset(peer_of: Connect, reference: EmbeddedSer
 
 def test_the_silent_modes_never_greet(reference: EmbeddedServer) -> None:
     for name in ("silent", "never-accept"):
-        with HostileServer(make_mode(name), reference) as hostile:
-            peer = Peer(hostile.port, timeout=0.5)
-            with pytest.raises(TimeoutError):
-                peer.line()
-            peer.close()
+        hostile = HostileServer(make_mode(name), reference).start()
+        peer = Peer(hostile.port, timeout=0.5)
+        with pytest.raises(TimeoutError):
+            peer.line()
+        peer.close()
+        hostile.stop()
