@@ -46,6 +46,8 @@ BOUND: Final = 60.0
 RSS_LIMIT_MB: Final = 200.0
 REPORT_LIMIT_MB: Final = 5.0
 EXIT_OK, EXIT_FAIL, EXIT_UNREACHABLE = 0, 1, 3
+Case = tuple[str, bool]  # (mode, with seeded content)
+Runner = Callable[[Case], Measured]
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ EXPECT: Final[dict[str, tuple[Expect, Expect]]] = {
 CASES: Final = [(mode, content) for mode in MODES for content in (True, False)]
 
 
-def case_id(case: tuple[str, bool]) -> str:
+def case_id(case: Case) -> str:
     mode, content = case
     return f"{mode}-{'with' if content else 'without'}-content"
 
@@ -113,16 +115,16 @@ def expectation(mode: str, content: bool) -> Expect:
     return with_content if content else without
 
 
-def cases(keep: Callable[[Expect], bool] = lambda e: True) -> list[tuple[str, bool]]:
+def cases(keep: Callable[[Expect], bool]) -> list[Case]:
     return [c for c in CASES if keep(expectation(*c))]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[tuple[str, bool]], Measured]:
+def run(tmp_path_factory: pytest.TempPathFactory) -> Runner:
     """The harness's run against a (mode, content) case, made once per module."""
-    done: dict[tuple[str, bool], Measured] = {}
+    done: dict[Case, Measured] = {}
 
-    def get(case: tuple[str, bool]) -> Measured:
+    def get(case: Case) -> Measured:
         if case not in done:
             mode, content = case
             done[case] = run_mode(
@@ -149,28 +151,24 @@ def test_every_mode_has_an_expectation() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_finishes_in_time(
-    run: Callable[[tuple[str, bool]], Measured], case: tuple[str, bool]
-) -> None:
+def test_finishes_in_time(run: Runner, case: Case) -> None:
     measured = run(case)
     assert not measured.killed, f"bound {expectation(*case).bound:.0f} s: {measured.killed}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_no_traceback(run: Callable[[tuple[str, bool]], Measured], case: tuple[str, bool]) -> None:
+def test_no_traceback(run: Runner, case: Case) -> None:
     measured = run(case)
     assert not measured.traceback(), tail(measured, measured.stderr)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_memory_stays_bounded(
-    run: Callable[[tuple[str, bool]], Measured], case: tuple[str, bool]
-) -> None:
+def test_memory_stays_bounded(run: Runner, case: Case) -> None:
     assert run(case).peak_rss_mb < RSS_LIMIT_MB
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_exit_code(run: Callable[[tuple[str, bool]], Measured], case: tuple[str, bool]) -> None:
+def test_exit_code(run: Runner, case: Case) -> None:
     measured = run(case)
     wanted = expectation(*case).exits
     assert measured.exit_code in wanted, (
@@ -180,25 +178,19 @@ def test_exit_code(run: Callable[[tuple[str, bool]], Measured], case: tuple[str,
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_reports_are_valid_and_small(
-    run: Callable[[tuple[str, bool]], Measured], case: tuple[str, bool]
-) -> None:
+def test_reports_are_valid_and_small(run: Runner, case: Case) -> None:
     # Also after exit 3: results are written as the run goes (part 5).
     assert not run(case).report_problems(REPORT_LIMIT_MB)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_no_secret_in_any_output(
-    run: Callable[[tuple[str, bool]], Measured], case: tuple[str, bool]
-) -> None:
+def test_no_secret_in_any_output(run: Runner, case: Case) -> None:
     leaks = run(case).leaks()
     assert not leaks, "; ".join(f"{what} in {where}" for what, where in leaks)
 
 
 @pytest.mark.parametrize("case", cases(lambda e: e.server_fault), ids=case_id)
-def test_server_faults_are_not_errors(
-    run: Callable[[tuple[str, bool]], Measured], case: tuple[str, bool]
-) -> None:
+def test_server_faults_are_not_errors(run: Runner, case: Case) -> None:
     measured = run(case)
     if measured.exit_code == EXIT_UNREACHABLE:
         return  # an unreachable target is the environment's (part 3)
@@ -207,9 +199,7 @@ def test_server_faults_are_not_errors(
 
 
 @pytest.mark.parametrize("case", cases(lambda e: e.finds_fault), ids=case_id)
-def test_server_fault_is_found(
-    run: Callable[[tuple[str, bool]], Measured], case: tuple[str, bool]
-) -> None:
+def test_server_fault_is_found(run: Runner, case: Case) -> None:
     measured = run(case)
     if measured.exit_code == EXIT_UNREACHABLE and EXIT_UNREACHABLE in expectation(*case).exits:
         return  # given up as unreachable, where that is allowed: nothing was judged
@@ -218,9 +208,7 @@ def test_server_fault_is_found(
 
 
 @pytest.mark.parametrize("case", [("conforming", True), ("conforming", False)], ids=case_id)
-def test_the_proxy_alone_is_conforming(
-    run: Callable[[tuple[str, bool]], Measured], case: tuple[str, bool]
-) -> None:
+def test_the_proxy_alone_is_conforming(run: Runner, case: Case) -> None:
     """The control: without a change the proxy is a conforming server."""
     outcomes = run(case).outcomes()
     assert not {"fail", "error", "non-strict", "nondeterministic"} & set(outcomes), dict(outcomes)
@@ -228,9 +216,7 @@ def test_the_proxy_alone_is_conforming(
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] in ("binary", "markup")], ids=case_id)
-def test_server_text_stays_inert(
-    run: Callable[[tuple[str, bool]], Measured], case: tuple[str, bool]
-) -> None:
+def test_server_text_stays_inert(run: Runner, case: Case) -> None:
     """Markup reaches the HTML report as text, escapes never reach the console."""
     measured = run(case)
     html = measured.report_dir / "report.html"
