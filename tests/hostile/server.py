@@ -181,11 +181,8 @@ class Link:
             if self.closed.is_set():
                 return
             self.closed.set()
-        for sock in (self.client, self.upstream):
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
+        _drop(self.client)
+        _drop(self.upstream)
 
     def reset(self) -> None:
         """Close the client's connection with an RST."""
@@ -196,14 +193,21 @@ class Link:
             # socket, close() would release nothing, and send nothing.
             self.client.shutdown(socket.SHUT_RD)
             rst(self.client)
-        if self.upstream is not None:
-            self.upstream.close()
+        _drop(self.upstream)
 
     def wait_closed(self) -> None:
         """Block until the client closes (or the server stops)."""
         with contextlib.suppress(OSError):
             while self.client.recv(READ_SIZE):
                 pass
+
+
+def _drop(sock: socket.socket | None) -> None:
+    """Close ``sock``, waking any thread blocked on it (a bare close() would not)."""
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
 
 
 # -- the modes ----------------------------------------------------------------
@@ -257,7 +261,7 @@ class HttpGreeting(Mode):
     status: str = "400 Bad Request"
 
     def serve(self, link: Link) -> None:
-        page = b"<html><body><h1>400 Bad Request</h1></body></html>\r\n"
+        page = f"<html><body><h1>{self.status}</h1></body></html>\r\n".encode()
         head = (
             f"HTTP/1.1 {self.status}\r\nServer: nginx\r\nContent-Type: text/html\r\n"
             f"Content-Length: {len(page)}\r\nConnection: close\r\n\r\n"
