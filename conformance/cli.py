@@ -47,6 +47,8 @@ from conformance.cli_common import (
     plural,
     read_run,
     target_from,
+    unreachable_run,
+    write_reports,
 )
 from conformance.preflight import PreflightError
 from conformance.provision import ProvisionError
@@ -202,6 +204,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ConnectError as exc:
             progress.finish()
             print(f"target unreachable: {exc}", file=sys.stderr)
+            # Reports all the same, for CI artifacts: no scenario, and why.
+            write_reports(unreachable_run(target, f"target unreachable: {exc}"), report_dir)
             return EXIT_UNREACHABLE
         except PreflightError as exc:
             progress.finish()

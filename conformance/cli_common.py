@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import signal
 import sys
@@ -16,6 +17,8 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from conformance import __version__
 
 # The exit codes, re-exported: every subcommand takes them from here.
 from conformance.exits import EXIT_FAIL as EXIT_FAIL
@@ -31,6 +34,7 @@ from conformance.report.json_report import read_results, write_results
 from conformance.report.junit_report import write_junit
 from conformance.report.summary import write_summary
 from conformance.results import RunResult
+from conformance.target import Target
 from conformance.target_flags import UsageError as UsageError
 from conformance.target_flags import add_target_options as add_target_options
 from conformance.target_flags import check_profile as check_profile
@@ -119,6 +123,19 @@ def interruptible() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def unreachable_run(target: Target, why: str) -> RunResult:
+    """The result of a run that judged nothing because the target could not be reached."""
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    return RunResult(
+        tool_version=__version__,
+        started=started,
+        duration_s=0.0,
+        target=target.describe(),
+        scenarios=[],
+        notes=[why],
+    )
 
 
 def write_reports(run: RunResult, report_dir: Path) -> None:

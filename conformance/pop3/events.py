@@ -39,6 +39,9 @@ FINDING_REQUIREMENTS: Final[dict[str, str]] = {
     "bad-status": "RFC2449-3-1",
     "not-a-status": "RFC2449-3-1",
     "bad-response-code": "RFC2449-3-5",
+    # RFC 2449 section 3: text = *CHAR, and CHAR is %x01-7F: no NUL, no 8-bit
+    # octets (until RFC 6856's UTF-8 mode or LANG makes UTF-8 text legal).
+    "octets-outside-text": "RFC2449-3-1",
     "multiline-bare-lf": "RFC1939-3-8",
     "missing-terminator": "RFC1939-3-8",
     "response-too-long": "RFC1939-3-8",

@@ -29,10 +29,11 @@ REPO: Final = Path(__file__).resolve().parents[2]
 # The harness's deadline per response: short, so that every mode's run is short.
 TIMEOUT: Final = 2.0
 # A full run is 160 scenarios; against a server that makes each of them wait
-# for a deadline it would take minutes per mode.  These twelve exercise every
+# for a deadline it would take minutes per mode.  These thirteen exercise every
 # command a mode rewrites: the greeting, USER/PASS and a refused PASS, STAT,
 # LIST and RETR (before login too), CAPA before and after login, SASL PLAIN (a
-# base64 secret), STLS and the octets of status texts.  Six of them run
+# base64 secret), STLS (its handshake also without content) and the octets
+# of status texts.  Seven of them run
 # without seeded content as well; the others are ``unsupported`` at once.
 SELECTION: Final = (
     "core.basic.greeting",
@@ -46,6 +47,7 @@ SELECTION: Final = (
     "ext.capa.response-line-length",
     "ext.sasl.plain-initial-response",
     "ext.tls.stls-handshake",
+    "ext.tls.stls-twice",
     "ext.utf8.ascii-before-utf8",
 )
 # Far above the 200 MB the tests demand: only there to keep a runaway child
