@@ -48,6 +48,9 @@ class CheckResult:
     actual: str = ""
     where: str = ""  # "file:line" of the scenario step
     note: str = ""  # why this grade (e.g. which accepted alternative matched)
+    # The client line whose answer was judged ("" for checks not about one
+    # answer), secrets redacted: what groups fails by root cause.
+    command: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

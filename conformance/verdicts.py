@@ -16,6 +16,7 @@ from conformance.catalog import requirement as catalog_requirement
 from conformance.model import Discrepancy
 from conformance.outcomes import Level, Outcome
 from conformance.pop3 import Response
+from conformance.pop3.spec import VALIDITY_REQUIREMENTS
 from conformance.results import CheckResult
 from conformance.scenario.steps import Alternative, Condition
 
@@ -150,7 +151,16 @@ def grade_check(
             if alt.grade != "pass":
                 wanted += f"; {shown} is graded {alt.grade}"
             return _check(checked, outcome, wanted, response, where, note), alt
-    # Nothing matched: the most precise requirement is the model's, if it found one.
+    # Nothing matched: the most precise requirement is the model's, if it found
+    # one.  Where no alternative was "model", the model still says whether the
+    # command itself was invalid there (TOP 1 x answered +OK, in a scenario
+    # about response codes): that breaks its own rule, graded where the other
+    # scenarios meeting the same defect grade it; one root cause, one
+    # requirement.  A wrong count or content is left to the scenario's own
+    # requirement: it is usually what the scenario provoked (STAT after an
+    # RSET that did nothing is about RSET).
+    if not found:
+        found = [d for d in model_discrepancies() if d.requirement in VALIDITY_REQUIREMENTS]
     if found:
         first = found[0]
         level = _level(first.requirement)

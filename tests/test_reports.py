@@ -352,7 +352,8 @@ def test_console_summary_line_and_passive() -> None:
     lines = text.splitlines()
     assert lines[-1] == (
         "2 passed, 1 failed, 1 non-strict, 1 info, 1 unsupported, 1 waived, 1 error, "
-        "1 nondeterministic, 2 passive findings; verdict: FAIL"
+        "1 nondeterministic, 2 passive findings; "
+        "3 distinct findings (2 checks in 2 scenarios, 1 passive); verdict: FAIL"
     )
     passive = lines.index("Passive findings")
     assert "RFC1939-3-6 bare-lf: status line ends in LF: +OK\\n" in lines[passive + 1]

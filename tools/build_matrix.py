@@ -19,6 +19,7 @@ from conformance.baseline import read_baseline
 from conformance.catalog import load_catalog
 from conformance.outcomes import Outcome
 from conformance.report.by_requirement import order_key, requirement_results
+from conformance.report.findings import root_causes
 from conformance.report.matrix import WORDS, render_matrix_markdown
 from conformance.results import RunResult
 
@@ -45,15 +46,15 @@ def section(runs: list[tuple[str, RunResult, dict[str, str]]]) -> str:
     lines = [
         BEGIN,
         "",
-        "| server | " + " | ".join(o.value for o in CELL) + " | scenarios |",
-        "|---|" + "---:|" * (len(CELL) + 1),
+        "| server | " + " | ".join(o.value for o in CELL) + " | scenarios | distinct findings |",
+        "|---|" + "---:|" * (len(CELL) + 2),
     ]
     for name, run, _ in runs:
         counts = run.counts()
         lines.append(
             f"| {name} | "
             + " | ".join(str(counts[o.value]) for o in CELL)
-            + f" | {len(run.scenarios)} |"
+            + f" | {len(run.scenarios)} | {len(root_causes(run))} |"
         )
     folded = {name: {r.id: r.outcome for r in requirement_results(run)} for name, run, _ in runs}
     shown = sorted(

@@ -39,6 +39,7 @@ from conformance.report.certification import (
     suite_digest,
     write_certification,
 )
+from conformance.report.findings import count_line
 from conformance.report.notes import run_notes
 from conformance.results import ScenarioResult
 from conformance.scenario.loader import load_all
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     write_reports(waived, report_dir)
     write_certification(cert, report_dir)
 
-    print(f"verdict: {cert.verdict}")
+    print(f"verdict: {cert.verdict} ({count_line(waived)})")
     for reason in cert.reasons:
         print(f"  {reason}")
     strictly = "yes" if cert.strictly_conformant else "no"

@@ -321,6 +321,15 @@ SECRET_KEYWORDS: Final[frozenset[str]] = frozenset(
 )
 
 
+# The rules a command breaks by being invalid where it is sent (unknown, wrong
+# state, arguments its grammar forbids), whatever a scenario is about.
+VALIDITY_REQUIREMENTS: Final[frozenset[str]] = frozenset(
+    {"RFC1939-3-12", "RFC1939-3-13", "RFC1939-7.PASS-1"}
+    | {s.invalid_requirement for s in COMMANDS.values()}
+    | {s.extra_requirement for s in COMMANDS.values()}
+)
+
+
 def spec_for(keyword: str) -> CommandSpec | None:
     return COMMANDS.get(keyword.upper())
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from conformance.outcomes import Outcome
 from conformance.report.escape import visible
+from conformance.report.findings import count_line, root_causes
 from conformance.report.notes import run_notes
 from conformance.report.text import DETAILED, group_by_section, passive_line, scenario_detail
 from conformance.results import RunResult, ScenarioResult
@@ -95,7 +96,8 @@ def summary_line(run: RunResult) -> str:
         return f"no scenarios; verdict: {verdict}"
     verdict = "FAIL" if run.failed() else "PASS"
     strict = " (strict)" if run.strict else ""
-    return f"{', '.join(parts)}; verdict: {verdict}{strict}"
+    distinct = f"; {count_line(run)}" if root_causes(run) else ""
+    return f"{', '.join(parts)}{distinct}; verdict: {verdict}{strict}"
 
 
 def render_console(run: RunResult, *, verbose: bool = False, color: bool = False) -> str:

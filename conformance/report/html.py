@@ -24,6 +24,7 @@ from pathlib import Path
 from conformance.outcomes import Outcome, fails_run
 from conformance.report.escape import visible, visible_lines
 from conformance.report.files import write_atomically
+from conformance.report.findings import Finding, count_line, root_causes
 from conformance.report.notes import run_notes
 from conformance.report.summary import verdict
 from conformance.report.templating import ENV
@@ -93,6 +94,20 @@ def _close_view(scenario: ScenarioResult) -> list[str]:
         detail = f", {ending['detail']}" if ending.get("detail") else ""
         out.append(visible(f"{ending['session']}: {ending['how']}{detail} ({ending['outcome']})"))
     return out
+
+
+def _finding_view(finding: Finding) -> dict[str, object]:
+    return {
+        "requirement": visible(finding.requirement),
+        "level": visible(finding.level),
+        "outcome": finding.outcome.value,
+        "quote": visible_lines(finding.quote) if finding.quote else [],
+        "command": visible(finding.command),
+        "expected": visible(finding.expected),
+        "actual": visible(finding.actual),
+        "scenarios": [visible(s) for s in finding.scenarios],
+        "passive": finding.passive,
+    }
 
 
 def _check_view(check: CheckResult) -> CheckView:
@@ -179,6 +194,8 @@ def render_html(run: RunResult) -> str:
         sections=sections,
         passive=[_passive_view(p, run.strict) for p in run.passive],
         limits=[visible(line) for line in run_notes(run)],
+        findings=[_finding_view(f) for f in root_causes(run)],
+        findings_line=visible(count_line(run)),
         levels=sorted({level for v in views for level in v.levels}),
         tags=sorted({tag for v in views for tag in v.tags}),
         session_colours=SESSION_COLOURS,

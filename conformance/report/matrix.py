@@ -29,6 +29,7 @@ from conformance.report.by_requirement import (
 )
 from conformance.report.escape import visible
 from conformance.report.files import write_atomically
+from conformance.report.findings import root_causes
 from conformance.report.summary import cell, verdict
 from conformance.report.templating import ENV
 from conformance.results import RunResult
@@ -124,13 +125,14 @@ def render_matrix_markdown(runs: list[tuple[str, RunResult]]) -> str:
     out = [
         "## POP3 conformance matrix",
         "",
-        "| server | implementation | verdict | scenarios | harness | started |",
-        "|---|---|---|---:|---|---|",
+        "| server | implementation | verdict | scenarios | distinct findings | harness | started |",
+        "|---|---|---|---:|---:|---|---|",
     ]
     for label, run in zip(m.labels, m.runs, strict=True):
         out.append(
             f"| {cell(label)} | {cell(_implementation(run))} | {verdict(run)} "
-            f"| {len(run.scenarios)} | {cell(run.tool_version)} | {cell(run.started)} |"
+            f"| {len(run.scenarios)} | {len(root_causes(run))} "
+            f"| {cell(run.tool_version)} | {cell(run.started)} |"
         )
     out += [
         "",

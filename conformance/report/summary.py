@@ -22,6 +22,7 @@ from pathlib import Path
 from conformance.outcomes import Outcome, fails_run
 from conformance.report.escape import visible
 from conformance.report.files import write_atomically
+from conformance.report.findings import count_line, root_causes
 from conformance.report.notes import run_notes
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
 
@@ -114,6 +115,23 @@ def render_summary(run: RunResult) -> str:
     limits = run_notes(run)
     if limits:
         out += ["", "### What limited this run", "", *(f"- {cell(line)}" for line in limits)]
+
+    findings = root_causes(run)
+    if findings:
+        out += [
+            "",
+            f"### Findings: {count_line(run)}",
+            "",
+            "| requirement | level | command | actual | scenarios |",
+            "|---|---|---|---|---|",
+        ]
+        for f in findings[:MAX_ROWS]:
+            more = len(f.scenarios) - 3
+            touched = ", ".join(f.scenarios[:3]) + (f" +{more}" if more > 0 else "")
+            out.append(
+                f"| {cell(f.requirement)} | {cell(f.level)} | {cell(f.command)} "
+                f"| {cell(f.actual, 120)} | {cell(touched)} |"
+            )
 
     rows = failure_rows(run)
     if rows:

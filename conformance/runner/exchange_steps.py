@@ -11,6 +11,7 @@ from conformance.pop3 import apop_timestamp
 from conformance.runner import checks
 from conformance.runner.permitted import permitted_close
 from conformance.scenario import steps as st
+from conformance.transcript import redact_command
 from conformance.verdicts import grade_check
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ def expect(run: ScenarioRun, step: st.Expect) -> None:
         permitted = permitted_close(owner, last.response, str(step.where))
         if permitted is not None:
             graded = permitted
+    graded.command = redact_command(last.line)
     run.checks.append(graded)
     if matched is not None and matched.label:
         run.labels.add(matched.label)
