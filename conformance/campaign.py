@@ -26,13 +26,17 @@ from conformance.preflight import check_accounts
 from conformance.probe import ServerProfile, probe_target
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
 from conformance.runner import ScenarioRun
-from conformance.scenario.steps import Scenario
+from conformance.scenario.steps import SLOW_TAG, Scenario
 from conformance.secrets import Secrets, for_accounts, scrub_finding
 from conformance.target import Account, AccountPool, Target, secrets_of
 from conformance.verdicts import broken
 
 # How long a scenario may wait for free accounts in the pool.
 LEASE_TIMEOUT = 600.0
+# What one slow scenario may hold an account for: the 11-minute autologout
+# wait and its teardown.  Scenarios waiting behind slow ones wait this much
+# longer per slow scenario, since with few accounts the slow ones queue.
+SLOW_HOLD_S = 900.0
 
 
 def default_suite_dirs() -> list[Path]:
@@ -41,9 +45,6 @@ def default_suite_dirs() -> list[Path]:
     if shipped.is_dir():
         return [Path(str(shipped))]
     return [Path(__file__).resolve().parent.parent / "suites"]
-
-
-SLOW_TAG = "slow"
 
 
 def select(
@@ -116,6 +117,7 @@ def run_leased(
     pool: AccountPool,
     passive: PassiveCollector,
     health: Health | None = None,
+    lease_timeout: float = LEASE_TIMEOUT,
 ) -> ScenarioResult:
     """Run one scenario on accounts leased from the pool (the campaign's and the plugin's unit).
 
@@ -141,7 +143,9 @@ def run_leased(
     if wanted == 0:
         # The runner reports the scenario unsupported: no account of its kind.
         return run([])
-    with pool.lease(wanted, LEASE_TIMEOUT, where=lambda a: a.apop == apop) as accounts:
+    if scenario.accounts == 0:
+        return run([])  # it never logs in: it holds no account
+    with pool.lease(wanted, lease_timeout, where=lambda a: a.apop == apop) as accounts:
         return run(accounts)
 
 
@@ -199,9 +203,12 @@ def run_campaign(
             f"--jobs {options.jobs}, but {len(target.accounts)} account(s): at most {at_once} "
             "scenario(s) ran at once (each leases its own accounts); give more accounts"
         )
+    slow, fast = split_slow(scenarios)
+    notes += slow_notes(slow, target)
     pool = AccountPool(target.accounts)
     passive = PassiveCollector(secrets)
     health = Health()
+    lease_timeout = LEASE_TIMEOUT + SLOW_HOLD_S * len(slow)
     progress_lock = threading.Lock()
     results: list[ScenarioResult] = []
 
@@ -210,7 +217,7 @@ def run_campaign(
     def one(scenario: Scenario) -> None:
         if health.down or stop.is_set():
             return  # the target is down, or the run interrupted: not started, not run
-        result = run_leased(scenario, target, profile, pool, passive, health)
+        result = run_leased(scenario, target, profile, pool, passive, health, lease_timeout)
         with progress_lock:
             results.append(result)
             if progress is not None:
@@ -235,27 +242,58 @@ def run_campaign(
             suite_sha256=options.suite_sha256,
         )
 
+    # The slow scenarios mostly sleep: they all start at once, each on its
+    # own thread beside the --jobs workers, so that --slow costs one window
+    # of about 11 minutes however many there are (accounts permitting).
+    sleepers = ThreadPoolExecutor(max_workers=len(slow)) if slow else None
     executor = ThreadPoolExecutor(max_workers=options.jobs) if options.jobs > 1 else None
+    executors = [e for e in (sleepers, executor) if e is not None]
     try:
+        waiting = [sleepers.submit(one, s) for s in slow] if sleepers is not None else []
         if executor is None:
-            for s in scenarios:
+            for s in fast:
                 one(s)
         else:
-            list(executor.map(one, scenarios))
+            list(executor.map(one, fast))
+        for future in waiting:
+            future.result()
     except TargetDown as exc:
         stop.set()
+        health.stopping.set()
         raise CampaignStopped(
-            f"the target stopped answering: {exc}", _finish(executor, partial), EXIT_UNREACHABLE
+            f"the target stopped answering: {exc}", _finish(executors, partial), EXIT_UNREACHABLE
         ) from exc
     except KeyboardInterrupt as exc:
         stop.set()
-        raise CampaignStopped("interrupted", _finish(executor, partial), EXIT_INTERRUPTED) from exc
-    _finish(executor, partial)
+        health.stopping.set()
+        raise CampaignStopped("interrupted", _finish(executors, partial), EXIT_INTERRUPTED) from exc
+    _finish(executors, partial)
     return partial()
 
 
-def _finish(executor: ThreadPoolExecutor | None, partial: Callable[[], RunResult]) -> RunResult:
+def split_slow(scenarios: Sequence[Scenario]) -> tuple[list[Scenario], list[Scenario]]:
+    """The scenarios tagged slow, and the others, each in run order."""
+    slow = [s for s in scenarios if SLOW_TAG in s.tags]
+    return slow, [s for s in scenarios if SLOW_TAG not in s.tags]
+
+
+def slow_notes(slow: Sequence[Scenario], target: Target) -> list[str]:
+    """A note when the accounts cannot hold every slow scenario at once."""
+    # USER/PASS scenarios lease USER/PASS accounts only (and APOP ones APOP).
+    holding = sum(s.accounts for s in slow if s.login != "apop")
+    accounts = sum(not a.apop for a in target.accounts)
+    if not slow or holding <= accounts:
+        return []
+    windows = -(-holding // max(accounts, 1))
+    return [
+        f"--slow: the slow scenarios hold {holding} account(s) at once and the target has "
+        f"{accounts}: they run in about {windows} windows of 11 minutes, not one; "
+        "give more accounts"
+    ]
+
+
+def _finish(executors: Sequence[ThreadPoolExecutor], partial: Callable[[], RunResult]) -> RunResult:
     """Let the scenarios in flight end (bounded by their deadlines), start no other."""
-    if executor is not None:
+    for executor in executors:
         executor.shutdown(wait=True, cancel_futures=True)
     return partial()

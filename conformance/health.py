@@ -24,6 +24,9 @@ class Health:
     _misses: int = 0
     _last: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set when the run ends early (interrupted, target down): the long waits
+    # of the slow scenarios end with it instead of holding the exit for minutes.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def greeted(self) -> None:
         with self._lock:

@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 
 from conformance import __version__
-from conformance.campaign import SLOW_TAG, PassiveCollector, default_suite_dirs, run_leased
+from conformance.campaign import PassiveCollector, default_suite_dirs, run_leased
 from conformance.mailbox_access import prepare_provisioner
 from conformance.outcomes import Outcome, fails_run
 from conformance.preflight import check_accounts
 from conformance.probe import ServerProfile, probe_target
 from conformance.results import RunResult, ScenarioResult
 from conformance.scenario.loader import ScenarioError, load_all, load_scenario
-from conformance.scenario.steps import Scenario
+from conformance.scenario.steps import SLOW_TAG, Scenario
 from conformance.secrets import for_accounts
 from conformance.target import AccountPool, Target, secrets_of
 from conformance.target_flags import add_plugin_options, namespace_from_plugin

@@ -48,8 +48,27 @@ class ServerProfile:
         )
 
     def advertises(self, name: str) -> bool:
-        """Whether CAPA lists ``name``; ``NAME=ARG`` also needs ARG among its arguments."""
-        return name.upper() in self.capabilities
+        """Whether CAPA lists ``name``; ``NAME=ARG`` also needs ARG among its
+        arguments, ``NAME>N`` a first argument that is a number above N."""
+        tag, above, bound = name.upper().partition(">")
+        if not above:
+            return tag in self.capabilities
+        value = self.first_number(tag)
+        return value is not None and value > int(bound)
+
+    def first_number(self, tag: str) -> int | None:
+        """The number a capability announces in AUTHORIZATION state (LOGIN-DELAY 900), if any."""
+        for line in self.capa_lines:
+            words = line.split()
+            if len(words) > 1 and words[0].upper() == tag.upper() and _number(words[1]):
+                return int(words[1])
+        return None
+
+    @property
+    def login_delay(self) -> int | None:
+        """LOGIN-DELAY's seconds (RFC 2449 section 6.5): in AUTHORIZATION state, the
+        largest delay any user can have."""
+        return self.first_number("LOGIN-DELAY")
 
     def missing(self, needs: list[str]) -> list[str]:
         """The needed capabilities this server cannot be assumed to have."""
@@ -170,3 +189,7 @@ def probe_target(target: Target) -> ServerProfile:
         make_client_context(target.tls_ca, target.tls_insecure),
         target.tls_servername,
     )
+
+
+def _number(word: str) -> bool:
+    return word.isascii() and word.isdigit() and len(word) <= 9

@@ -220,3 +220,16 @@ def test_the_pipelines_are_valid_yaml_with_the_reports_wired() -> None:
                 _gitlab(job)
                 seen["gitlab"] += 1
     assert seen["github"] >= 1 and seen["gitlab"] >= 1, seen
+
+
+def test_a_nightly_recipe_runs_the_timers_on_a_schedule() -> None:
+    nightly = []
+    for body in blocks("yaml"):
+        doc = _load(body)
+        on = doc.get("on", doc.get(True)) if isinstance(doc, dict) else None
+        if isinstance(on, dict) and "schedule" in on:
+            (run,) = [parse(a) for a in harness_commands(body) if a[0] == "run"]
+            nightly.append(run)
+    assert nightly, "no scheduled recipe"
+    # The timers need --slow; four accounts hold the slow set in one window.
+    assert all(run.slow and len(run.account) >= 4 for run in nightly)

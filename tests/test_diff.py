@@ -319,3 +319,17 @@ def test_a_narrowed_run_fails_the_gate(tmp_path: Path, capsys: pytest.CaptureFix
     assert "did not run (--allow-removed if that was meant)" in capsys.readouterr().out
     code, _ = _run_cli(tmp_path, "narrow-ok", "--baseline", baseline, "--allow-removed")
     assert code == 0
+
+
+def test_a_fast_run_is_compared_with_a_slow_baseline_without_the_slow_set() -> None:
+    base = _run({"core.a": Outcome.PASS, "ext.slow.t": Outcome.PASS, "core.b": Outcome.PASS})
+    base.scenarios[1].tags.append("slow")
+    fast = _run({"core.a": Outcome.PASS})  # no slow scenario ran, and core.b is gone
+    diff = diff_runs(base, fast)
+    assert [c[0] for c in diff.removed] == ["core.b"]  # only the fast one counts
+    assert is_regression(diff)
+    assert any("1 slow scenario(s) of the baseline not compared" in p for p in diff.provenance)
+    # A run that did run slow scenarios is held to every one of the baseline's.
+    slow_run = _run({"core.a": Outcome.PASS, "core.b": Outcome.PASS, "ext.slow.u": Outcome.PASS})
+    slow_run.scenarios[2].tags.append("slow")
+    assert [c[0] for c in diff_runs(base, slow_run).removed] == ["ext.slow.t"]

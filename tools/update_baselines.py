@@ -3,7 +3,8 @@
     python tools/update_baselines.py [SERVER...]     (default: every lab server)
     python tools/update_baselines.py --merge          (only re-merge explanations.toml)
 
-Each baseline goes to reports/baselines/<server>.json, with the one-line
+The runs include the slow scenarios (the 10-minute timers), as
+``run --slow`` does.  Each baseline goes to reports/baselines/<server>.json, with the one-line
 explanations from reports/baselines/explanations.toml merged into its
 failing scenarios.  It then prints each server's counts and every fail that
 has no explanation yet: write one (why this behaviour breaks the quoted
@@ -51,7 +52,10 @@ def main(names: list[str]) -> int:
     if names == ["--merge"]:
         return merge()
     loaded, errors = load_all(default_suite_dirs())
-    scenarios = select(loaded, [])  # as run does: slow scenarios stay out
+    # As 'run --slow': the baselines hold the timers too (one window of about
+    # 11 minutes per server, the slow scenarios running at once); CI's fast
+    # runs are compared without them (report/diff.py).
+    scenarios = select(loaded, [], slow=True)
     if errors:
         print("\n".join(str(e) for e in errors), file=sys.stderr)
         return 2

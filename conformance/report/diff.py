@@ -20,8 +20,10 @@ A *regression* (:func:`is_regression`) is narrower than "newly failing": a
 new scenario that fails, is shown but does not regress a baseline: the
 baseline never claimed it worked.  A scenario of the baseline that the new
 run did not run at all regresses it too, unless removals are allowed: a CI
-job whose selection shrank must not pass green.  A different tool version
-or suite digest is said at the top.
+job whose selection shrank must not pass green.  The one exception is the
+slow set (the 10-minute timers): a baseline made with ``--slow`` holds them,
+and a fast run that ran none of them is compared without them, saying so.
+A different tool version or suite digest is said at the top.
 
 Passive findings are not compared: they are keyed by the scenario where they
 were first seen, which moves with the selection and the run order.
@@ -37,6 +39,7 @@ from conformance.outcomes import Outcome, fails_run
 from conformance.report.escape import visible
 from conformance.report.summary import cell
 from conformance.results import RunResult
+from conformance.scenario.steps import SLOW_TAG
 
 # (scenario id, outcome in the base run or None, outcome in the new run or None)
 Change = tuple[str, Outcome | None, Outcome | None]
@@ -81,6 +84,17 @@ def diff_runs(base: RunResult, new: RunResult, *, allow_removed: bool = False) -
     old = {s.id: s.outcome for s in base.scenarios}
     now = {s.id: s.outcome for s in new.scenarios}
     diff = RunDiff(allow_removed=allow_removed, provenance=_provenance(base, new))
+    if not any(SLOW_TAG in s.tags for s in new.scenarios):
+        # The new run left the slow set out (no --slow): a fast CI job
+        # compared with a baseline made with --slow.
+        slow = sorted(s.id for s in base.scenarios if SLOW_TAG in s.tags and s.id not in now)
+        for sid in slow:
+            del old[sid]
+        if slow:
+            diff.provenance.append(
+                f"{len(slow)} slow scenario(s) of the baseline not compared: "
+                "the new run did not run the slow set (--slow)"
+            )
     for sid in sorted(old.keys() | now.keys()):
         before, after = old.get(sid), now.get(sid)
         if before == after:

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from conformance.runner.run import ScenarioRun, Slot
 
 TEARDOWN_TIMEOUT = 3.0
+# The longest LOGIN-DELAY 'sleep login-delay' waits out: half an hour, three
+# times the slow scenarios' window.
+MAX_LOGIN_DELAY_S = 1800
 
 
 def open_session(run: ScenarioRun, step: st.Open, account: int = 1) -> Slot:
@@ -263,7 +266,20 @@ def eventually(run: ScenarioRun, step: st.Eventually) -> None:
 
 
 def sleep(run: ScenarioRun, step: st.Sleep) -> None:
-    time.sleep(step.seconds)
+    seconds = step.seconds
+    if step.login_delay:
+        announced = run.profile.login_delay or 0
+        if announced > MAX_LOGIN_DELAY_S:
+            run.error(
+                step,
+                f"the server announces LOGIN-DELAY {announced}; the harness waits at most "
+                f"{MAX_LOGIN_DELAY_S} s for a delay to pass",
+            )
+        # A second past the announced delay: "the number of seconds after an
+        # +OK response ... before another authentication will be accepted".
+        seconds = announced + 1.0
+    if run.health.stopping.wait(seconds):
+        run.error(step, "the run stopped during this wait: not judged")
 
 
 def timestamps_differ(run: ScenarioRun, step: st.Differ) -> None:

@@ -30,7 +30,10 @@ REQUIREMENT_RE: Final = re.compile(
 )
 NAME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")  # labels and snapshot names
 # A capability name, optionally with one of its arguments: SASL=CRAM-MD5, UTF8=USER.
-CAPA_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?:=[A-Za-z0-9][A-Za-z0-9_.-]*)?")
+# Or with a lower bound on its first argument: LOGIN-DELAY>0 (a delay to enforce).
+CAPA_RE: Final = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9_.-]*(?:=[A-Za-z0-9][A-Za-z0-9_.-]*|>[0-9]{1,9})?"
+)
 PLACEHOLDER_RE: Final = re.compile(r"\{([^{}]*)\}")
 PLACEHOLDERS: Final = frozenset(
     {"user", "password", "user2", "password2", "count", "size", "last", "beyond"}
@@ -103,5 +106,7 @@ class GrammarBase:
                 )
                 if needs_two and self.accounts < 2:
                     raise self.error(number, f"{{{name}}} needs 'accounts: 2' in the header")
+                if name in ("user", "password") and self.accounts < 1:
+                    raise self.error(number, f"{{{name}}} needs an account ('accounts: 0')")
                 continue
             raise self.error(number, f"unknown placeholder {{{name}}}")

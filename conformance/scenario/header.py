@@ -138,10 +138,14 @@ class HeaderGrammar(GrammarBase):
                 )
         if "accounts" in fields:
             f = fields["accounts"]
-            if f.value not in ("1", "2"):
-                raise self.error(f.line, f"bad accounts {f.value!r}: expected 1 or 2")
+            if f.value not in ("0", "1", "2"):
+                raise self.error(f.line, f"bad accounts {f.value!r}: expected 0, 1 or 2")
             scenario.accounts = int(f.value)
             self.accounts = scenario.accounts
+            # A scenario that never logs in (the AUTHORIZATION-state timer)
+            # holds no account, so it cannot keep one from the others.
+            if scenario.accounts == 0 and scenario.mailbox != "none":
+                raise self.error(f.line, "'accounts: 0' has no mailbox: set 'mailbox: none'")
         if "destructive" in fields:
             f = fields["destructive"]
             if f.value not in ("yes", "no"):

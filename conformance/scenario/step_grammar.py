@@ -176,6 +176,9 @@ class StepGrammar(ExpectationGrammar):
         if keyword == "eventually":
             return self.parse_eventually(stripped, number)
         if keyword == "sleep":
+            if args == ["login-delay"]:
+                # As long as the server's LOGIN-DELAY says (RFC 2449 section 6.5).
+                return Sleep(where, 0.0, login_delay=True)
             return Sleep(where, self.duration(stripped[len("sleep") :], number))
         if keyword == "timestamps":
             if len(args) != 3 or args[0] != "differ":
@@ -252,12 +255,16 @@ class StepGrammar(ExpectationGrammar):
             if not args[2].isdigit() or not args[2].isascii() or int(args[2]) < 1:
                 raise self.error(number, f"bad account number {args[2]!r}: expected 1 or 2")
             account = int(args[2])
-            if account > self.accounts:
+        if account > self.accounts:
+            if self.accounts == 0:
                 raise self.error(
-                    number,
-                    f"login as account {account}, but the scenario leases"
-                    f" {self.accounts} (set 'accounts: {account}' in the header)",
+                    number, "'login' needs an account, and the header says 'accounts: 0'"
                 )
+            raise self.error(
+                number,
+                f"login as account {account}, but the scenario leases"
+                f" {self.accounts} (set 'accounts: {account}' in the header)",
+            )
         return Login(self.where(number), self.open_session(args[0], number), account)
 
     def parse_drop(self, args: list[str], number: int) -> End:

@@ -140,6 +140,8 @@ class Eventually(Step):
 @dataclass(frozen=True)
 class Sleep(Step):
     seconds: float
+    # ``sleep login-delay``: the seconds the server announced in LOGIN-DELAY.
+    login_delay: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,11 @@ class Body(Step):
 class When(Step):
     condition: Condition
     body: tuple[Step, ...]
+
+
+# The tag of the scenarios that wait out the 10-minute timers: left out of a
+# run unless asked for (--slow), and run all at once when they are.
+SLOW_TAG = "slow"
 
 
 @dataclass

@@ -38,6 +38,7 @@ class LockTable:
     def __init__(self) -> None:
         self._held: set[str] = set()
         self._until: dict[str, float] = {}  # keys held until a monotonic time
+        self._logins: dict[str, float] = {}  # key -> monotonic time of its last login
 
     def acquire(self, key: str) -> bool:
         if key in self._held or self._until.get(key, 0.0) > time.monotonic():
@@ -53,6 +54,14 @@ class LockTable:
         """Release ``key`` only ``seconds`` from now (the "lock-released-late" defect)."""
         self._held.discard(key)
         self._until[key] = time.monotonic() + seconds
+
+    def seconds_since_login(self, key: str) -> float | None:
+        """Seconds since the maildrop's last login (for LOGIN-DELAY), None if never."""
+        last = self._logins.get(key)
+        return None if last is None else time.monotonic() - last
+
+    def note_login(self, key: str) -> None:
+        self._logins[key] = time.monotonic()
 
     def __contains__(self, key: object) -> bool:
         return key in self._held

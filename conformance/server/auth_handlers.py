@@ -54,6 +54,14 @@ def open_maildrop(session: Session, user: str) -> Reply:
     """Credentials are good: lock the maildrop and enter TRANSACTION."""
     directory = session.config.maildir_for(user)
     key = os.path.abspath(directory)
+    delay = session.config.login_delay
+    if delay and session.config.login_delay_enforced:
+        since = session.locks.seconds_since_login(key)
+        if since is not None and since < delay:
+            # RFC 2449 section 6.5: "Servers enforce LOGIN-DELAY by rejecting
+            # an authentication command with or without the LOGIN-DELAY
+            # error response."
+            return Reply(err(f"[LOGIN-DELAY] wait {delay:g} seconds between logins"))
     if not (session.defect("no-lock") or session.locks.acquire(key)):
         # Authentication worked, so no [AUTH] (RFC 2449 section 8.1.2).
         if session.defect("in-use-without-code"):
@@ -69,6 +77,7 @@ def open_maildrop(session: Session, user: str) -> Reply:
         log.exception("cannot open maildrop of %s", user)
         return Reply(err("[SYS/TEMP] cannot open maildrop"))
     session.lock_key = key
+    session.locks.note_login(key)
     session.user = user
     session.maildrop = maildrop
     session.deleted = set()

@@ -56,6 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="close a session after this long without a command (default %(default)s)",
     )
     parser.add_argument(
+        "--login-delay",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="advertise LOGIN-DELAY SECONDS (RFC 2449 section 6.5) and refuse a login to a "
+        "maildrop sooner than that after the last one",
+    )
+    parser.add_argument(
+        "--login-delay-unenforced",
+        action="store_true",
+        help="advertise --login-delay but accept every login (a SHOULD broken)",
+    )
+    parser.add_argument(
         "--tls-cert",
         metavar="PEM",
         help="certificate chain (PEM): enables STLS (RFC 2595); needs --tls-key",
@@ -150,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             autologout=args.autologout,
+            login_delay=args.login_delay,
+            login_delay_enforced=not args.login_delay_unenforced,
             defects=frozenset(args.defect),
             behaviours=frozenset(args.behave),
             tls_cert=args.tls_cert,

@@ -47,12 +47,19 @@ class ServerConfig:
     # RFC 2595 section 2.2's "privacy operational mode": no login of any kind
     # (USER/PASS, APOP, AUTH) until TLS is active.
     refuse_plaintext_auth: bool = False
+    # LOGIN-DELAY (RFC 2449 section 6.5): seconds between two logins to one
+    # maildrop, advertised in CAPA when above 0 and enforced unless
+    # login_delay_enforced is off (a server that only advertises it).
+    login_delay: int = 0
+    login_delay_enforced: bool = True
 
     def __post_init__(self) -> None:
         if USER_PLACEHOLDER not in self.maildir_template:
             raise ValueError(f"maildir template must contain {USER_PLACEHOLDER}")
         if self.autologout <= 0:
             raise ValueError("autologout must be positive")
+        if self.login_delay < 0:
+            raise ValueError("login delay must not be negative")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("a TLS certificate and its key go together")
         if self.tls_cert is None and self.implicit_tls_port is not None:

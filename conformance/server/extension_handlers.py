@@ -40,6 +40,9 @@ def capabilities(session: Session) -> list[str]:
     if auth.stls_offered(session):
         capabilities.append("STLS")
     capabilities += ["UTF8", "LANG", f"IMPLEMENTATION {IMPLEMENTATION}"]
+    if session.config.login_delay:
+        # RFC 2449 section 6.5: the same delay for every user, so no USER token.
+        capabilities.append(f"LOGIN-DELAY {session.config.login_delay:g}")
     left_out = set()
     if session.behaves("no-resp-codes"):
         left_out |= {"RESP-CODES", "AUTH-RESP-CODE"}

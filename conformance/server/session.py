@@ -90,6 +90,10 @@ class Locks(Protocol):
 
     def release_after(self, key: str, seconds: float) -> None: ...
 
+    def seconds_since_login(self, key: str) -> float | None: ...
+
+    def note_login(self, key: str) -> None: ...
+
 
 Handler = Callable[["Session", Command], Reply]
 SaslStep = Callable[[bytes], sasl.Outcome]
