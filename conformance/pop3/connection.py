@@ -145,7 +145,10 @@ class ClientConnection:
             return NEED_DATA
         assert isinstance(event, Response)
         self._head = None
-        if (event.status_line and not event.status_line.isascii()) or b"\0" in event.status_line:
+        # A line that is no status line at all is that finding (not-a-status),
+        # not this one as well: one root cause, one finding.
+        line = event.status_line
+        if event.status is not None and (not line.isascii() or b"\0" in line):
             self._judge_octets(event)
         if command.keyword == GREETING:
             self._greeted = True
