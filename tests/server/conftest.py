@@ -143,6 +143,21 @@ def connect(server: EmbeddedServer) -> Iterator[Callable[[], Client]]:
         client.close()
 
 
+@pytest.fixture
+def client_of() -> Iterator[Callable[[EmbeddedServer], Client]]:
+    """Clients of any server (not only the session's), closed at the end of the test."""
+    clients: list[Client] = []
+
+    def make(other: EmbeddedServer) -> Client:
+        client = Client(other.host, other.port)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
 Seeder = Callable[..., list[Path]]
 
 
