@@ -165,6 +165,9 @@ class RunResult:
     passive: list[PassiveFinding] = field(default_factory=list)
     strict: bool = False
     selection: list[str] = field(default_factory=list)
+    # A load run's figures (``pop3-conformance stress``): latency percentiles per
+    # command, throughput and errors over time, what the run did; empty otherwise.
+    load: dict[str, Any] = field(default_factory=dict)
 
     @property
     def outcome(self) -> Outcome:
@@ -193,6 +196,7 @@ class RunResult:
             "counts": self.counts(),
             "passive": [p.to_dict() for p in self.passive],
             "scenarios": [s.to_dict() for s in self.scenarios],
+            **({"load": self.load} if self.load else {}),
         }
 
     @classmethod
@@ -208,4 +212,5 @@ class RunResult:
             passive=[PassiveFinding.from_dict(p) for p in d.get("passive", [])],
             strict=d.get("strict", False),
             selection=list(d.get("selection", [])),
+            load=dict(d.get("load", {})),
         )
