@@ -103,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
     options = options_from(args)
     if not _patched():
         argv = getattr(args, "argv", None)
-        if argv is None:
+        if argv is None or argv != sys.argv[1:]:
+            # Called from inside another program (a test): replacing that
+            # process, or patching it with gevent, is not ours to do.
             raise UsageError("stress runs as a command: pop3-conformance stress ...")
         # The same process, patched before anything else is imported.
         os.execv(sys.executable, [sys.executable, "-m", "conformance.stress", *argv[1:]])

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from conformance.login import login_lines
-from conformance.pop3 import Response, parse_stat, parse_uid_line, split_command
+from conformance.pop3 import IN_AUTHORIZATION, Response, parse_stat, parse_uid_line, split_command
 from conformance.results import TranscriptEntry
 from conformance.stress import marked
 from conformance.stress import observations as obs
@@ -81,6 +81,7 @@ class StressClient:
             limits=target.limits,
         )
         self.greeting = ""
+        self._refused = False  # the last answer was -ERR in AUTHORIZATION
         self.view = View()
         self.login_t: float | None = None  # when the login's +OK came (None: not in)
 
@@ -134,7 +135,15 @@ class StressClient:
         reported apart (``PASS (in use)``), with how long the server made it wait.
         """
         name = split_command(line)[0]
-        response = self.session.exchange(line, timeout).response
+        refused_before = self._refused
+        answer = self.session.exchange(line, timeout)
+        response = answer.response
+        self._refused = response.err and answer.before in IN_AUTHORIZATION
+        if response.kind == "closed" and refused_before:
+            # RFC 1939 section 4: "After returning a negative status indicator,
+            # the server may close the connection."
+            self.session.abandon()
+            return response
         if not response.answered:
             self.world.recorder.request(name, response.elapsed_ms, 0, response.describe())
             self._unanswered(name, response)
@@ -196,8 +205,14 @@ class StressClient:
             )
 
     def _leave(self) -> None:
-        if self.login_t is not None:
-            self.world.occupancy.leave(self.user, self)
+        """Out of TRANSACTION from here on (QUIT about to be sent, or the connection ended)."""
+        if self.login_t is None:
+            return
+        self.world.occupancy.leave(self.user, self)
+        self.world.recorder.emit(
+            obs.left(self.label, self.world.node, self.user, self.login_t, self.world.now())
+        )
+        self.login_t = None
 
     # -- the view -------------------------------------------------------------------
     def learn_view(self) -> bool:
@@ -368,7 +383,6 @@ class StressClient:
                     self.label, self.user, response.ok, self.world.now(), self.entries()
                 )
             )
-        self.login_t = None
         self.session.abandon()
 
     def drop(self, how: str) -> None:
@@ -381,11 +395,9 @@ class StressClient:
             self.session.reset()
         else:
             self.session.close(settle=0.2)
-        self.login_t = None
 
     def end(self) -> None:
         """Whatever is left open is reset (a task that stopped half-way)."""
         self._leave()
-        self.login_t = None
         if self.session.open_socket:
             self.session.reset()

@@ -104,7 +104,7 @@ def _result(
 ) -> RunResult:
     load = load_figures(outcome, options, prepared.facts, secrets)
     scenarios = grade(outcome.ledger, secrets, outcome.duration_s, outcome.unjudged)
-    broken = harness_errors(load["exceptions"], outcome.duration_s)
+    broken = harness_errors(load["exceptions"], load["total"]["requests"], outcome.duration_s)
     if broken is not None:
         scenarios.append(broken)
     started = dt.datetime.fromtimestamp(outcome.started_wall, dt.UTC).replace(microsecond=0)

@@ -4,12 +4,14 @@ The master prepares the run (the facts, the seeded mailboxes) and keeps the
 ledger; workers run the users.  Two custom Locust messages carry what the
 invariants need, beside Locust's own statistics:
 
-- ``pop3-facts`` (master to a worker, as it connects): the run's
+- ``pop3-hello`` and ``pop3-facts``: a worker that is connected and ready
+  for them asks, and the master answers with the run's
   :class:`~conformance.stress.preparation.Facts`; its users wait for them;
 - ``pop3-observations`` (worker to master): what its sessions saw, in
-  batches every half second and once more when the worker stops, before it
-  tells the master it has stopped, so that the master has every observation
-  by the time ``MasterRunner.stop()`` returns.
+  batches every half second, and a last batch marked ``final`` once its
+  users have stopped.  The master reads the mailboxes at the end only when
+  every worker's last batch is in (:meth:`Gathering.await_finals`): Locust's
+  own ``stop()`` may return as soon as the workers report no user running.
 
 ``--workers N`` forks N workers on this machine once the run is prepared, so
 they share the target and its provisioner (a delivery needs it); a worker on
@@ -38,6 +40,7 @@ from conformance.stress.preparation import Facts
 from conformance.stress.world import World
 from conformance.target import Target
 
+HELLO = "pop3-hello"
 FACTS = "pop3-facts"
 OBSERVATIONS = "pop3-observations"
 FLUSH_EVERY = 0.5  # seconds between batches of observations
@@ -66,19 +69,33 @@ class WorkerSink:
             self.flush()
 
 
-def serve_facts(environment: Environment, facts: Facts, ledger: Ledger) -> None:
-    """At the master: facts to each worker that connects; observations into the ledger."""
-    runner = environment.runner
-    assert runner is not None
+class Gathering:
+    """At the master: facts to each worker that asks; observations into the ledger."""
 
-    def connected(client_id: str, **_: Any) -> None:
-        runner.send_message(FACTS, facts.to_wire(), client_id=client_id)
+    def __init__(self, environment: Environment, facts: Facts, ledger: Ledger) -> None:
+        runner = environment.runner
+        assert runner is not None
+        self.workers: set[str] = set()
+        self.finished: set[str] = set()
 
-    def observed(environment: Environment, msg: Message, **_: Any) -> None:
-        ledger.apply_all(msg.data["observations"])
+        def hello(environment: Environment, msg: Message, **_: Any) -> None:
+            self.workers.add(msg.node_id)
+            runner.send_message(FACTS, facts.to_wire(), client_id=msg.node_id)
 
-    environment.events.worker_connect.add_listener(connected)
-    runner.register_message(OBSERVATIONS, observed)
+        def observed(environment: Environment, msg: Message, **_: Any) -> None:
+            ledger.apply_all(msg.data["observations"])
+            if msg.data.get("final"):
+                self.finished.add(msg.node_id)
+
+        runner.register_message(HELLO, hello)
+        runner.register_message(OBSERVATIONS, observed)
+
+    def await_finals(self, within: float) -> set[str]:
+        """Wait until every worker's last batch is in; the workers still missing."""
+        deadline = time.monotonic() + within
+        while self.workers - self.finished and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        return self.workers - self.finished
 
 
 def run_worker(
@@ -103,6 +120,9 @@ def run_worker(
             holder.set(World(target, facts, recorder, secrets, node, deliver=deliver))
 
     runner.register_message(FACTS, got_facts)
+    # Asked for once the answer can be taken (a message sent to a worker before
+    # its handler exists is dropped).
+    runner.send_message(HELLO, {})
     # test_stop fires once the users are stopped and before the worker says so.
     environment.events.test_stop.add_listener(lambda **_: sink.flush(final=True))
     flusher = gevent.spawn(sink.run)

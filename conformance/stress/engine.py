@@ -41,6 +41,8 @@ from conformance.target import Target
 
 STOP_GRACE = 3.0  # seconds a user may take to finish its task once the run ends
 WORKERS_WAIT = 60.0  # seconds for forked workers to connect
+FINALS_WAIT = 15.0  # seconds, beyond the grace, for the workers' last observations
+DOWN_MARGIN = 1.0  # seconds before the first failed connection that belong to the failure
 CSV_BASE = "locust"  # locust_stats.csv, locust_stats_history.csv, locust_failures.csv, ...
 
 
@@ -71,6 +73,7 @@ class Interrupts:
     def __init__(self, say: Callable[[str], None]) -> None:
         self.say = say
         self.seen = False
+        self.at = 0.0  # time.monotonic() of the first one
         self._handles: list[Any] = []
 
     def __enter__(self) -> Interrupts:
@@ -86,6 +89,7 @@ class Interrupts:
         if self.seen:
             raise SystemExit(130)
         self.seen = True
+        self.at = time.monotonic()
         self.say("interrupted: stopping the users and writing the statistics")
 
     def __exit__(self, *exc: object) -> None:
@@ -103,11 +107,12 @@ def run(
 ) -> Outcome:
     """The load itself, locally or as a master; the outcome (the ledger judged)."""
     facts = prepared.facts
-    ledger = Ledger(facts.run_id, prepared.readings)
+    ledger = Ledger(facts.run_id, prepared.readings, facts.policy)
     holder = WorldHolder()
     environment = Environment(user_classes=[user_class(holder)], catch_exceptions=True)
     deliver = getattr(target.provisioner, "deliver", None) if facts.can_deliver else None
     pids: list[int] = []
+    gathering: distributed.Gathering | None = None
     with Interrupts(say) as interrupts:
         facts.start_at(time.time())
         if options.role == "local":
@@ -119,7 +124,7 @@ def run(
             if options.workers:
                 pids = distributed.fork_workers(options.workers, target, secrets, port, deliver)
             runner = environment.create_master_runner(options.master_bind_host, port)
-            distributed.serve_facts(environment, facts, ledger)
+            gathering = distributed.Gathering(environment, facts, ledger)
             _await_workers(runner, options, interrupts, say, bool(pids))
         writer = StatsCSVFileWriter(
             environment, PERCENTILES_TO_REPORT, str(report_dir / CSV_BASE), full_history=True
@@ -132,8 +137,13 @@ def run(
             duration = time.monotonic() - started  # the load; stopping is not part of it
             environment.stop_timeout = 0.0 if interrupts.seen else STOP_GRACE
             if monitor.down_since is not None:
-                ledger.cutoff = monitor.down_since
+                # What broke as it went down is the same finding, said once.
+                ledger.cutoff = max(0.0, monitor.down_since - DOWN_MARGIN)
+            if interrupts.seen:
+                # The terminal's Ctrl-C reaches an embedded server too.
+                ledger.cutoff = max(0.0, interrupts.at - facts.t0 - DOWN_MARGIN)
             runner.stop()
+            unheard = gathering.await_finals(STOP_GRACE + FINALS_WAIT) if gathering else set()
             outcome = Outcome(
                 ledger,
                 environment,
@@ -155,13 +165,21 @@ def run(
                         t=monitor.down_since or 0.0,
                     )
                 )
-            if not (outcome.down or outcome.interrupted):
+            if not (outcome.down or outcome.interrupted or unheard):
                 _account(target, prepared, secrets, ledger, outcome, say)
             else:
-                why = "the run was interrupted" if outcome.interrupted else monitor.down_reason
+                why = (
+                    "the run was interrupted"
+                    if outcome.interrupted
+                    else monitor.down_reason
+                    if outcome.down
+                    else f"the last observations of worker(s) {', '.join(sorted(unheard))} "
+                    "never came"
+                )
                 for key in ("accounting", "deletion"):
                     outcome.unjudged[key] = f"the mailboxes were not read at the end: {why}"
             ledger.judge_unique_ids()
+            ledger.judge_overlaps()
         finally:
             writing.kill()
             writer.close_files()

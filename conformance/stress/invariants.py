@@ -205,11 +205,20 @@ def _delivery_errors(errors: list[str]) -> CheckResult:
     )
 
 
-def harness_errors(exceptions: list[dict[str, object]], duration_s: float) -> ScenarioResult | None:
-    """Exceptions raised in the harness's own task code: an ``error``, never the server's."""
-    if not exceptions:
+def harness_errors(
+    exceptions: list[dict[str, object]], requests: int, duration_s: float
+) -> ScenarioResult | None:
+    """Exceptions raised in the harness's own task code, or a load that sent nothing:
+    an ``error``, never the server's (a run that did nothing must not pass)."""
+    if not exceptions and requests:
         return None
     count = sum(int(str(x["count"])) for x in exceptions)
+    reason = (
+        f"{count} exception(s) in the harness's own tasks; the first: "
+        + str(exceptions[0]["message"])
+        if exceptions
+        else "the load made no request at all: nothing was judged"
+    )
     return ScenarioResult(
         id="stress.harness",
         title="The load ran without a fault of the harness",
@@ -218,7 +227,6 @@ def harness_errors(exceptions: list[dict[str, object]], duration_s: float) -> Sc
         requirements=[],
         tags=["stress"],
         outcome=Outcome.ERROR,
-        reason=f"{count} exception(s) in the harness's own tasks; the first: "
-        + str(exceptions[0]["message"]),
+        reason=reason,
         duration_ms=duration_s * 1000.0,
     )

@@ -14,7 +14,16 @@ end every mailbox is read once more (:meth:`Ledger.account`) and compared:
   there was not removed (RFC1939-6.QUIT-1);
 - a unique-id that named two messages is graded RFC1939-7.UIDL-4, or
   RFC1939-7.UIDL-6 (a SHOULD) when the first had been removed; a message that
-  had two unique-ids, RFC1939-7.UIDL-5.
+  had two unique-ids, RFC1939-7.UIDL-5;
+- where the server locks, two sessions of different processes that were in
+  TRANSACTION on one maildrop at the same time (by more than OVERLAP_MARGIN)
+  broke the lock (RFC1939-4-2); a process sees that of its own sessions at
+  once (:meth:`conformance.stress.client.StressClient.log_in`).
+
+Observations of one process arrive in order, those of different processes
+in any order between them: a worker's session may read and remove a message
+before the worker that delivered it has reported the delivery.  So a
+delivery never undoes a removal.
 """
 
 from __future__ import annotations
@@ -33,6 +42,9 @@ PRESENT, ARRIVING, GONE, LEAVING, FAILED = "present", "arriving", "gone", "leavi
 UNCERTAIN = frozenset({ARRIVING, LEAVING, FAILED})
 QUITS_KEPT = 200  # per mailbox: the evidence for a lost message
 SUSPECTS_SHOWN = 2
+# Seconds two sessions of different processes must overlap to count: the
+# processes' clocks agree only that well (on one machine, far better).
+OVERLAP_MARGIN = 0.05
 
 
 @dataclass
@@ -54,6 +66,8 @@ class Mailbox:
     uid_names: dict[str, list[tuple[str, list[TranscriptEntry]]]] = field(default_factory=dict)
     name_uids: dict[str, list[str]] = field(default_factory=dict)
     quits: dict[str, Quit] = field(default_factory=dict)
+    # Sessions' time in TRANSACTION: (login_t, left_t, session, node).
+    inside: list[tuple[float, float, str, str]] = field(default_factory=list)
     recent: collections.deque[Quit] = field(
         default_factory=lambda: collections.deque(maxlen=QUITS_KEPT)
     )
@@ -68,12 +82,15 @@ class Mailbox:
 
 
 class Ledger:
-    def __init__(self, run_id: str, readings: dict[str, Reading]) -> None:
+    def __init__(
+        self, run_id: str, readings: dict[str, Reading], policy: str = "exclusive"
+    ) -> None:
         self.run_id = run_id
+        self.policy = policy
         self.mailboxes: dict[str, Mailbox] = {}
         self.reported: list[Violation] = []  # from sessions
         self.found: list[Violation] = []  # from the accounting
-        self.cutoff: float | None = None  # violations reported after this are not kept
+        self.cutoff: float | None = None  # run seconds: later reported violations do not count
         self.counts: collections.Counter[str] = collections.Counter()
         self.delivery_errors: list[str] = []
         for user, reading in readings.items():
@@ -90,9 +107,7 @@ class Ledger:
     def apply(self, o: Observation) -> None:
         kind = o["kind"]
         if kind == "violation":
-            violation = Violation.from_wire(o)
-            if self.cutoff is None or violation.t < self.cutoff:
-                self.reported.append(violation)
+            self.reported.append(Violation.from_wire(o))
             return
         box = self.mailbox(o["user"])
         if kind == "deliver":
@@ -105,23 +120,26 @@ class Ledger:
                 box.kept.setdefault(name, set()).add(o["how"])
         elif kind == "uid":
             box.saw(o["uid"], o["id"], transcript_from_wire(o.get("transcript", [])))
+        elif kind == "left":
+            box.inside.append((o["login_t"], o["t"], o["session"], o["node"]))
 
     def apply_all(self, observations: list[Observation]) -> None:
         for o in observations:
             self.apply(o)
 
     def _delivery(self, box: Mailbox, o: Observation) -> None:
+        # Processes report in their own time: a session of another worker may
+        # have read and removed the message before its delivery is reported
+        # here, so a delivery never undoes a removal.
         name, state = o["id"], o["state"]
-        if state == "pending":
-            box.status[name] = ARRIVING
-            box.arrived[name] = o["t"]
-            return
-        self.counts[f"deliveries {state}"] += 1
-        if state == "done":
-            box.status[name] = PRESENT
-        else:
-            box.status[name] = FAILED
+        box.arrived.setdefault(name, o["t"])
+        if state != "pending":
+            self.counts[f"deliveries {state}"] += 1
+        if state == "failed":
             self.delivery_errors.append(o.get("error", ""))
+        if box.status.get(name) in (GONE, LEAVING):
+            return
+        box.status[name] = {"pending": ARRIVING, "done": PRESENT}.get(state, FAILED)
 
     def _quit(self, box: Mailbox, o: Observation) -> None:
         if o["state"] == "pending":
@@ -240,6 +258,33 @@ class Ledger:
                         [],
                     )
 
+    def judge_overlaps(self) -> None:
+        """Where the server locks: sessions of different processes in at once."""
+        if self.policy != "exclusive":
+            return
+        for box in self.mailboxes.values():
+            open_: list[tuple[float, float, str, str]] = []
+            for interval in sorted(box.inside):
+                login, _, session, node = interval
+                open_ = [o for o in open_ if o[1] > login]
+                for other in open_:
+                    if other[3] != node and min(other[1], interval[1]) - login > OVERLAP_MARGIN:
+                        self._found(
+                            "lock",
+                            "RFC1939-4-2",
+                            f"one session at a time in TRANSACTION on {box.user}'s maildrop",
+                            f"{other[2]} was in from {other[0]:.3f} s to {other[1]:.3f} s, and "
+                            f"{session} from {login:.3f} s to {interval[1]:.3f} s",
+                            [
+                                e
+                                for q in box.recent
+                                if q.session in (session, other[2])
+                                for e in q.transcript
+                            ],
+                            "sessions of two processes, merged at the master",
+                        )
+                open_.append(interval)
+
     def _found(
         self,
         invariant: str,
@@ -253,7 +298,11 @@ class Ledger:
 
     @property
     def violations(self) -> list[Violation]:
-        return self.reported + self.found
+        """Every breach; those sessions saw after the cutoff (the server went down, or
+        the run was interrupted: a Ctrl-C reaches an embedded server too) are left out."""
+        cutoff = self.cutoff
+        seen = [v for v in self.reported if cutoff is None or v.t < cutoff]
+        return seen + self.found
 
     def figures(self) -> dict[str, Any]:
         statuses = collections.Counter(

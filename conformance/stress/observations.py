@@ -103,6 +103,19 @@ def quit_answered(
     }
 
 
+def left(session: str, node: str, user: str, login_t: float, t: float) -> Observation:
+    """A session was in TRANSACTION from ``login_t`` (its +OK came) to ``t`` (QUIT sent,
+    or the connection ended): the server's lock was held at least that long."""
+    return {
+        "kind": "left",
+        "session": session,
+        "node": node,
+        "user": user,
+        "login_t": login_t,
+        "t": t,
+    }
+
+
 def unmarked(user: str, identities: Sequence[str], how: str, t: float) -> Observation:
     """Marked messages that must stay: the session sent RSET, or ended by FIN or RST."""
     return {"kind": "unmark", "user": user, "ids": list(identities), "how": how, "t": t}

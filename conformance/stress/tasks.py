@@ -27,6 +27,8 @@ from conformance.transcript import Transcript
 # login behind the lock answers it only after the first QUITs).
 HOLD = 0.5
 READS = 2  # messages a read task reads
+# After a connection that failed, a pause: a server that is down is not hammered.
+CONNECT_PAUSE = 0.2
 
 
 @contextlib.contextmanager
@@ -36,6 +38,7 @@ def logged_in(world: World, account: Account, rng: random.Random) -> Iterator[St
     try:
         method = rng.choice(world.facts.methods[account.user])
         if not client.open():
+            time.sleep(CONNECT_PAUSE)
             yield None
         elif not client.log_in(method) or not client.learn_view():
             client.quit()
