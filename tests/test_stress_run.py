@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from conformance.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from conformance.lab.ports import free_port
 from conformance.server.embedded import EmbeddedServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,6 +119,44 @@ def own_server(tmp_path: Path) -> Any:
             "".join(f"{'apop ' if a.apop else ''}{a.user}:{a.password}\n" for a in server.accounts)
         )
         yield server, accounts
+
+
+def test_a_master_and_two_workers_started_apart_on_loopback(
+    tmp_path: Path, own_server: Any
+) -> None:
+    # The many-machine form: each worker is its own command with its own target flags.
+    server, accounts = own_server
+    port = str(free_port())
+    target = ["--host", server.host, "--port", str(server.port), "--account-file", str(accounts)]
+    target += ["--provision", f"maildir:{server.maildir_template}"]
+    master = subprocess.Popen(
+        [
+            *(*STRESS, "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1"),
+            *("--master-port", port, *target, "--users", "6", "--run-time", "4s"),
+            *("--report-dir", str(tmp_path / "reports")),
+        ],
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    workers = [
+        subprocess.Popen(
+            [*STRESS, "--worker", "--master-host", "127.0.0.1", "--master-port", port, *target],
+            cwd=REPO,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    out, err = master.communicate(timeout=120)
+    assert master.returncode == EXIT_OK, out + err
+    assert [w.wait(timeout=60) for w in workers] == [0, 0]
+    load = results(tmp_path / "reports")["load"]
+    assert load["mode"] == "master" and load["workers"] == 2
+    assert load["ledger"]["deliveries done"] > 0 and load["total"]["requests"] > 0
 
 
 def test_a_server_that_dies_mid_run_ends_it_with_a_verdict_and_the_statistics(
