@@ -40,6 +40,21 @@ ENV = {
 }
 
 
+def module(
+    name: str, *args: str, timeout: float, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``python -m name args`` from the repository, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", name, *args],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+    )
+
+
 def seed(instance: LabInstance) -> None:
     provisioner = make_provisioner(
         "exec", seed_cmd=instance.seed_cmd(), clear_cmd=instance.clear_cmd()
@@ -51,16 +66,9 @@ def seed(instance: LabInstance) -> None:
 def raw(instance: LabInstance, users: int, seconds: float) -> dict[str, Any]:
     seed(instance)
     accounts = [f"{u}:{p}" for u, p in instance.accounts]
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "benchmarks.stress_raw", instance.host, str(instance.port)),
-            *(str(users), str(seconds), MIX, *accounts),
-        ],
-        cwd=REPO,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        check=True,
+    done = module(
+        "benchmarks.stress_raw",
+        *(instance.host, str(instance.port), str(users), str(seconds), MIX, *accounts),
         timeout=seconds + 120,
     )
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -76,15 +84,7 @@ def stress(instance: LabInstance, users: int, seconds: float, *extra: str) -> di
         argv += ["--clear-cmd", instance.clear_cmd(), "--users", str(users)]
         argv += ["--run-time", f"{int(seconds)}s", "--mix", MIX + ",dele-quit=0,deliver=0"]
         argv += ["--report-dir", folder, *extra]
-        subprocess.run(
-            [sys.executable, "-m", "conformance.stress", *argv],
-            cwd=REPO,
-            env=ENV,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=seconds + 300,
-        )
+        module("conformance.stress", *argv, timeout=seconds + 300, check=False)
         data = json.loads((Path(folder) / "results.json").read_text())
     load: dict[str, Any] = data["load"]
     load["violations"] = sum(1 for s in data["scenarios"] if s["outcome"] == "fail")
@@ -113,15 +113,7 @@ def main() -> None:
         finally:
             instance.stop()
     report(figures, args.users, args.seconds)
-    cooperation = subprocess.run(
-        [sys.executable, "-m", "benchmarks.stress_cooperation"],
-        cwd=REPO,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
+    cooperation = module("benchmarks.stress_cooperation", timeout=300)
     print(cooperation.stdout, end="")
 
 

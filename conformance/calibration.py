@@ -42,15 +42,7 @@ def _read_all(
 ) -> list[bytes]:
     """Every message, read in one session that changes nothing; ``count``: how many
     there must be (None: as many as STAT says)."""
-    session = Session(
-        "calibrate",
-        target.host,
-        target.port,
-        transcript,
-        timeout=target.timeout,
-        connect_timeout=target.connect_timeout,
-        limits=target.limits,
-    )
+    session = Session.to(target, "calibrate", transcript)
     try:
         greeting = session.connect()
         if not greeting.ok:

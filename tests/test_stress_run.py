@@ -42,6 +42,12 @@ def stress(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[st
     )
 
 
+def start(*args: str, quiet: bool = False) -> subprocess.Popen[str]:
+    """A stress command running in the background (its output kept unless ``quiet``)."""
+    out = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen([*STRESS, *args], cwd=REPO, env=ENV, stdout=out, stderr=out, text=True)
+
+
 def results(folder: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((folder / "results.json").read_text())
     return data
@@ -129,26 +135,13 @@ def test_a_master_and_two_workers_started_apart_on_loopback(
     port = str(free_port())
     target = ["--host", server.host, "--port", str(server.port), "--account-file", str(accounts)]
     target += ["--provision", f"maildir:{server.maildir_template}"]
-    master = subprocess.Popen(
-        [
-            *(*STRESS, "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1"),
-            *("--master-port", port, *target, "--users", "6", "--run-time", "4s"),
-            *("--report-dir", str(tmp_path / "reports")),
-        ],
-        cwd=REPO,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    master = start(
+        *("--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1"),
+        *("--master-port", port, *target, "--users", "6", "--run-time", "4s"),
+        *("--report-dir", str(tmp_path / "reports")),
     )
     workers = [
-        subprocess.Popen(
-            [*STRESS, "--worker", "--master-host", "127.0.0.1", "--master-port", port, *target],
-            cwd=REPO,
-            env=ENV,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        start("--worker", "--master-host", "127.0.0.1", "--master-port", port, *target, quiet=True)
         for _ in range(2)
     ]
     out, err = master.communicate(timeout=120)
@@ -164,18 +157,10 @@ def test_a_server_that_dies_mid_run_ends_it_with_a_verdict_and_the_statistics(
 ) -> None:
     server, accounts = own_server
     reports = tmp_path / "reports"
-    process = subprocess.Popen(
-        [
-            *STRESS,
-            *("--host", server.host, "--port", str(server.port), "--account-file", str(accounts)),
-            *("--provision", f"maildir:{server.maildir_template}", "--users", "4"),
-            *("--run-time", "60s", "--timeout", "2", "--report-dir", str(reports)),
-        ],
-        cwd=REPO,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start(
+        *("--host", server.host, "--port", str(server.port), "--account-file", str(accounts)),
+        *("--provision", f"maildir:{server.maildir_template}", "--users", "4"),
+        *("--run-time", "60s", "--timeout", "2", "--report-dir", str(reports)),
     )
     _wait_for_load(process)
     time.sleep(1.0)
@@ -205,14 +190,7 @@ def _wait_for_load(process: subprocess.Popen[str]) -> None:
 
 
 def test_ctrl_c_stops_the_run_and_writes_the_statistics(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [*STRESS, "--users", "4", "--run-time", "60s", "--report-dir", str(tmp_path)],
-        cwd=REPO,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start("--users", "4", "--run-time", "60s", "--report-dir", str(tmp_path))
     _wait_for_load(process)
     time.sleep(1.5)
     process.send_signal(signal.SIGINT)

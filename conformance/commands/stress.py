@@ -17,7 +17,7 @@ from pathlib import Path
 
 from conformance import arguments
 from conformance.cli_common import UsageError, add_defect_option, add_target_options
-from conformance.stress.options import DEFAULT_MASTER_PORT, TASKS, mix, options_from, rate, run_time
+from conformance.stress.options import DEFAULT_MASTER_PORT, TASKS, mix, options_from, run_time
 
 NAME = "stress"
 HELP = "many sessions at once (Locust), with the mailbox invariants checked under load"
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     load.add_argument(
         "--spawn-rate",
-        type=rate,
+        type=arguments.per_second,
         metavar="R",
         help="users started per second (default: all of them within a second)",
     )

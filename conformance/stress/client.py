@@ -70,16 +70,7 @@ class StressClient:
         self.account = account
         self.label = world.label()
         self.transcript = transcript or Transcript(world.secrets, t0=world.facts.t0)
-        target = world.target
-        self.session = Session(
-            self.label,
-            target.host,
-            target.port,
-            self.transcript,
-            timeout=target.timeout,
-            connect_timeout=target.connect_timeout,
-            limits=target.limits,
-        )
+        self.session = Session.to(world.target, self.label, self.transcript)
         self.greeting = ""
         self._refused = False  # the last answer was -ERR in AUTHORIZATION
         self.view = View()

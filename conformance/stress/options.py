@@ -9,7 +9,6 @@ left out keeps its default weight, and weight 0 leaves a task out.
 from __future__ import annotations
 
 import argparse
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,17 +50,6 @@ def run_time(text: str) -> float:
     if seconds < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: a run lasts at least one second")
     return float(seconds)
-
-
-def rate(text: str) -> float:
-    """Users started per second: a finite number above zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of users per second") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a rate above zero")
-    return value
 
 
 def mix(text: str) -> dict[str, int]:

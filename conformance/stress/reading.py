@@ -55,16 +55,7 @@ class Reader:
     t0: float | None = None
 
     def session(self, label: str, transcript: Transcript) -> Session:
-        target = self.target
-        return Session(
-            label,
-            target.host,
-            target.port,
-            transcript,
-            timeout=target.timeout,
-            connect_timeout=target.connect_timeout,
-            limits=target.limits,
-        )
+        return Session.to(self.target, label, transcript)
 
     def log_in(self, session: Session, account: Account, method: str) -> Response:
         """Log in, waiting while the mailbox is in use; the last answer (+OK: in)."""

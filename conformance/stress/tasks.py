@@ -19,7 +19,6 @@ from conformance.stress import marked
 from conformance.stress import observations as obs
 from conformance.stress.client import StressClient, Unanswered
 from conformance.stress.world import World
-from conformance.target import Account
 from conformance.transcript import Transcript
 
 # How long a session of the concurrent task stays in TRANSACTION waiting for
@@ -32,8 +31,15 @@ CONNECT_PAUSE = 0.2
 
 
 @contextlib.contextmanager
-def logged_in(world: World, account: Account, rng: random.Random) -> Iterator[StressClient | None]:
-    """A session logged in to ``account`` with its view learned, or None (then closed)."""
+def logged_in(
+    world: World, rng: random.Random, disposable: bool = False
+) -> Iterator[StressClient | None]:
+    """A session logged in to an account (a disposable one if asked) with its view
+    learned, or None (then closed)."""
+    account = world.pick(rng, disposable)
+    if account is None:
+        yield None
+        return
     client = StressClient(world, account)
     try:
         method = rng.choice(world.facts.methods[account.user])
@@ -50,10 +56,7 @@ def logged_in(world: World, account: Account, rng: random.Random) -> Iterator[St
 
 
 def read(world: World, rng: random.Random) -> None:
-    account = world.pick(rng)
-    if account is None:
-        return
-    with logged_in(world, account, rng) as client:
+    with logged_in(world, rng) as client:
         if client is None:
             return
         live = client.view.live()
@@ -69,10 +72,7 @@ def read(world: World, rng: random.Random) -> None:
 
 def _marking(world: World, rng: random.Random, then: Callable[[StressClient], None]) -> None:
     """Log in to a disposable mailbox, name and mark one message, then ``then``."""
-    account = world.pick(rng, disposable=True)
-    if account is None:
-        return
-    with logged_in(world, account, rng) as client:
+    with logged_in(world, rng, disposable=True) as client:
         if client is None:
             return
         live = client.view.live()

@@ -130,20 +130,6 @@ def apop_account(server: EmbeddedServer) -> EmbeddedAccount:
 
 
 @pytest.fixture
-def connect(server: EmbeddedServer) -> Iterator[Callable[[], Client]]:
-    clients: list[Client] = []
-
-    def make() -> Client:
-        client = Client(server.host, server.port)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-@pytest.fixture
 def client_of() -> Iterator[Callable[[EmbeddedServer], Client]]:
     """Clients of any server (not only the session's), closed at the end of the test."""
     clients: list[Client] = []
@@ -156,6 +142,13 @@ def client_of() -> Iterator[Callable[[EmbeddedServer], Client]]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def connect(
+    server: EmbeddedServer, client_of: Callable[[EmbeddedServer], Client]
+) -> Callable[[], Client]:
+    return lambda: client_of(server)
 
 
 Seeder = Callable[..., list[Path]]

@@ -19,26 +19,25 @@ ACCOUNTS = tuple(f"user{i:02d}" for i in range(12))
 _names = itertools.count()
 
 
+def _server(*defect: str) -> Iterator[EmbeddedServer]:
+    extra = ("--defect", *defect) if defect else ()
+    with EmbeddedServer(accounts=ACCOUNTS, extra_args=extra) as running:
+        yield running
+
+
 @pytest.fixture(scope="module")
 def racy() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer(
-        accounts=ACCOUNTS, extra_args=("--defect", "lock-check-then-set")
-    ) as running:
-        yield running
+    yield from _server("lock-check-then-set")
 
 
 @pytest.fixture(scope="module")
 def rewriting() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer(
-        accounts=ACCOUNTS, extra_args=("--defect", "quit-rewrites-snapshot")
-    ) as running:
-        yield running
+    yield from _server("quit-rewrites-snapshot")
 
 
 @pytest.fixture(scope="module")
 def clean() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer(accounts=ACCOUNTS) as running:
-        yield running
+    yield from _server()
 
 
 def _password(server: EmbeddedServer, user: str) -> str:
