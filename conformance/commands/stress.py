@@ -68,7 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     spread.add_argument(
         "--worker", action="store_true", help="be a worker of the --master at --master-host"
     )
-    spread.add_argument("--master-host", type=arguments.host, metavar="H")
+    spread.add_argument(
+        "--master-host", type=arguments.host, metavar="H", help="with --worker: the master's host"
+    )
     spread.add_argument(
         "--master-port",
         type=arguments.port,

@@ -49,9 +49,16 @@ def stress(args: argparse.Namespace, options: StressOptions) -> int:
             secrets = for_accounts(target.accounts, secrets_of(target))
             deliver = getattr(target.provisioner, "deliver", None)
             say(f"worker of {options.master_host}:{options.master_port}")
-            return distributed.run_worker(
-                target, secrets, options.master_host, options.master_port, deliver
-            )
+            try:
+                return distributed.run_worker(
+                    target, secrets, options.master_host, options.master_port, deliver
+                )
+            except ConnectionError:
+                # Locust gives up after its retries (about a minute).
+                print(f"no master at {options.master_host}:{options.master_port}", file=sys.stderr)
+                return EXIT_UNREACHABLE
+            except KeyboardInterrupt:
+                return EXIT_INTERRUPTED
     report_dir = options.report_dir or default_report_dir()
     with target_from(args) as target:
         ensure_writable(report_dir)
@@ -73,7 +80,7 @@ def stress(args: argparse.Namespace, options: StressOptions) -> int:
             outcome = engine.run(target, options, prepared, secrets, report_dir, say)
         except engine.StressError as exc:
             print(f"stress: {exc}", file=sys.stderr)
-            return EXIT_FAIL
+            return exc.exit_code
         result = _result(target, prepared, options, outcome, secrets)
     write_reports(result, report_dir)
     write_load_page(result, report_dir / "stress.html")

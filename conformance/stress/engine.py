@@ -26,6 +26,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, Runner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter
 
+from conformance.exits import EXIT_FAIL, EXIT_INTERRUPTED
 from conformance.lab.ports import free_port
 from conformance.secrets import Secrets
 from conformance.stress import distributed
@@ -48,6 +49,10 @@ CSV_BASE = "locust"  # locust_stats.csv, locust_stats_history.csv, locust_failur
 
 class StressError(Exception):
     """The run could not be carried out (the harness or the environment, not the server)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAIL) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -201,7 +206,7 @@ def _await_workers(
     deadline = time.monotonic() + WORKERS_WAIT if forked else None
     while runner.worker_count < wanted:
         if interrupts.seen:
-            raise StressError("interrupted while waiting for workers")
+            raise StressError("interrupted while waiting for workers", EXIT_INTERRUPTED)
         if deadline is not None and time.monotonic() > deadline:
             raise StressError(f"only {runner.worker_count} of {wanted} workers connected")
         gevent.sleep(0.2)
