@@ -5,6 +5,7 @@
 #
 # Servers (Debian 12 packages):
 #   dovecot     dovecot-core + dovecot-pop3d          apt-get install
+#               (+ dovecot-lmtpd, dovecot-imapd: LMTP and IMAP listeners)
 #   mailutils   mailutils-pop3d                       apt-get install
 #   cyrus       cyrus-pop3d + cyrus-common            unpacked, see below
 #   courier     courier-pop + courier-base + courier-authlib
@@ -38,7 +39,7 @@ die() { echo "$PROG: error: $*" >&2; exit 1; }
 
 # --- what each server needs ---------------------------------------------------
 # (ps comes from procps and ss from iproute2: the scripts use both.)
-packages_dovecot() { echo dovecot-core dovecot-pop3d procps; }
+packages_dovecot() { echo dovecot-core dovecot-pop3d dovecot-lmtpd dovecot-imapd procps; }
 packages_mailutils() { echo mailutils-pop3d openssl procps; }
 
 debs_cyrus() { echo cyrus-pop3d cyrus-common; }

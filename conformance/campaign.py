@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,8 +19,10 @@ from pathlib import Path
 from conformance import __version__
 from conformance.exits import EXIT_INTERRUPTED, EXIT_UNREACHABLE
 from conformance.health import Health, TargetDown
+from conformance.mailbox_access import prepare_provisioner
 from conformance.outcomes import Outcome
 from conformance.pop3 import Finding
+from conformance.preflight import check_accounts
 from conformance.probe import ServerProfile, probe_target
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
 from conformance.runner import ScenarioRun
@@ -147,6 +150,10 @@ class RunOptions:
     strict: bool = False
     jobs: int = 1
     selection: list[str] = field(default_factory=list)
+    # Log in once with every account before the first scenario (preflight.py).
+    preflight: bool = True
+    # SHA-256 of the scenario files (scenario/digest.py), carried into the results.
+    suite_sha256: str = ""
 
 
 class CampaignStopped(Exception):
@@ -167,16 +174,33 @@ def run_campaign(
 ) -> RunResult:
     """Run the scenarios against the target.
 
-    Raises ConnectError if it cannot be reached at the start, and
-    CampaignStopped (with the partial result) when it stops answering during
-    the run or the run is interrupted.  ``journal`` gets the results so far
-    after every scenario (it decides when to write them).
+    Raises ConnectError if the server or its deliverer cannot be reached,
+    PreflightError if an account is refused and ProvisionError if the
+    provisioner refuses the accounts (a recipient rejected, a mailbox that
+    cannot be read), before any scenario runs; CampaignStopped (with the
+    partial result) when the target stops answering during the run or the run
+    is interrupted.  ``journal`` gets the results so far after every scenario
+    (it decides when to write them).
     """
     started_wall = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.monotonic()
     profile = probe_target(target)
+    secrets = for_accounts(target.accounts, secrets_of(target))
+    notes = []
+    if options.preflight:
+        for note in check_accounts(target, profile, secrets):
+            print(f"pop3-conformance: preflight: {note}", file=sys.stderr)
+            notes.append(f"preflight: {note}")
+    # After the preflight: a wrong password is the account's, not the provisioner's.
+    prepare_provisioner(target, profile)
+    at_once = min(options.jobs, len(target.accounts)) if target.accounts else 1
+    if options.jobs > at_once:
+        notes.append(
+            f"--jobs {options.jobs}, but {len(target.accounts)} account(s): at most {at_once} "
+            "scenario(s) ran at once (each leases its own accounts); give more accounts"
+        )
     pool = AccountPool(target.accounts)
-    passive = PassiveCollector(for_accounts(target.accounts, secrets_of(target)))
+    passive = PassiveCollector(secrets)
     health = Health()
     progress_lock = threading.Lock()
     results: list[ScenarioResult] = []
@@ -207,6 +231,8 @@ def run_campaign(
             passive=passive.results(profile),
             strict=options.strict,
             selection=list(options.selection),
+            notes=list(notes),
+            suite_sha256=options.suite_sha256,
         )
 
     executor = ThreadPoolExecutor(max_workers=options.jobs) if options.jobs > 1 else None

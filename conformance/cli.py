@@ -1,4 +1,5 @@
-"""The ``pop3-conformance`` command.
+"""pop3-conformance: judge a POP3 server against RFC 1939 and its extensions,
+requirement by requirement.
 
 Exit codes: 0 no fail or error, 1 a fail, error or nondeterministic result
 (or non-strict under --strict), 2 usage or configuration error, 3 target
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -35,18 +37,25 @@ from conformance.cli_common import (
     EXIT_USAGE,
     UsageError,
     add_defect_option,
+    add_preflight_option,
     add_suite_options,
     add_target_options,
+    check_profile,
     ensure_writable,
     finish_run,
     interruptible,
     plural,
     read_run,
     target_from,
+    unreachable_run,
+    write_reports,
 )
+from conformance.preflight import PreflightError
+from conformance.provision import ProvisionError
 from conformance.report.diff import FORMATS, diff_runs, is_regression, render_diff
 from conformance.report.journal import Journal
 from conformance.report.progress import Progress
+from conformance.scenario.digest import suite_digest
 from conformance.scenario.loader import load_all
 from conformance.scenario.steps import Scenario
 from conformance.transport import ConnectError
@@ -65,7 +74,14 @@ __all__ = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pop3-conformance", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="pop3-conformance",
+        description="Judge a POP3 server against RFC 1939 and its extensions, requirement "
+        "by requirement. Without --host, the embedded reference server is judged.",
+        epilog="exit codes: 0 no fail or error; 1 a fail, error or nondeterministic result "
+        "(or a regression against --baseline); 2 usage or configuration error; 3 the target "
+        "is unreachable or stopped answering; 4 nothing selected; 130 interrupted",
+    )
     parser.add_argument("--version", action="version", version=f"pop3-conformance {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -87,7 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RESULTS",
         help="a results.json of an earlier run: print the changes, exit 1 on a regression",
     )
+    run.add_argument(
+        "--allow-removed",
+        action="store_true",
+        help="with --baseline: scenarios the baseline has and this run lacks are no regression",
+    )
     add_defect_option(run, "run against")
+    add_preflight_option(run)
     add_target_options(run)
 
     diff = sub.add_parser(
@@ -97,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("base", type=Path, metavar="BASE.json")
     diff.add_argument("new", type=Path, metavar="NEW.json")
     diff.add_argument("--format", choices=FORMATS, default="text")
+    diff.add_argument(
+        "--allow-removed",
+        action="store_true",
+        help="scenarios of the baseline that the new run lacks are not a regression",
+    )
 
     serve = sub.add_parser("serve", help="run the embedded reference POP3 server")
     from conformance.server import cli as server_cli
@@ -139,9 +166,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("nothing selected: no scenario matches", file=sys.stderr)
         return EXIT_NOTHING
     if args.list:
+        # The profile is read even here: a missing or broken one must not pass.
+        check_profile(args)
         for s in scenarios:
             print(f"{s.id:<48} {','.join(s.requirements):<40} {s.title}")
-        print(f"{len(scenarios)} scenarios")
+        print(plural(len(scenarios), "scenario"))
         return EXIT_OK
     report_dir = args.report_dir or default_report_dir()
     # Both checked before anything runs: a bad baseline path or an unwritable
@@ -162,14 +191,26 @@ def cmd_run(args: argparse.Namespace) -> int:
             run = run_campaign(
                 scenarios,
                 target,
-                RunOptions(strict=args.strict, jobs=args.jobs, selection=args.select),
+                RunOptions(
+                    strict=args.strict,
+                    jobs=args.jobs,
+                    selection=args.select,
+                    preflight=not args.no_preflight,
+                    suite_sha256=suite_digest([Path(s.file) for s in scenarios], dirs).sha256,
+                ),
                 progress=progress.update,
                 journal=journal.update,
             )
         except ConnectError as exc:
             progress.finish()
             print(f"target unreachable: {exc}", file=sys.stderr)
+            # Reports all the same, for CI artifacts: no scenario, and why.
+            write_reports(unreachable_run(target, f"target unreachable: {exc}"), report_dir)
             return EXIT_UNREACHABLE
+        except PreflightError as exc:
+            progress.finish()
+            print(f"pop3-conformance: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         except CampaignStopped as stopped:
             progress.finish()
             judged = len(stopped.partial.scenarios)
@@ -183,17 +224,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         finally:
             progress.finish()  # also on Ctrl-C: leave no half-drawn status line
     return finish_run(
-        run, report_dir, verbose=args.verbose, baseline=baseline, baseline_path=args.baseline
+        run,
+        report_dir,
+        verbose=args.verbose,
+        baseline=baseline,
+        baseline_path=args.baseline,
+        allow_removed=args.allow_removed,
     )
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    changes = diff_runs(read_run(args.base), read_run(args.new))
+    changes = diff_runs(read_run(args.base), read_run(args.new), allow_removed=args.allow_removed)
     print(render_diff(changes, args.format), end="")
     return EXIT_FAIL if is_regression(changes) else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`--list | head`): not an error of ours.  Point
+        # stdout at /dev/null so that the interpreter's last flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -217,6 +274,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UsageError(f"unknown command {args.command}")
     except UsageError as exc:
         print(f"pop3-conformance: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ProvisionError as exc:
+        # Raised before any scenario ran: the provisioner's configuration
+        # (a recipient the deliverer rejects, a mailbox it cannot read).
+        print(f"pop3-conformance: provisioning: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
+import json
 import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from conformance import __version__
 
 # The exit codes, re-exported: every subcommand takes them from here.
 from conformance.exits import EXIT_FAIL as EXIT_FAIL
@@ -30,8 +34,10 @@ from conformance.report.json_report import read_results, write_results
 from conformance.report.junit_report import write_junit
 from conformance.report.summary import write_summary
 from conformance.results import RunResult
+from conformance.target import Target
 from conformance.target_flags import UsageError as UsageError
 from conformance.target_flags import add_target_options as add_target_options
+from conformance.target_flags import check_profile as check_profile
 from conformance.target_flags import embedded_target as embedded_target
 from conformance.target_flags import target_from as target_from
 
@@ -54,6 +60,15 @@ def add_suite_options(
         "--slow",
         action="store_true",
         help="also run scenarios tagged slow (the 10-minute autologout timer; off by default)",
+    )
+
+
+def add_preflight_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip logging in once with every account before the first scenario "
+        "(a refused account then shows as errors instead of exit 2)",
     )
 
 
@@ -110,6 +125,19 @@ def interruptible() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def unreachable_run(target: Target, why: str) -> RunResult:
+    """The result of a run that judged nothing because the target could not be reached."""
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    return RunResult(
+        tool_version=__version__,
+        started=started,
+        duration_s=0.0,
+        target=target.describe(),
+        scenarios=[],
+        notes=[why],
+    )
+
+
 def write_reports(run: RunResult, report_dir: Path) -> None:
     """Write the files of every run into ``report_dir``.
 
@@ -127,10 +155,19 @@ def read_run(path: Path) -> RunResult:
     """A results file, or a UsageError (exit 2) saying why it cannot be read."""
     try:
         return read_results(path)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        # ValueError covers bad JSON, bad UTF-8, an unknown schema or outcome;
-        # the others a document of the wrong shape.
-        raise UsageError(f"cannot read results file {path}: {exc!r}") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read results file {path}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"cannot read results file {path}: not JSON ({exc.msg} at line {exc.lineno})"
+        ) from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # ValueError covers bad UTF-8, an unknown schema or outcome; the others
+        # a document of the wrong shape.
+        what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise UsageError(
+            f"cannot read results file {path}: not a pop3-conformance result ({what})"
+        ) from exc
 
 
 def finish_run(
@@ -140,6 +177,7 @@ def finish_run(
     verbose: bool,
     baseline: RunResult | None = None,
     baseline_path: Path | None = None,
+    allow_removed: bool = False,
 ) -> int:
     """Write the reports, print the results (and the changes from a baseline); the exit code."""
     write_reports(run, report_dir)
@@ -148,7 +186,7 @@ def finish_run(
     if baseline is not None:
         # Against a baseline, a regression decides: a real server has known
         # fails, and CI must fail only when something that worked breaks.
-        changes = diff_runs(baseline, run)
+        changes = diff_runs(baseline, run, allow_removed=allow_removed)
         print(f"against baseline {baseline_path}:")
         print(render_diff(changes, "text"), end="")
         return EXIT_FAIL if is_regression(changes) else EXIT_OK

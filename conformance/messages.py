@@ -401,3 +401,13 @@ def _huge() -> tuple[Message, ...]:
     block = b"".join(line.encode() + CRLF for line in lines)
     # One join: the message is built without a second whole copy of it.
     return (Message("h01-huge", b"".join([head] + [block] * (HUGE_OCTETS // len(block)))),)
+
+
+def message_named(name: str) -> Message:
+    """The corpus message called ``name`` (e.g. ``m01-plain``); KeyError if none is."""
+    for corpus_name in CORPORA:
+        if corpus_name not in BENCHMARK_CORPORA:
+            for message in _built(corpus_name):
+                if message.name == name:
+                    return message
+    raise KeyError(name)

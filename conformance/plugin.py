@@ -5,8 +5,14 @@ the item runs its scenario and renders its own failure.  The plugin is
 registered through the ``pytest11`` entry point, so it is loaded wherever
 the package is installed: it stays inert unless ``--pop3`` is given.
 
-    pytest --pop3 suites/                      # against the embedded server
-    pytest --pop3 suites/ --pop3-host mail.example --pop3-account u:p
+    pytest --pop3                              # the installed suites, the embedded server
+    pytest --pop3 --pop3-host mail.example --pop3-account u:p
+    pytest --pop3 my-suites/ -m "not locking"  # other scenario files; tags are markers
+
+Without a path, ``--pop3`` runs the suites shipped with the package (not a
+checkout's ``suites/``).  Scenario tags are pytest markers, so ``-m`` selects
+them; scenarios tagged ``slow`` (the 10-minute timers) are left out unless
+``--pop3-slow`` is given, as ``run`` does without ``--slow``.
 """
 
 from __future__ import annotations
@@ -17,11 +23,14 @@ from typing import Any
 
 import pytest
 
-from conformance.campaign import PassiveCollector, run_leased
+from conformance import __version__
+from conformance.campaign import SLOW_TAG, PassiveCollector, default_suite_dirs, run_leased
+from conformance.mailbox_access import prepare_provisioner
 from conformance.outcomes import Outcome, fails_run
+from conformance.preflight import check_accounts
 from conformance.probe import ServerProfile, probe_target
 from conformance.results import RunResult, ScenarioResult
-from conformance.scenario.loader import ScenarioError, load_scenario
+from conformance.scenario.loader import ScenarioError, load_all, load_scenario
 from conformance.scenario.steps import Scenario
 from conformance.secrets import for_accounts
 from conformance.target import AccountPool, Target, secrets_of
@@ -33,7 +42,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pop3", action="store_true", help="collect *.pop3 scenario files")
     # Every target option of 'run', with a pop3- prefix: one definition for both.
     add_plugin_options(group)
-    group.addoption("--pop3-strict", action="store_true")
+    group.addoption("--pop3-strict", action="store_true", help="non-strict results fail")
+    group.addoption(
+        "--pop3-slow",
+        action="store_true",
+        help="also run scenarios tagged slow (the 10-minute autologout timer)",
+    )
+    group.addoption(
+        "--pop3-no-preflight",
+        action="store_true",
+        help="skip logging in once with every account before the first scenario",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("pop3", default=False):
+        return
+    # No path given: the suites installed with the package, wherever pytest runs.
+    if not config.option.file_or_dir:
+        config.args[:] = [str(d) for d in default_suite_dirs()]
+    for tag in sorted(_installed_tags()):
+        config.addinivalue_line("markers", f"{tag}: pop3-conformance scenarios tagged {tag}")
+
+
+def _installed_tags() -> set[str]:
+    scenarios, _ = load_all(default_suite_dirs())
+    return {tag for s in scenarios for tag in s.tags}
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not config.getoption("pop3", default=False):
+        return None
+    host = config.getoption("pop3_host")
+    where = f"{host}:{config.getoption('pop3_port') or 110}" if host else "the embedded server"
+    return f"pop3-conformance {__version__}: judging {where}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("pop3", default=False) and not config.getoption("pop3_slow"):
+        slow = [i for i in items if isinstance(i, ScenarioItem) and SLOW_TAG in i.scenario.tags]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [i for i in items if i not in slow]
 
 
 class _Environment:
@@ -48,6 +98,10 @@ class _Environment:
         self._stack = contextlib.ExitStack()
         self.target: Target = self._stack.enter_context(target_from(args))
         self.profile: ServerProfile = probe_target(self.target)
+        if not opt("pop3_no_preflight"):
+            secrets = for_accounts(self.target.accounts, secrets_of(self.target))
+            check_accounts(self.target, self.profile, secrets)
+        prepare_provisioner(self.target, self.profile)
         self.pool = AccountPool(self.target.accounts)
         self.passive = PassiveCollector(for_accounts(self.target.accounts, secrets_of(self.target)))
 
@@ -95,7 +149,9 @@ class ScenarioItem(pytest.Item):
     def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
-        # Tags select with -k (markers would have to be registered first).
+        # Tags are markers (registered at configure time) and keywords: -m and -k.
+        for tag in scenario.tags:
+            self.add_marker(getattr(pytest.mark, tag))
         self.extra_keyword_matches.update(scenario.tags)
 
     def runtest(self) -> None:
@@ -110,7 +166,9 @@ class ScenarioItem(pytest.Item):
         if isinstance(excinfo.value, ScenarioFailed):
             from conformance.report.console import render_console
 
-            run = RunResult("", "", 0.0, {}, [excinfo.value.result])
+            env = _environment(self.config)
+            target = {**env.target.describe(), **env.profile.describe()}
+            run = RunResult(__version__, "", 0.0, target, [excinfo.value.result])
             return render_console(run, verbose=False)
         return str(super().repr_failure(excinfo))
 

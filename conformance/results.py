@@ -80,6 +80,8 @@ class ScenarioResult:
     # Why the scenario's later steps could not be judged ("" when all were):
     # a session the server closed, reset, or left half-answered.
     unjudged: str = ""
+    # Unsupported for want of the harness's setup: the flag that fixes it.
+    setup: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +100,7 @@ class ScenarioResult:
             "duration_ms": round(self.duration_ms, 1),
             "close": self.close,
             "unjudged": self.unjudged,
+            "setup": self.setup,
         }
 
     @classmethod
@@ -118,6 +121,7 @@ class ScenarioResult:
             duration_ms=d.get("duration_ms", 0.0),
             close=dict(d.get("close", {})),
             unjudged=d.get("unjudged", ""),
+            setup=d.get("setup", ""),
         )
 
     def failing_checks(self) -> list[CheckResult]:
@@ -165,6 +169,10 @@ class RunResult:
     passive: list[PassiveFinding] = field(default_factory=list)
     strict: bool = False
     selection: list[str] = field(default_factory=list)
+    # What limited the run as a whole ("--jobs 4, but 2 accounts: 2 at a time").
+    notes: list[str] = field(default_factory=list)
+    # SHA-256 over the scenario files run: a diff says when two runs' suites differ.
+    suite_sha256: str = ""
     # A load run's figures (``pop3-conformance stress``): latency percentiles per
     # command, throughput and errors over time, what the run did; empty otherwise.
     load: dict[str, Any] = field(default_factory=dict)
@@ -179,6 +187,15 @@ class RunResult:
             counts[s.outcome.value] += 1
         return counts
 
+    def setup_limits(self) -> list[tuple[str, int]]:
+        """(flag, how many scenarios it would let run), for the unsupported ones the
+        harness's setup kept from running; the most first."""
+        counts: dict[str, int] = {}
+        for s in self.scenarios:
+            if s.outcome is Outcome.UNSUPPORTED and s.setup:
+                counts[s.setup] = counts.get(s.setup, 0) + 1
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
     def failed(self) -> bool:
         every = [s.outcome for s in self.scenarios] + [p.outcome for p in self.passive]
         return any(fails_run(o, self.strict) for o in every)
@@ -191,6 +208,8 @@ class RunResult:
             "duration_s": round(self.duration_s, 3),
             "strict": self.strict,
             "selection": self.selection,
+            "notes": self.notes,
+            "suite_sha256": self.suite_sha256,
             "target": self.target,
             "outcome": self.outcome.value,
             "counts": self.counts(),
@@ -212,5 +231,7 @@ class RunResult:
             passive=[PassiveFinding.from_dict(p) for p in d.get("passive", [])],
             strict=d.get("strict", False),
             selection=list(d.get("selection", [])),
+            notes=list(d.get("notes", [])),
+            suite_sha256=d.get("suite_sha256", ""),
             load=dict(d.get("load", {})),
         )

@@ -16,10 +16,10 @@ import base64
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conformance.results import PassiveFinding, ScenarioResult
+    from conformance.results import PassiveFinding, RunResult, ScenarioResult
     from conformance.target import Account
 
 REDACTED = "********"
@@ -84,26 +84,30 @@ def for_accounts(accounts: Iterable[Account], extra: Iterable[str] = ()) -> Secr
     return secrets
 
 
+def scrub_value(value: Any, secrets: Secrets) -> Any:
+    """Every string inside ``value`` (nested lists and dicts) scrubbed."""
+    if isinstance(value, str):
+        return secrets.scrub(value)
+    if isinstance(value, list):
+        return [scrub_value(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub_value(v, secrets) for k, v in value.items()}
+    return value
+
+
 def scrub_result(result: ScenarioResult, secrets: Secrets) -> ScenarioResult:
-    """The result with every string field scrubbed (the results boundary)."""
-    s = secrets.scrub
-    return replace(
-        result,
-        reason=s(result.reason),
-        unjudged=s(result.unjudged),
-        checks=[
-            replace(c, expected=s(c.expected), actual=s(c.actual), note=s(c.note))
-            for c in result.checks
-        ],
-        transcript=[replace(t, text=s(t.text)) for t in result.transcript],
-        close={
-            **result.close,
-            "sessions": [
-                {**e, "detail": s(str(e.get("detail", "")))}
-                for e in result.close.get("sessions", [])
-            ],
-        },
-    )
+    """The result with every string field scrubbed (the results boundary): walked as
+    data, so a field added later is covered too."""
+    from conformance.results import ScenarioResult
+
+    return ScenarioResult.from_dict(scrub_value(result.to_dict(), secrets))
+
+
+def scrub_run(run: RunResult, secrets: Secrets) -> RunResult:
+    """A whole run scrubbed, for what is handed to third parties (a certificate)."""
+    from conformance.results import RunResult
+
+    return RunResult.from_dict(scrub_value(run.to_dict(), secrets))
 
 
 def scrub_finding(finding: PassiveFinding, secrets: Secrets) -> PassiveFinding:

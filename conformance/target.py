@@ -1,38 +1,13 @@
 """The server under test: where it listens, the accounts to use, how to seed them.
 
-A target comes from command-line options or from a profile file (TOML)::
-
-    [target]
-    host = "127.0.0.1"        # required
-    port = 110                # default 110
-    timeout = 10              # seconds to wait for each response (default 10)
-    connect_timeout = 5       # seconds to wait for the TCP connection (default 5)
-    calibrate = false         # learn seeded mail as the server returns it (default false)
-    tls_port = 995            # implicit TLS (RFC 8314); STLS uses port
-    tls_ca = "ca.pem"         # CA bundle to verify the server certificate (default: system)
-    tls_insecure = false      # true skips certificate verification (explicitly insecure)
-    tls_servername = "mail.example.org"  # name to verify (default: host)
-
-    [[account]]               # one table per account; at least one
-    user = "alice"
-    password = "secret"       # or: password_env = "ALICE_PW" (read from the environment)
-    disposable = true         # may the harness delete its mail? (default false)
-    apop = false              # reached with APOP instead of USER/PASS (default false)
-
-    [provision]               # optional; without it the mailbox content is unknown
-    kind = "maildir"          # maildir | mbox | exec | none
-    path = "/srv/mail/{user}" # maildir and mbox; relative paths start at the profile's folder
-    seed = "doveadm save -u {user} -m INBOX {file}"         # exec
-    clear = "doveadm expunge -u {user} mailbox INBOX all"   # exec
-    timeout = 60              # seconds per seed/clear command (default 60)
-
-Unknown keys are errors (a misspelt ``pasword`` must not pass silently).
-Every error is a :class:`ValueError` naming the file and what is wrong.
+A target comes from command-line options (:mod:`conformance.cli_common`) or
+from a profile file (TOML, :mod:`conformance.profile`).
 
 Disposable accounts: destructive scenarios (DELE then QUIT) run only on an
-account the operator gave up.  A provisioned mailbox is replaced before every
-scenario anyway, so when the provisioner is available every account counts as
-disposable (:meth:`Target.is_disposable`, the one place this rule lives).
+account the operator gave up.  A mailbox in a store handed over with the
+provisioner (maildir, mbox, exec) is replaced before every scenario anyway, so
+there every account counts as disposable (:meth:`Target.is_disposable`, the
+one place this rule lives).
 
 Parallel scenarios must not share a mailbox; :class:`AccountPool` leases
 distinct accounts to them.
@@ -42,18 +17,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import math
-import os
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from conformance.pop3 import DEFAULT_LIMITS, Limits
-from conformance.provision import NoProvisioner, Provisioner, make_provisioner
+from conformance.provision import Provisioner
 
 
 @dataclass(frozen=True)
@@ -88,13 +58,22 @@ class Target:
     # The reader's bounds for every session: a line, a multi-line answer.
     limits: Limits = DEFAULT_LIMITS
 
+    def __post_init__(self) -> None:
+        # Mail that went through the server's delivery (trace fields, From_
+        # lines) is judged against what the server returns: calibration is
+        # implied, never optional.
+        if self.provisioner.rewrites:
+            self.calibrate = True
+
     def is_disposable(self, account: Account) -> bool:
         """Whether the harness may remove ``account``'s mail.
 
-        A provisioned mailbox is disposable by definition: its content is
-        replaced before each scenario.  Otherwise the operator must say so.
+        A mailbox in a store handed over with the provisioner (a maildir
+        path, seed and clear commands) is disposable by definition: its
+        content is replaced before each scenario.  Otherwise, also when the
+        provisioner delivers through the mail system, the operator must say so.
         """
-        return account.disposable or self.provisioner.available
+        return account.disposable or self.provisioner.owns_store
 
     def describe(self) -> dict[str, object]:
         """JSON-ready description for reports; never includes a password."""
@@ -106,6 +85,7 @@ class Target:
                 for a in self.accounts
             ],
             "provisioner": self.provisioner.kind,
+            "provision": self.provisioner.describe(),
             "timeout": self.timeout,
             "connect_timeout": self.connect_timeout,
             "calibrate": self.calibrate,
@@ -128,180 +108,8 @@ def parse_account(spec: str, disposable: bool = False) -> Account:
 
 
 def secrets_of(target: Target) -> list[str]:
-    """Every password of the target (its accounts', and a provisioner's own, such
-    as an SMTP or IMAP login), for redaction from every output."""
-    found = [a.password for a in target.accounts if a.password]
-    found += list(getattr(target.provisioner, "secrets", ()))
-    return found
-
-
-# -- profiles -----------------------------------------------------------------------
-
-_TARGET_KEYS = {
-    "host",
-    "port",
-    "timeout",
-    "connect_timeout",
-    "calibrate",
-    "tls_port",
-    "tls_ca",
-    "tls_insecure",
-    "tls_servername",
-}
-_ACCOUNT_KEYS = {"user", "password", "password_env", "disposable", "apop"}
-_PROVISION_KEYS = {"kind", "path", "seed", "clear", "timeout"}
-
-
-class _Profile:
-    """Typed access to a parsed profile, with errors that name the file and the key."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def error(self, what: str) -> ValueError:
-        return ValueError(f"{self.path}: {what}")
-
-    def table(self, data: dict[str, Any], key: str, allowed: set[str]) -> dict[str, Any]:
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            raise self.error(f"[{key}] must be a table")
-        self.only(value, allowed, f"[{key}]")
-        return value
-
-    def only(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
-        unknown = sorted(set(table) - allowed)
-        if unknown:
-            raise self.error(
-                f"unknown key {unknown[0]!r} in {where}; known: {', '.join(sorted(allowed))}"
-            )
-
-    def string(self, table: dict[str, Any], key: str, where: str) -> str:
-        value = table.get(key)
-        if not isinstance(value, str) or not value:
-            raise self.error(f'{where} needs {key} = "..." (a non-empty string)')
-        return value
-
-    def boolean(self, table: dict[str, Any], key: str, where: str, default: bool) -> bool:
-        value = table.get(key, default)
-        if not isinstance(value, bool):
-            raise self.error(f"{where} {key} must be true or false")
-        return value
-
-    def number(self, table: dict[str, Any], key: str, where: str, default: float) -> float:
-        value = table.get(key, default)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise self.error(f"{where} {key} must be a finite, positive number of seconds")
-        return float(value)
-
-
-def load_profile(path: Path) -> Target:
-    """Read a target profile (TOML, the format in the module docstring)."""
-    p = _Profile(path)
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise p.error(f"cannot read the profile: {e.strerror or e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise p.error(f"not valid TOML: {e}") from e
-    p.only(data, {"target", "account", "provision"}, "the profile")
-
-    if "target" not in data:
-        raise p.error("a [target] table with host (and port) is required")
-    t = p.table(data, "target", _TARGET_KEYS)
-    host = p.string(t, "host", "[target]")
-    port = t.get("port", 110)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise p.error("[target] port must be an integer from 1 to 65535")
-
-    accounts = _accounts(p, data.get("account"))
-    provisioner = _provisioner(p, data)
-    return Target(
-        host=host,
-        port=port,
-        accounts=accounts,
-        provisioner=provisioner,
-        timeout=p.number(t, "timeout", "[target]", 10.0),
-        connect_timeout=p.number(t, "connect_timeout", "[target]", 5.0),
-        calibrate=p.boolean(t, "calibrate", "[target]", False),
-        tls_port=_optional_port(p, t, "tls_port"),
-        tls_ca=p.string(t, "tls_ca", "[target]") if "tls_ca" in t else None,
-        tls_insecure=p.boolean(t, "tls_insecure", "[target]", False),
-        tls_servername=p.string(t, "tls_servername", "[target]") if "tls_servername" in t else None,
-    )
-
-
-def _optional_port(p: _Profile, table: dict[str, Any], key: str) -> int | None:
-    value = table.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise p.error(f"[target] {key} must be an integer from 1 to 65535")
-    return value
-
-
-def _accounts(p: _Profile, raw: object) -> list[Account]:
-    if raw is None:
-        raise p.error("at least one [[account]] with user and password is required")
-    if not isinstance(raw, list) or not all(isinstance(a, dict) for a in raw):
-        raise p.error("accounts are written as [[account]] tables")
-    accounts = []
-    for i, a in enumerate(raw, start=1):
-        where = f"[[account]] #{i}"
-        p.only(a, _ACCOUNT_KEYS, where)
-        user = p.string(a, "user", where)
-        if ("password" in a) == ("password_env" in a):
-            raise p.error(f"{where} ({user}) needs exactly one of password and password_env")
-        if "password" in a:
-            password = p.string(a, "password", where)
-        else:
-            var = p.string(a, "password_env", where)
-            password = os.environ.get(var, "")
-            if not password:
-                raise p.error(f"{where} ({user}): environment variable {var} is not set or empty")
-        disposable = a.get("disposable", False)
-        if not isinstance(disposable, bool):
-            raise p.error(f"{where} ({user}): disposable must be true or false")
-        apop = a.get("apop", False)
-        if not isinstance(apop, bool):
-            raise p.error(f"{where} ({user}): apop must be true or false")
-        accounts.append(Account(user, password, disposable, apop))
-    users = [a.user for a in accounts]
-    for u in users:
-        if users.count(u) > 1:
-            raise p.error(f"account {u!r} is listed twice (parallel scenarios need distinct ones)")
-    return accounts
-
-
-def _provisioner(p: _Profile, data: dict[str, Any]) -> Provisioner:
-    if "provision" not in data:
-        return NoProvisioner()
-    pr = p.table(data, "provision", _PROVISION_KEYS)
-    kind = p.string(pr, "kind", "[provision]")
-    timeout = p.number(pr, "timeout", "[provision]", 60.0)
-    try:
-        if kind in ("maildir", "mbox"):
-            template = p.string(pr, "path", "[provision]")
-            if not Path(template).is_absolute():
-                # Relative to the profile, so that a profile and its mail
-                # folder can move together.
-                template = str(p.path.parent.resolve() / template)
-            return make_provisioner(f"{kind}:{template}", timeout=timeout)
-        if kind == "exec":
-            return make_provisioner(
-                "exec",
-                seed_cmd=p.string(pr, "seed", "[provision]"),
-                clear_cmd=p.string(pr, "clear", "[provision]"),
-                timeout=timeout,
-            )
-        return make_provisioner(kind, timeout=timeout)
-    except ValueError as e:
-        raise p.error(f"[provision]: {e}") from e
+    """Every password of the target and its provisioner, to redact from transcripts and reports."""
+    return [a.password for a in target.accounts if a.password] + target.provisioner.secrets()
 
 
 # -- leasing accounts to parallel scenarios ------------------------------------------------

@@ -24,8 +24,10 @@ from typing import Any, TextIO
 
 from conformance import arguments
 from conformance.pop3 import Limits
-from conformance.provision import make_provisioner
-from conformance.target import Account, Target, load_profile, parse_account
+from conformance.profile import load_profile
+from conformance.provision import DeliveryOptions, make_provisioner
+from conformance.provision.options import DEFAULT_WAIT, TLS_MODES
+from conformance.target import Account, Target, parse_account
 
 
 class UsageError(Exception):
@@ -64,6 +66,15 @@ class Option:
         return out
 
 
+def _choice(choices: Sequence[str]) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r}: one of {', '.join(choices)}")
+        return text
+
+    return check
+
+
 TARGET_OPTIONS: tuple[Option, ...] = (
     Option("--host", "server host (default: the embedded reference server)", arguments.host),
     Option("--port", "server port (default 110)", arguments.port),
@@ -95,11 +106,35 @@ TARGET_OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--provision",
-        "maildir:DIR/{user}, mbox:PATH/{user}, exec, or none (default)",
+        "lmtp:HOST:PORT, lmtp:/SOCKET, smtp:HOST:PORT, imap:HOST:PORT, existing, "
+        "existing:DELIVERER, maildir:DIR/{user}, mbox:PATH/{user}, exec, or none (default)",
         metavar="SPEC",
     ),
     Option("--seed-cmd", "exec provisioner: command template with {user} and {file}"),
     Option("--clear-cmd", "exec provisioner: command template with {user}"),
+    Option(
+        "--deliver-tls",
+        "lmtp, smtp, imap: STARTTLS, or implicit TLS (smtp, imap); default none",
+        _choice(TLS_MODES),
+        metavar="|".join(TLS_MODES),
+    ),
+    Option(
+        "--deliver-auth",
+        "smtp (or lmtp): SMTP AUTH credentials, split at the first colon",
+        metavar="USER:PASS",
+    ),
+    Option(
+        "--recipient",
+        "lmtp, smtp: an account's envelope recipient, e.g. '{user}@example.org' (default {user})",
+        metavar="TEMPLATE",
+    ),
+    Option("--deliver-from", "lmtp, smtp: the envelope sender", metavar="ADDRESS"),
+    Option(
+        "--deliver-wait",
+        f"seconds a delivered message may take to show in POP3 (default {DEFAULT_WAIT:g})",
+        arguments.seconds,
+        metavar="S",
+    ),
     Option("--profile", "a TOML target profile (docs/profiles.md); flags override it", Path),
     Option("--timeout", "seconds to wait for each response (default 10)", arguments.seconds),
     Option(
@@ -224,6 +259,41 @@ def _read_account_file(path: Path) -> list[tuple[str, bool]]:
 # -- the target ----------------------------------------------------------------------
 
 
+def delivery_options(args: argparse.Namespace) -> DeliveryOptions:
+    """The deliverer's settings from the flags (their defaults where not given)."""
+    auth_user = auth_password = None
+    spec = getattr(args, "deliver_auth", None)
+    if spec:
+        try:
+            account = parse_account(spec)
+        except ValueError as exc:
+            raise UsageError(f"--deliver-auth: {exc}") from exc
+        auth_user, auth_password = account.user, account.password
+    sender = getattr(args, "deliver_from", None)
+    return DeliveryOptions(
+        tls=getattr(args, "deliver_tls", None) or "none",
+        tls_ca=getattr(args, "tls_ca", None),
+        tls_insecure=bool(getattr(args, "tls_insecure", False)),
+        recipient=getattr(args, "recipient", None) or "{user}",
+        sender=sender or DeliveryOptions.sender,
+        auth_user=auth_user,
+        auth_password=auth_password,
+        wait=getattr(args, "deliver_wait", None) or DEFAULT_WAIT,
+    )
+
+
+def _provisioner(args: argparse.Namespace, spec: str) -> Any:
+    try:
+        return make_provisioner(
+            spec,
+            seed_cmd=args.seed_cmd,
+            clear_cmd=args.clear_cmd,
+            delivery=delivery_options(args),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def _limits(args: argparse.Namespace, base: Limits) -> Limits:
     line = getattr(args, "max_line", None)
     response = getattr(args, "max_response", None)
@@ -246,12 +316,7 @@ def _overrides(args: argparse.Namespace, target: Target, say: Callable[[str], No
             changes[dest] = True
     provision = getattr(args, "provision", None)
     if provision is not None:
-        try:
-            changes["provisioner"] = make_provisioner(
-                provision, seed_cmd=args.seed_cmd, clear_cmd=args.clear_cmd
-            )
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
+        changes["provisioner"] = _provisioner(args, provision)
     accounts = accounts_from_flags(args)
     if accounts:
         changes["accounts"] = accounts
@@ -261,6 +326,16 @@ def _overrides(args: argparse.Namespace, target: Target, say: Callable[[str], No
             shown = provision
         say(f"--{dest.replace('_', '-')} overrides the profile: {shown}")
     return replace(target, **changes)
+
+
+def check_profile(args: argparse.Namespace) -> None:
+    """Read and validate ``--profile`` without starting anything (UsageError if bad)."""
+    if getattr(args, "profile", None) is None:
+        return
+    try:
+        load_profile(args.profile)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
 
 
 @contextlib.contextmanager
@@ -287,12 +362,7 @@ def target_from(
         yield target
         return
     if args.host is not None:
-        try:
-            provisioner = make_provisioner(
-                args.provision or "none", seed_cmd=args.seed_cmd, clear_cmd=args.clear_cmd
-            )
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
+        provisioner = _provisioner(args, args.provision or "none")
         accounts = accounts_from_flags(args)
         if not accounts:
             raise UsageError("--host needs at least one --account USER:PASS (or --account-file)")

@@ -8,6 +8,7 @@ or an exception message.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -98,7 +99,8 @@ class Transcript:
             for raw in kept:
                 text = raw[:LINE_KEPT].decode("latin-1")
                 if len(raw) > LINE_KEPT:
-                    text += f"... ({len(raw)} octets)"
+                    digest = hashlib.sha256(raw).hexdigest()[:16]
+                    text += f"... ({len(raw)} octets, sha256 {digest})"
                 self._entry(t, session, "S", text)
             left = len(raw_lines) - len(kept) + more
             if left > 0:

@@ -125,22 +125,31 @@ def grade_check(
     the model knows which rule each answer is bound by.
     """
     found: list[Discrepancy] = []
-    expected: list[str] = []
-    for alt, words in zip(alternatives, expanded_words, strict=True):
-        if not condition_holds(alt.condition, capabilities, labels):
-            continue
+    applicable = [
+        (alt, words)
+        for alt, words in zip(alternatives, expanded_words, strict=True)
+        if condition_holds(alt.condition, capabilities, labels)
+    ]
+    # What a reader should take as "the right answer": the passing behaviours;
+    # the tolerated ones (info, non-strict) are named as such, never beside them.
+    right = [describe_alternative(a, w, model_expected) for a, w in applicable if a.grade == "pass"]
+    expected = [
+        describe_alternative(a, w, model_expected)
+        for a, w in applicable
+        if a.grade in ("pass", "info", "non-strict")
+    ]
+    for alt, words in applicable:
         ok, discrepancies = matches(alt, response, words, model_discrepancies)
         found = found or discrepancies
-        if alt.grade in ("pass", "info", "non-strict"):
-            expected.append(describe_alternative(alt, words, model_expected))
         if ok:
             outcome = GRADES[alt.grade]
-            note = alt.note or f"matched: {describe_alternative(alt, words, model_expected)}"
+            shown = describe_alternative(alt, words, model_expected)
+            note = alt.note or f"matched: {shown}"
             checked = model_requirement if alt.form == "model" and model_requirement else req_id
-            return (
-                _check(checked, outcome, " or ".join(expected), response, where, note),
-                alt,
-            )
+            wanted = " or ".join(right) or "(no answer passes)"
+            if alt.grade != "pass":
+                wanted += f"; {shown} is graded {alt.grade}"
+            return _check(checked, outcome, wanted, response, where, note), alt
     # Nothing matched: the most precise requirement is the model's, if it found one.
     if found:
         first = found[0]

@@ -19,7 +19,7 @@ from conformance.cli import EXIT_FAIL, EXIT_OK, load_scenarios
 from conformance.messages import Message, corpus
 from conformance.model import Maildrop
 from conformance.probe import probe
-from conformance.provision import make_provisioner
+from conformance.provision import MaildirProvisioner, Reading, make_provisioner
 from conformance.server.embedded import EmbeddedServer
 from conformance.target import Account, Target
 from conformance.transcript import Transcript
@@ -27,22 +27,13 @@ from conformance.transcript import Transcript
 ADDED = b"X-Added-By-Server: yes\r\n"
 
 
-class Rewriting:
+class Rewriting(MaildirProvisioner):
     """A maildir provisioner whose 'server' adds a header to every stored message."""
 
-    def __init__(self, template: str) -> None:
-        self.inner = make_provisioner(f"maildir:{template}")
-        self.template = template
-        self.kind = "maildir"
-        self.available = True
-
     def seed(self, user: str, messages: Sequence[Message]) -> None:
-        self.inner.seed(user, messages)
+        super().seed(user, messages)
         for file in (Path(self.template.format(user=user)) / "new").iterdir():
             file.write_bytes(ADDED + file.read_bytes())
-
-    def clear(self, user: str) -> None:
-        self.inner.clear(user)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +46,8 @@ def _target(server: EmbeddedServer, *, calibrate_on: bool) -> Target:
     return Target(
         host=server.host,
         port=server.port,
-        accounts=[Account(a.user, a.password, True) for a in server.accounts],
-        provisioner=Rewriting(server.maildir_template),  # type: ignore[arg-type]
+        accounts=[Account(a.user, a.password, True, a.apop) for a in server.accounts],
+        provisioner=Rewriting(server.maildir_template),
         calibrate=calibrate_on,
     )
 
@@ -131,7 +122,7 @@ def test_a_message_built_anew_for_each_session_does_not_stop_the_scenario(
     monkeypatch.setattr(
         calibration,
         "_read_all",
-        lambda *args: [f"boundary {next(counter)}\r\n".encode()],
+        lambda *args: Reading([f"boundary {next(counter)}\r\n".encode()], None),
     )
     target = _target(server, calibrate_on=True)
     maildrop = Maildrop(corpus("small")[:1])

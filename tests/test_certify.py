@@ -22,7 +22,6 @@ from conformance.report.certification import (
     NOT_CONFORMANT,
     certify,
     render_certification_html,
-    scrub_secrets,
     suite_digest,
 )
 from conformance.results import (
@@ -32,6 +31,7 @@ from conformance.results import (
     ScenarioResult,
     TranscriptEntry,
 )
+from conformance.secrets import Secrets, scrub_run
 from conformance.server.embedded import EmbeddedServer
 from conformance.waivers import WaiverError, apply_waivers, parse_waivers
 
@@ -325,7 +325,7 @@ def test_scrub_secrets_reaches_every_string() -> None:
     scenario = _scenario("a", ["RFC1939-7.PASS-1"], [check])
     scenario.transcript = [TranscriptEntry(1.0, "A", "C", "PASS hunter2")]
     run = _run(scenario)
-    scrubbed = json.dumps(scrub_secrets(run, ["hunter2"]).to_dict())
+    scrubbed = json.dumps(scrub_run(run, Secrets(["hunter2"])).to_dict())
     assert "hunter2" not in scrubbed
     assert "PASS ********" in scrubbed
     assert "hunter2" in json.dumps(run.to_dict())  # the input is not modified

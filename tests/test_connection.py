@@ -148,3 +148,13 @@ def test_a_timeout_answers_the_command_and_kills_the_connection() -> None:
         conn.next_event()
     with pytest.raises(LocalProtocolError):
         conn.send_command("QUIT")
+
+
+def test_a_body_cut_by_the_deadline_lacks_its_terminator() -> None:
+    conn = greeted()
+    conn.send_command("CAPA")
+    conn.receive_data(b"+OK\r\nTOP\r\nUSER\r\n")
+    assert isinstance(conn.next_event(), NeedData)
+    answer = conn.time_out(b"+OK", 1.0)
+    assert [f.code for f in answer.response.findings] == ["missing-terminator"]
+    assert answer.response.findings[0].requirement == "RFC1939-3-8"

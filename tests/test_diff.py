@@ -90,13 +90,34 @@ def test_every_change_lands_in_exactly_one_category() -> None:
 
 
 def test_regression_is_pass_or_waived_becoming_fail_error_or_nondeterministic() -> None:
-    diff = diff_runs(_run(BASE), _run(NEW))
+    diff = diff_runs(_run(BASE), _run(NEW), allow_removed=True)
     assert regressions(diff) == [
         ("p-fail", Outcome.PASS, Outcome.FAIL),
         ("p-nondet", Outcome.PASS, Outcome.NONDETERMINISTIC),
         ("w-error", Outcome.WAIVED, Outcome.ERROR),
     ]
     assert is_regression(diff)
+
+
+def test_a_scenario_the_new_run_left_out_regresses_unless_allowed() -> None:
+    """A CI job whose selection shrank must not pass green."""
+    base = _run({"a": Outcome.PASS, "b": Outcome.PASS, "c": Outcome.FAIL})
+    narrowed = _run({"a": Outcome.PASS})
+    strict = diff_runs(base, narrowed)
+    assert regressions(strict) == [("b", Outcome.PASS, None), ("c", Outcome.FAIL, None)]
+    assert "2 of the baseline's scenarios did not run" in render_diff(strict, "text")
+    assert not is_regression(diff_runs(base, narrowed, allow_removed=True))
+
+
+def test_a_different_suite_or_tool_version_is_said_first() -> None:
+    base, new = _run({"a": Outcome.PASS}), _run({"a": Outcome.PASS})
+    assert render_diff(diff_runs(base, new), "text").startswith("diff: no outcome changed")
+    base.suite_sha256, new.suite_sha256 = "a" * 64, "b" * 64
+    new.tool_version = "9.9"
+    lines = render_diff(diff_runs(base, new), "text").splitlines()
+    assert lines[0].startswith("note: tool version differs:")
+    assert lines[1] == f"note: suite sha256 differs: {'a' * 16} -> {'b' * 16}"
+    assert "suite sha256 differs" in render_diff(diff_runs(base, new), "markdown")
 
 
 @pytest.mark.parametrize("before", list(Outcome))
@@ -149,13 +170,14 @@ def test_render_text() -> None:
     lines = text.splitlines()
     assert lines[0] == (
         "diff: 5 newly failing, 2 newly passing, 3 changed, 1 added, 1 removed; "
-        "REGRESSION (3 scenarios)"
+        "REGRESSION (4 scenarios): 1 of the baseline's scenarios did not run "
+        "(--allow-removed if that was meant)"
     )
     assert "newly failing (5):" in lines
     assert "  p-fail  pass -> fail  REGRESSION" in lines
     assert "  u-fail  unsupported -> fail" in lines  # shown, but not marked
     assert "  new-fail  - -> fail" in lines
-    assert "  gone  fail -> -" in lines
+    assert "  gone  fail -> -  REGRESSION" in lines  # left out of the new run
     assert "same" not in text
 
 
@@ -195,7 +217,7 @@ def test_cli_diff_exits_1_on_a_regression(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["diff", *_files(tmp_path, BASE, NEW)]) == 1
-    assert "REGRESSION (3 scenarios)" in capsys.readouterr().out
+    assert "REGRESSION (4 scenarios)" in capsys.readouterr().out
 
 
 def test_cli_diff_exits_0_without_a_regression(
@@ -285,3 +307,15 @@ def test_run_with_unreadable_baseline_is_a_usage_error_before_running(tmp_path: 
     code, report = _run_cli(tmp_path, "r", "--baseline", str(tmp_path / "missing.json"))
     assert code == 2
     assert not report.exists()
+
+
+def test_a_narrowed_run_fails_the_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    full = tmp_path / "full"
+    assert main(["run", "--select", "core.deletion.rset-*", "--report-dir", str(full)]) == 0
+    baseline = str(full / "results.json")
+    assert len(read_results(full / "results.json").scenarios) > 1
+    code, _ = _run_cli(tmp_path, "narrow", "--baseline", baseline)
+    assert code == 1
+    assert "did not run (--allow-removed if that was meant)" in capsys.readouterr().out
+    code, _ = _run_cli(tmp_path, "narrow-ok", "--baseline", baseline, "--allow-removed")
+    assert code == 0

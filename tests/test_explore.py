@@ -396,6 +396,11 @@ def test_cli_explore_refuses_what_it_cannot_explore(capsys: pytest.CaptureFixtur
     refused = main(["explore", "--host", "127.0.0.1", "--port", "9", "--account", "u:p"])
     assert refused == EXIT_USAGE
     assert "provision" in capsys.readouterr().err
+    # Mail judged as it is would be worn down by random DELE and QUIT.
+    existing = ["--provision", "existing", "--disposable", "u"]
+    refused = main(["explore", "--host", "127.0.0.1", "--port", "9", "--account", "u:p", *existing])
+    assert refused == EXIT_USAGE
+    assert "--provision existing never does" in capsys.readouterr().err
 
 
 def test_the_rate_benchmark_produces_figures() -> None:

@@ -16,6 +16,7 @@ import pytest
 from conformance.messages import Message, corpus
 from conformance.provision import (
     MBOX_SEPARATOR,
+    DeliveryOptions,
     ExecProvisioner,
     MaildirProvisioner,
     MboxProvisioner,
@@ -60,7 +61,7 @@ def test_make_provisioner_kinds(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("ftp:/x", "unknown provisioner 'ftp:/x'; accepted: maildir:DIR/{user}"),
+        ("ftp:/x", "unknown provisioner 'ftp:/x'; accepted: lmtp:HOST:PORT, lmtp:/SOCKET"),
         ("maildir", "maildir needs a path template"),
         ("maildir:/srv/mail", "must contain {user}"),
         ("mbox:/var/mail/box", "must contain {user}"),
@@ -290,3 +291,102 @@ def test_exec_temp_files_are_removed_and_readable(tmp_path: Path) -> None:
     assert all(line.endswith("0o644") for line in lines)
     assert files == sorted(files)
     assert not any(Path(f).exists() for f in files)
+
+
+# -- deliver: one message after those there -----------------------------------------------
+
+
+def test_maildir_delivers_after_the_seeded_messages(tmp_path: Path) -> None:
+    p = MaildirProvisioner(str(tmp_path / "{user}"))
+    ms = corpus("standard")
+    p.seed("alice", ms)
+    p.deliver("alice", three()[0])
+    p.deliver("alice", three()[1])
+    files = sorted((tmp_path / "alice" / "new").iterdir())
+    assert [f.read_bytes() for f in files] == [m.as_lf() for m in [*ms, *three()[:2]]]
+    mtimes = [f.stat().st_mtime for f in files]
+    assert mtimes == sorted(mtimes)
+
+
+def test_mbox_delivers_by_appending_under_the_lock(tmp_path: Path) -> None:
+    p = MboxProvisioner(str(tmp_path / "{user}"))
+    p.seed("alice", three()[:2])
+    p.deliver("alice", three()[2])
+    assert (tmp_path / "alice").read_bytes() == b"".join(mbox_entry(m) for m in three())
+    assert not (tmp_path / "alice.lock").exists()
+    p.deliver("new-user", three()[0])  # a mailbox that does not exist yet is made
+    assert (tmp_path / "new-user").read_bytes() == mbox_entry(three()[0])
+
+
+def test_exec_delivers_with_the_seed_command_and_clears_nothing(tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    cleared = tmp_path / "cleared"
+    append = script(
+        tmp_path,
+        "import sys",
+        'open(sys.argv[2], "ab").write(open(sys.argv[1], "rb").read())',
+    )
+    p = ExecProvisioner(
+        f"{append} {{file}} {shlex.quote(str(seen))} {{user}}",
+        f"touch {shlex.quote(str(cleared))}-{{user}}",
+    )
+    p.deliver("alice", three()[1])
+    assert seen.read_bytes() == three()[1].as_lf()
+    assert not (tmp_path / "cleared-alice").exists()
+
+
+def test_none_cannot_deliver() -> None:
+    none = NoProvisioner()
+    assert not none.can_deliver
+    with pytest.raises(ProvisionError, match="content is unknown"):
+        none.deliver("alice", three()[0])
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind", "deliverer"),
+    [
+        ("lmtp:127.0.0.1:2424", "lmtp", "lmtp:127.0.0.1:2424"),
+        ("lmtp:/run/dovecot/lmtp", "lmtp", "lmtp:/run/dovecot/lmtp"),
+        ("lmtp:mail.example.org", "lmtp", "lmtp:mail.example.org:24"),
+        ("smtp:[::1]:2525", "smtp", "smtp:[::1]:2525"),
+        ("imap:127.0.0.1:1143", "imap", "imap:127.0.0.1:1143"),
+        ("existing:imap:127.0.0.1:1143", "existing", "imap:127.0.0.1:1143"),
+    ],
+)
+def test_mail_system_specs(spec: str, kind: str, deliverer: str) -> None:
+    p = make_provisioner(spec)
+    assert p.kind == kind
+    assert p.describe()["deliverer"] == deliverer
+    # They go through the server's delivery and never own its store.
+    assert p.rewrites and not p.owns_store and p.can_deliver
+
+
+@pytest.mark.parametrize(
+    ("spec", "delivery", "message"),
+    [
+        ("lmtp:", {}, "lmtp needs an address"),
+        ("smtp:/run/socket", {}, "only lmtp takes a Unix socket path"),
+        ("imap:host:99999", {}, "bad port '99999'"),
+        ("lmtp:host:24", {"tls": "implicit"}, "lmtp has no implicit TLS"),
+        ("lmtp:host:24", {"recipient": "everyone@example.org"}, "must contain {user}"),
+        ("smtp:host:25", {"auth_user": "relay"}, "needs both a user and a password"),
+        ("imap:host:143", {"auth_user": "x", "auth_password": "y"}, "SMTP AUTH does not apply"),
+        ("existing:ftp:host", {}, "unknown deliverer 'ftp:host'"),
+        ("lmtp:host:24", {"tls": "sometimes"}, "bad TLS mode 'sometimes'"),
+    ],
+)
+def test_mail_system_spec_errors(spec: str, delivery: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("{", r"\{").replace("}", r"\}")):
+        make_provisioner(spec, delivery=DeliveryOptions(**delivery))  # type: ignore[arg-type]
+
+
+def test_existing_alone_never_seeds_clears_or_delivers() -> None:
+    p = make_provisioner("existing")
+    assert p.available and not p.can_deliver and not p.owns_store
+    for act in (
+        lambda: p.seed("a", three()),
+        lambda: p.clear("a"),
+        lambda: p.deliver("a", three()[0]),
+    ):
+        with pytest.raises(ProvisionError, match="existing"):
+            act()

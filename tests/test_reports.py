@@ -210,6 +210,7 @@ def test_junit_suites_per_section_in_natural_order(tmp_path: Path) -> None:
         "target.host": "127.0.0.1",
         "target.port": "1110",
         "strict": "false",
+        "limit.1": "1 scenario unsupported because the server does not offer what they need",
     }
 
 

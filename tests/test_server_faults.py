@@ -227,7 +227,7 @@ def test_a_clean_refusal_is_confirmed_before_it_is_called_the_credentials(
         return ordinary(line)
 
     with ScriptedServer(pop3(refuses)) as srv:
-        code, results = run(tmp_path, srv.port, LOGIN)
+        code, results = run(tmp_path, srv.port, LOGIN, "--no-preflight")
     scenario = only(results)
     assert code == EXIT_FAIL
     assert scenario["outcome"] == "error"
@@ -407,3 +407,43 @@ def test_a_password_need_not_be_on_the_command_line(tmp_path: Path) -> None:
     # Without a terminal, a USER with no password is a usage error, not a prompt.
     code = main(["run", "--host", "127.0.0.1", "--account", "bob", "--report-dir", str(tmp_path)])
     assert code == EXIT_USAGE
+
+
+def test_a_huge_status_line_is_quoted_not_copied(tmp_path: Path) -> None:
+    def long_noop(line: bytes) -> bytes | None:
+        if line.upper() == b"NOOP":
+            return b"-ERR " + b"x" * 400_000 + b"\r\n"
+        return ordinary(line)
+
+    with ScriptedServer(pop3(long_noop)) as srv:
+        code, results = run(tmp_path, srv.port, LOGIN)
+    assert code == EXIT_FAIL
+    scenario = only(results)
+    actual = scenario["checks"][0]["actual"]
+    assert len(actual) < 1000 and "400007 octets, sha256" in actual
+    passive = results["passive"]
+    assert isinstance(passive, list)
+    assert ("status-too-long", "fail") in [(p["code"], p["outcome"]) for p in passive]
+    # The whole report folder stays small whatever the server sent.
+    assert sum(p.stat().st_size for p in (tmp_path / "report").iterdir()) < 200_000
+
+
+def test_a_wrong_password_ends_in_seconds_before_any_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The preflight: exit 2 naming the account and quoting the answer, no fail."""
+
+    def refuses(line: bytes) -> bytes | None:
+        if line.upper().startswith(b"PASS"):
+            return b"-ERR [AUTH] invalid password\r\n"
+        return ordinary(line)
+
+    started = time.monotonic()
+    with ScriptedServer(pop3(refuses)) as srv:
+        code, results = run(tmp_path, srv.port, LOGIN)
+    assert code == EXIT_USAGE
+    assert time.monotonic() - started < 5
+    assert results == {}  # nothing was judged, so nothing was blamed
+    err = capsys.readouterr().err
+    assert "account 'alice' cannot log in" in err and "-ERR [AUTH] invalid password" in err
+    assert PASSWORD not in err

@@ -1,9 +1,8 @@
 """``pop3-conformance stress`` end to end: each run in its own process, as a user runs it.
 
 Locust patches the process it is imported in with gevent, so every run here
-is a child process: ``python -m tests.stress_shim`` is the command with the
-test-only ``deliver`` of :mod:`tests.delivering` (``Provisioner.deliver``
-comes from another branch).  The runs are a few seconds each.
+is a child process, ``python -m conformance.stress`` (what ``pop3-conformance
+stress`` runs itself as).  The runs are a few seconds each.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from conformance.server.embedded import EmbeddedServer
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
-STRESS = [sys.executable, "-m", "tests.stress_shim"]
+STRESS = [sys.executable, "-m", "conformance.stress"]
 SHORT = ["--users", "8", "--run-time", "4s", "--timeout", "5", "--lock-wait", "10"]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -26,9 +27,7 @@ from conformance.stress.options import StressOptions
 from conformance.stress.preparation import prepare
 from conformance.stress.reading import Reader
 from conformance.stress.world import World
-from conformance.target import Target
 from conformance.target_flags import embedded_target
-from tests.delivering import delivering
 
 
 @dataclass
@@ -47,23 +46,25 @@ class Recorder:
             self.ledger.apply(observation)
 
 
-def world_of(server: EmbeddedServer) -> tuple[World, Ledger, Target]:
+def world_of(server: EmbeddedServer) -> tuple[World, Ledger, Reader]:
     target = embedded_target(server, 5.0)
-    target.provisioner = delivering(target.provisioner)
     secrets = for_accounts(target.accounts)
     options = StressOptions(users=1, spawn_rate=1.0, run_time=1.0, lock_wait=5.0)
     prepared = prepare(target, options, secrets, lambda _: None)
-    prepared.facts.start_at(prepared.facts.started_wall or 0.0)
+    prepared.facts.start_at(time.time())
     ledger = Ledger(prepared.facts.run_id, prepared.readings)
     recorder = Recorder(ledger)
     deliver = getattr(target.provisioner, "deliver", None)
-    world = World(target, prepared.facts, recorder, secrets, "t", deliver=deliver)
-    return world, ledger, target
+    facts = prepared.facts
+    world = World(target, facts, recorder, secrets, "t", deliver=deliver)
+    reader = Reader(
+        target, prepared.profile, secrets, facts.top, facts.uidl, facts.lock_wait, facts.t0
+    )
+    return world, ledger, reader
 
 
-def account_all(world: World, ledger: Ledger, target: Target) -> None:
+def account_all(world: World, ledger: Ledger, reader: Reader) -> None:
     facts = world.facts
-    reader = Reader(target, world.secrets, facts.top, facts.uidl, facts.lock_wait, facts.t0)
     for account in world.accounts:
         ledger.account(account.user, reader.read(account, facts.methods[account.user][0]))
     ledger.judge_unique_ids()
@@ -91,12 +92,12 @@ def test_preparation_learns_logins_policy_and_marked_mailboxes(server: EmbeddedS
 
 
 def test_every_task_keeps_every_invariant_on_a_correct_server(server: EmbeddedServer) -> None:
-    world, ledger, target = world_of(server)
+    world, ledger, reader = world_of(server)
     rng = random.Random(1939)
     for _ in range(6):
         for name in tasks.TASKS:
             tasks.run_task(world, name, rng)
-    account_all(world, ledger, target)
+    account_all(world, ledger, reader)
     assert ledger.violations == []
     names = {name for name, _ in world.recorder.requests}  # type: ignore[attr-defined]
     assert {"CONNECT", "PASS", "APOP", "RETR", "TOP", "DELE", "RSET", "DELIVER"} <= names
@@ -117,13 +118,13 @@ def test_simultaneous_logins_find_a_lock_checked_then_set() -> None:
 
 def test_a_delivery_during_a_session_shows_the_snapshot_rewrite() -> None:
     with EmbeddedServer(extra_args=("--defect", "quit-rewrites-snapshot")) as rewriting:
-        world, ledger, target = world_of(rewriting)
+        world, ledger, reader = world_of(rewriting)
         account = next(a for a in world.accounts if a.user == "bob")
         client = StressClient(world, account)
         assert client.open() and client.log_in("user") and client.learn_view()
         tasks.deliver_one(world, "bob")
         client.quit()
-        account_all(world, ledger, target)
+        account_all(world, ledger, reader)
     (lost,) = ledger.violations
     assert lost.requirement == "RFC1939-6.QUIT-1" and client.label in lost.note
 

@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from conformance.profile import load_profile
 from conformance.provision import ExecProvisioner, MaildirProvisioner, NoProvisioner
-from conformance.target import (
-    Account,
-    AccountPool,
-    Target,
-    load_profile,
-    parse_account,
-    secrets_of,
-)
+from conformance.target import Account, AccountPool, Target, parse_account, secrets_of
 
 # -- accounts -------------------------------------------------------------------------------
 
@@ -57,6 +51,7 @@ def test_target_describe_and_disposable_rule() -> None:
             {"user": "bob", "disposable": False, "apop": False},
         ],
         "provisioner": "none",
+        "provision": {"kind": "none"},
         "timeout": 10.0,
         "connect_timeout": 5.0,
         "calibrate": False,
@@ -200,6 +195,23 @@ BASE_ACCOUNT = '[[account]]\nuser = "a"\npassword = "b"\n'
         (
             '[target]\nhost = "h"\n' + BASE_ACCOUNT + '[provision]\nkind = "exec"\nseed = "x"\n',
             r"\[provision\] needs clear",
+        ),
+        (
+            '[target]\nhost = "h"\n' + BASE_ACCOUNT + '[provision]\nkind = "lmtp"\n',
+            r"\[provision\] needs address",
+        ),
+        (
+            '[target]\nhost = "h"\n'
+            + BASE_ACCOUNT
+            + '[provision]\nkind = "smtp"\naddress = "h:25"\nauth_user = "r"\n'
+            + 'auth_password = "p"\nauth_password_env = "X"\n',
+            "auth_password or auth_password_env, not both",
+        ),
+        (
+            '[target]\nhost = "h"\n'
+            + BASE_ACCOUNT
+            + '[provision]\nkind = "smtp"\naddress = "h:25"\ntls = "always"\n',
+            r"\[provision\]: bad TLS mode 'always'",
         ),
     ],
 )
@@ -371,3 +383,50 @@ def test_profile_rejects_a_bad_tls_port(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="tls_port"):
         load_profile(path)
+
+
+def test_load_mail_system_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POP3_TEST_RELAY_PW", "relay-secret")
+    head = '[target]\nhost = "h"\ntls_ca = "ca.pem"\n' + BASE_ACCOUNT
+    t = load_profile(
+        write(
+            tmp_path,
+            head
+            + '[provision]\nkind = "smtp"\naddress = "mx.example.org:587"\ntls = "starttls"\n'
+            + 'recipient = "{user}@example.org"\nauth_user = "relay"\n'
+            + 'auth_password_env = "POP3_TEST_RELAY_PW"\nwait = 45\n',
+        )
+    )
+    assert t.calibrate  # mail through an MTA is judged as the server returns it
+    assert t.provisioner.kind == "smtp" and t.provisioner.wait == 45.0
+    assert t.provisioner.describe() == {
+        "kind": "smtp",
+        "deliverer": "smtp:mx.example.org:587",
+        "tls": "starttls",
+        "recipient": "{user}@example.org",
+        "auth_user": "relay",
+        "wait": 45.0,
+    }
+    assert "relay-secret" in secrets_of(t)
+    assert "relay-secret" not in json.dumps(t.describe())
+    # Clearing goes through the mail system: only declared accounts are disposable.
+    assert not t.is_disposable(t.accounts[0])
+    t = load_profile(
+        write(tmp_path, head + '[provision]\nkind = "existing"\ndeliver = "lmtp:/run/lmtp"\n')
+    )
+    assert t.provisioner.describe()["deliverer"] == "lmtp:/run/lmtp"
+    t = load_profile(write(tmp_path, head + '[provision]\nkind = "existing"\n'))
+    assert t.provisioner.kind == "existing" and not t.provisioner.can_deliver
+
+
+def test_the_readme_profile_examples_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Aiming it at a server", 1)[1].split("\n## ", 1)[0]
+    blocks = section.split("```toml\n")[1:]
+    monkeypatch.setenv("ALICE_PW", "alicepw")
+    kinds = []
+    for block in (b.split("```", 1)[0] for b in blocks):
+        if "[target]" not in block:
+            block = '[target]\nhost = "h"\n' + BASE_ACCOUNT + block
+        kinds.append(load_profile(write(tmp_path, block)).provisioner.kind)
+    assert kinds == ["lmtp", "existing", "maildir"]

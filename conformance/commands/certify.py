@@ -24,21 +24,25 @@ from conformance.cli_common import (
     EXIT_NOTHING,
     EXIT_OK,
     EXIT_UNREACHABLE,
+    EXIT_USAGE,
     UsageError,
     add_defect_option,
+    add_preflight_option,
     add_suite_options,
     add_target_options,
     target_from,
     write_reports,
 )
+from conformance.preflight import PreflightError
 from conformance.report.certification import (
     certify,
-    scrub_secrets,
     suite_digest,
     write_certification,
 )
+from conformance.report.notes import run_notes
 from conformance.results import ScenarioResult
 from conformance.scenario.loader import load_all
+from conformance.secrets import for_accounts, scrub_run
 from conformance.target import secrets_of
 from conformance.transport import ConnectError
 from conformance.waivers import Waiver, WaiverError, apply_waivers, load_waivers
@@ -67,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scenarios run at once (accounts permitting)",
     )
     add_defect_option(parser, "certify")
+    add_preflight_option(parser)
     add_target_options(parser)
 
 
@@ -108,14 +113,25 @@ def run(args: argparse.Namespace) -> int:
             result = run_campaign(
                 scenarios,
                 target,
-                RunOptions(strict=False, jobs=args.jobs, selection=list(args.select)),
+                RunOptions(
+                    strict=False,
+                    jobs=args.jobs,
+                    selection=list(args.select),
+                    preflight=not args.no_preflight,
+                    suite_sha256=suite.sha256,
+                ),
                 progress=_progress,
             )
         except ConnectError as exc:
             print(f"target unreachable: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
-        secrets = secrets_of(target)
-    waived, uses = apply_waivers(scrub_secrets(result, secrets), waivers)
+        except PreflightError as exc:
+            print(f"pop3-conformance: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        secrets = for_accounts(target.accounts, secrets_of(target))
+    # Scrubbed at the results boundary already; a certificate goes to third
+    # parties, so the whole of it is walked once more.
+    waived, uses = apply_waivers(scrub_run(result, secrets), waivers)
     cert = certify(waived, uses, suite, str(args.waivers) if args.waivers else None)
     cert.report_files = REPORT_FILES
     write_reports(waived, report_dir)
@@ -124,7 +140,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"verdict: {cert.verdict}")
     for reason in cert.reasons:
         print(f"  {reason}")
-    print(f"strictly conformant: {'yes' if cert.strictly_conformant else 'no'}")
+    strictly = "yes" if cert.strictly_conformant else "no"
+    if cert.non_strict:
+        strictly += f" (a SHOULD is not met: {', '.join(cert.non_strict)})"
+    print(f"strictly conformant: {strictly}")
+    for line in run_notes(waived):
+        print(f"  {line}")
     for use in uses:
         if use.status != "applied":
             print(f"waiver {use.status}: {use.waiver.subject} ({use.waiver.where})")

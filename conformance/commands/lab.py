@@ -5,7 +5,10 @@ why not).  ``lab run NAME`` starts a fresh instance in a temporary folder,
 runs the suites against it with all four accounts disposable and provisioned
 through the server's own tools (the ``exec`` provisioner with the instance's
 seed and clear commands), writes the usual reports plus the server's own logs
-(``server-logs/``), and stops the instance whatever happens.
+(``server-logs/``), and stops the instance whatever happens.  ``--via lmtp``
+or ``--via imap`` provisions through the mail system instead (the instance
+opens its LMTP or IMAP listener on loopback; Dovecot has both, Cyrus LMTP):
+the harness then never touches the server's files.
 
 Exit codes of ``lab run`` are those of ``run``: 0 no fail or error, 1 a fail,
 error or nondeterministic result (non-strict too under --strict) or a
@@ -18,13 +21,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from types import FrameType
 
 from conformance import __version__, arguments
 from conformance.campaign import RunOptions, default_suite_dirs, run_campaign, select
@@ -35,6 +35,7 @@ from conformance.cli_common import (
     UsageError,
     add_suite_options,
     finish_run,
+    interruptible,
     read_run,
 )
 from conformance.lab import LAB_SERVERS, LabError, LabInstance, LabServer
@@ -83,6 +84,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RESULTS",
         help="a results.json of an earlier run: print the changes, exit 1 on a regression",
     )
+    run.add_argument(
+        "--via",
+        choices=("exec", "lmtp", "imap"),
+        default="exec",
+        help="how mail gets in: the server's own tools (default), or through its LMTP or "
+        "IMAP listener, with no file-system access",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="transcripts of every scenario")
 
 
@@ -102,15 +110,45 @@ def render_listing(servers: Iterable[LabServer]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def lab_target(instance: LabInstance, timeout: float) -> Target:
-    """The harness's view of a running instance: every account disposable, exec-provisioned."""
+# The listeners each way in needs the instance to open.
+VIA_LISTENERS: dict[str, tuple[str, ...]] = {
+    "exec": (),
+    "lmtp": ("lmtp",),
+    "imap": ("imap",),
+    "existing": (),
+    "existing+lmtp": ("lmtp",),
+}
+
+
+def lab_target(instance: LabInstance, timeout: float, via: str = "exec") -> Target:
+    """The harness's view of a running instance.
+
+    ``exec``: every account disposable, provisioned with the instance's own
+    seed and clear commands.  ``lmtp`` and ``imap``: the same accounts, all
+    declared disposable, provisioned through the listener.  ``existing``: the
+    mail as it is, read-only (no account disposable); ``existing+lmtp``: with
+    the accounts disposable and LMTP to put back what scenarios remove.
+    """
+    listeners = instance.listeners
+    if via == "exec":
+        provisioner = make_provisioner(
+            "exec", seed_cmd=instance.seed_cmd(), clear_cmd=instance.clear_cmd()
+        )
+    elif via in ("lmtp", "imap"):
+        provisioner = make_provisioner(f"{via}:{instance.host}:{listeners[via]}")
+    elif via == "existing":
+        provisioner = make_provisioner("existing")
+    elif via == "existing+lmtp":
+        provisioner = make_provisioner(f"existing:lmtp:{instance.host}:{listeners['lmtp']}")
+    else:
+        raise ValueError(f"unknown way in {via!r}; known: {', '.join(VIA_LISTENERS)}")
     return Target(
         host=instance.host,
         port=instance.port,
-        accounts=[Account(user, password, True) for user, password in instance.accounts],
-        provisioner=make_provisioner(
-            "exec", seed_cmd=instance.seed_cmd(), clear_cmd=instance.clear_cmd()
-        ),
+        accounts=[
+            Account(user, password, via != "existing") for user, password in instance.accounts
+        ],
+        provisioner=provisioner,
         timeout=timeout,
         # Real storage rewrites mail (mbox quoting, added headers): content is
         # judged against what the server itself returned.
@@ -127,18 +165,23 @@ def judge(
     progress: Callable[[ScenarioResult], None] | None = None,
     logs_to: Path | None = None,
     on_start: Callable[[LabInstance], None] | None = None,
+    via: str = "exec",
+    listeners: Sequence[str] = (),
 ) -> RunResult:
     """Start a fresh instance of ``server``, run ``scenarios`` against it, stop it.
 
-    ``options`` default to four scenarios at once.  The server's own logs are
+    ``options`` default to four scenarios at once.  ``via`` says how mail gets
+    in (:func:`lab_target`); the instance opens the listeners it needs, and
+    ``listeners`` more (``on_start`` may use them).  The server's own logs are
     copied to ``logs_to`` (also when the run fails).  Raises LabError when the
     server cannot start, ConnectError when it cannot be reached.  ``lab run``,
-    the baselines and their test all run a lab server through this.
+    the baselines and their tests all run a lab server through this.
     """
-    with _started(server) as instance:
+    wanted = tuple(dict.fromkeys((*VIA_LISTENERS[via], *listeners)))
+    with _started(server, wanted) as instance:
         if on_start is not None:
             on_start(instance)
-        target = lab_target(instance, timeout)
+        target = lab_target(instance, timeout, via)
         try:
             return run_campaign(scenarios, target, options or RunOptions(jobs=4), progress=progress)
         finally:
@@ -158,7 +201,7 @@ def run_lab(args: argparse.Namespace) -> int:
         return EXIT_NOTHING
     # Read the baseline first: a bad path must not cost a whole run.
     baseline = read_run(args.baseline) if args.baseline is not None else None
-    ok, reason = server.available()
+    ok, reason = server.available(VIA_LISTENERS[args.via])
     if not ok:
         print(f"lab server {server.name} cannot start here: {reason}", file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -173,7 +216,7 @@ def run_lab(args: argparse.Namespace) -> int:
         )
 
     try:
-        with _terminate_as_interrupt():
+        with interruptible():
             result = judge(
                 server,
                 scenarios,
@@ -184,6 +227,7 @@ def run_lab(args: argparse.Namespace) -> int:
                 # with the reports, where a failed login is first looked into.
                 logs_to=report_dir / "server-logs",
                 on_start=announce,
+                via=args.via,
             )
     except ConnectError as exc:
         print(f"target unreachable: {exc}", file=sys.stderr)
@@ -200,31 +244,14 @@ def run_lab(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _started(server: LabServer) -> Iterator[LabInstance]:
+def _started(server: LabServer, listeners: Sequence[str] = ()) -> Iterator[LabInstance]:
     """A fresh instance in a temporary folder, stopped (and the folder removed) on the way out."""
     with tempfile.TemporaryDirectory(prefix=f"pop3lab-{server.name}-") as tmp:
-        instance = server.start(Path(tmp) / server.name, timeout=START_TIMEOUT)
+        instance = server.start(Path(tmp) / server.name, timeout=START_TIMEOUT, listeners=listeners)
         try:
             yield instance
         finally:
             instance.stop()
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so that a killed run still stops its server."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _scenarios(dirs: list[Path], patterns: list[str], slow: bool) -> list[Scenario]:

@@ -31,6 +31,7 @@ from conformance.catalog import section_of
 from conformance.explore.emit import DEFAULT_DIR, Emitted, scenario_text, write_scenario
 from conformance.explore.machine import Context, Exhausted, ExploreMachine, Failure, ModelMismatch
 from conformance.explore.replay import nondeterministic, replay, reproduced
+from conformance.mailbox_access import Pop3Access
 from conformance.outcomes import Outcome
 from conformance.probe import ServerProfile, probe
 from conformance.results import RunResult, ScenarioResult
@@ -115,6 +116,11 @@ def explorable_account(target: Target) -> Account:
             "exploring needs known mailbox content: give a provisioner (--provision) "
             f"({target.provisioner.reason})"
         )
+    if target.provisioner.kind == "existing":
+        # Random sequences of DELE and QUIT would wear a real mailbox down.
+        raise ExploreError(
+            "exploring seeds a corpus before each example: --provision existing never does"
+        )
     for account in target.accounts:
         if target.is_disposable(account):
             return account
@@ -134,6 +140,7 @@ def explore(
     started_wall = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.monotonic()
     profile = probe(target.host, target.port, target.timeout, target.connect_timeout)
+    target.provisioner.prepare(Pop3Access(target, profile))
     passive = PassiveCollector(for_accounts(target.accounts, secrets_of(target)))
     context = Context(
         target,

@@ -10,10 +10,7 @@ Installing the servers is .ci/install-servers.sh's job, not this package's.
 
 from __future__ import annotations
 
-from conformance.lab.ports import free_port
-from conformance.lab.procs import LabProcess
-from conformance.lab.servers import (
-    ACCOUNTS,
+from conformance.lab.catalogue import (
     COURIER,
     CYRUS,
     DOVECOT,
@@ -21,10 +18,10 @@ from conformance.lab.servers import (
     MAILUTILS,
     POPA3D,
     SOLIDPOP3D,
-    LabError,
-    LabInstance,
-    LabServer,
 )
+from conformance.lab.ports import free_port
+from conformance.lab.procs import LabProcess
+from conformance.lab.servers import ACCOUNTS, LabError, LabInstance, LabServer
 
 __all__ = [
     "ACCOUNTS",

@@ -5,6 +5,12 @@ with one interface for all (see the script's header)::
 
     NAME.sh start DIR PORT | seed DIR USER FILE... | clear DIR USER | stop DIR
 
+A start may also open the server's other ways in on loopback, for the
+provisioners that go through the mail system: ``POP3LAB_LMTP_PORT`` (Dovecot,
+Cyrus) and ``POP3LAB_IMAP_PORT`` (Dovecot) in the script's environment;
+:meth:`LabServer.start` chooses their ports (``listeners=("lmtp", "imap")``)
+and the instance records them (:attr:`LabInstance.listeners`).
+
 The scripts need root: they chown mail to an unprivileged system user and
 start daemons that drop privileges.  This module only wraps them: it chooses a
 port, records what the instance is (address, accounts, where mail lives, the
@@ -12,9 +18,8 @@ master's pid) and hands out the seed/clear command lines for the harness's
 ``exec`` provisioner, which works for every lab server (a ``maildir:``
 provisioner only for Dovecot).
 
-Six servers: Dovecot and GNU Mailutils (apt-installed), Cyrus, Courier,
-popa3d and solid-pop3d (unpacked under ``LAB_ROOT``, since their packages
-conflict with the first two).  Every script records its master's pid in
+The six servers themselves are in :mod:`conformance.lab.catalogue`.  Every
+script records its master's pid in
 ``DIR/run/master.pid``; the master leads a session of its own, and that
 session id finds all of the instance's processes (``procs.py``).  The four
 unpacked ones share ``scripts/common.sh``.
@@ -33,6 +38,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,13 +86,15 @@ class LabServer:
     # The server has compiled-in paths (/var/mail, /etc/courier, ...), so each
     # instance runs in a private mount namespace (unshare -m).
     mount_namespace: bool = False
+    # Other ways in the script can open (lmtp, imap) and the executables each needs.
+    listeners: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def script_path(self) -> Path:
         return SCRIPTS_DIR / self.script
 
-    def available(self) -> tuple[bool, str]:
-        """(True, "") when start() can work here, else (False, why not)."""
+    def available(self, listeners: Sequence[str] = ()) -> tuple[bool, str]:
+        """(True, "") when start() can work here (with ``listeners``), else (False, why not)."""
         if not sys.platform.startswith("linux"):
             return False, f"the {self.name} lab needs Linux (found {sys.platform})"
         if os.geteuid() != 0:
@@ -98,7 +106,11 @@ class LabServer:
                 return False, (
                     f"{tool} is not installed; install it with: .ci/install-servers.sh {self.name}"
                 )
-        for exe in self.executables:
+        unknown = [name for name in listeners if name not in self.listeners]
+        if unknown:
+            return False, f"{self.name} offers no {unknown[0]} listener in the lab"
+        needed = [exe for name in listeners for exe in self.listeners[name]]
+        for exe in (*self.executables, *needed):
             if not os.access(exe, os.X_OK):
                 return False, (
                     f"{self.name} is not installed ({exe} missing); "
@@ -113,14 +125,21 @@ class LabServer:
             return False, f"{self.name} needs mount namespaces (unshare -m), refused here"
         return True, ""
 
-    def start(self, root: Path, port: int | None = None, timeout: float = 30.0) -> LabInstance:
+    def start(
+        self,
+        root: Path,
+        port: int | None = None,
+        timeout: float = 30.0,
+        listeners: Sequence[str] = (),
+    ) -> LabInstance:
         """Start a fresh instance under `root` on 127.0.0.1:`port`.
 
         Returns once the port accepts connections.  With no port, a free one
         below 32768 is chosen, and chosen again if another process takes it
-        first.  Raises LabError when the server is unavailable or fails.
+        first; so are the ports of ``listeners`` (lmtp, imap).  Raises
+        LabError when the server is unavailable or fails.
         """
-        ok, reason = self.available()
+        ok, reason = self.available(listeners)
         if not ok:
             raise LabError(reason)
         root = Path(root).resolve()
@@ -133,10 +152,11 @@ class LabServer:
         tries = 1 if port is not None else _PORT_TRIES
         for attempt in range(1, tries + 1):
             chosen = port if port is not None else free_port()
+            extra = {name: free_port() for name in listeners}
             began = time.monotonic()
-            result = self._run_start(root, chosen, timeout)
+            result = self._run_start(root, chosen, timeout, extra)
             if result.returncode == 0:
-                return self._instance(root, chosen, time.monotonic() - began)
+                return self._instance(root, chosen, time.monotonic() - began, extra)
             taken = any(text in result.stderr for text in _PORT_TAKEN)
             if not (taken and attempt < tries):
                 raise LabError(
@@ -145,8 +165,12 @@ class LabServer:
                 )
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _run_start(self, root: Path, port: int, timeout: float) -> subprocess.CompletedProcess[str]:
+    def _run_start(
+        self, root: Path, port: int, timeout: float, listeners: dict[str, int]
+    ) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, POP3LAB_START_TIMEOUT=str(max(1, math.ceil(timeout))))
+        for name, listener_port in listeners.items():
+            env[f"POP3LAB_{name.upper()}_PORT"] = str(listener_port)
         argv = ["bash", str(self.script_path), "start", str(root), str(port)]
         try:
             # The script itself waits at most `timeout` for the port; the
@@ -165,7 +189,9 @@ class LabServer:
             _run_script(self.script_path, ["stop", str(root)], _STOP_TIMEOUT, check=False)
             raise LabError(f"{self.name} start timed out after {exc.timeout:.0f} s") from exc
 
-    def _instance(self, root: Path, port: int, seconds: float) -> LabInstance:
+    def _instance(
+        self, root: Path, port: int, seconds: float, listeners: dict[str, int]
+    ) -> LabInstance:
         pid_file = root / "run" / "master.pid"
         try:
             master = int(pid_file.read_text(encoding="ascii").split()[0])
@@ -185,6 +211,7 @@ class LabServer:
             script=self.script_path,
             master=LabProcess(master, stat.start_ticks, stat.name),
             start_seconds=seconds,
+            listeners=listeners,
         )
 
 
@@ -204,6 +231,8 @@ class LabInstance:
     script: Path
     master: LabProcess  # as recorded at start
     start_seconds: float  # how long start() took
+    # Other ways in, by name ("lmtp", "imap"): their ports on 127.0.0.1.
+    listeners: dict[str, int] = field(default_factory=dict)
     _stopped: bool = field(default=False, init=False, repr=False)
 
     @property
@@ -309,79 +338,3 @@ def _run_script(script: Path, args: list[str], timeout: float, *, check: bool = 
             f"{script.name} {shlex.join(args)} failed (exit {result.returncode}):\n"
             f"{result.stderr.strip()}"
         )
-
-
-DOVECOT = LabServer(
-    name="dovecot",
-    script="dovecot.sh",
-    executables=(
-        "/usr/sbin/dovecot",
-        "/usr/bin/doveadm",
-        "/usr/lib/dovecot/pop3",  # dovecot-pop3d; dovecot-core alone has no POP3
-        "/usr/lib/dovecot/pop3-login",
-    ),
-    # "mail" owns the mail files; dovecot/dovenull run auth and login processes.
-    system_users=("mail", "dovecot", "dovenull"),
-    maildir="mail/{user}/Maildir",
-)
-
-MAILUTILS = LabServer(
-    name="mailutils",
-    script="mailutils.sh",
-    executables=("/usr/sbin/pop3d",),  # mailutils-pop3d
-    system_users=(),
-    tools=("openssl",),  # SHA-512 crypt hashes for the virtdomain passwd file
-)
-
-_CYRUS_BIN = LAB_ROOT / "cyrus/usr/lib/cyrus/bin"
-CYRUS = LabServer(
-    name="cyrus",
-    script="cyrus.sh",
-    executables=tuple(
-        str(_CYRUS_BIN / exe) for exe in ("master", "pop3d", "lmtpd", "deliver", "ipurge")
-    ),
-    system_users=(),  # the script creates "cyrus" (group mail) if missing
-    tools=("saslpasswd2", "nsenter", "unshare"),
-    mount_namespace=True,
-)
-
-_COURIER = LAB_ROOT / "courier"
-COURIER = LabServer(
-    name="courier",
-    script="courier.sh",
-    executables=(
-        str(_COURIER / "usr/sbin/couriertcpd"),
-        str(_COURIER / "usr/lib/courier/courier/courierpop3login"),
-        str(_COURIER / "usr/lib/courier/courier/courierpop3d"),
-        str(_COURIER / "usr/lib/courier/courier-authlib/authdaemond"),
-        str(_COURIER / "usr/bin/deliverquota.courier"),
-    ),
-    system_users=("mail",),  # the virtual users' mail belongs to "mail"
-    tools=("openssl", "perl", "nsenter", "unshare"),
-    mount_namespace=True,
-)
-
-# popa3d and solid-pop3d are inetd-style: socat listens and is the master.
-# Both check passwords through PAM, so their scripts create the four accounts
-# as system users (and popa3d's / solid's own privilege-separation user).
-POPA3D = LabServer(
-    name="popa3d",
-    script="popa3d.sh",
-    executables=(str(LAB_ROOT / "popa3d/usr/sbin/popa3d"),),
-    system_users=(),
-    tools=("socat", "useradd", "chpasswd", "unshare"),
-    mount_namespace=True,
-)
-
-SOLIDPOP3D = LabServer(
-    name="solidpop3d",
-    script="solidpop3d.sh",
-    executables=(str(LAB_ROOT / "solidpop3d/usr/sbin/solid-pop3d"),),
-    system_users=(),
-    tools=("socat", "useradd", "chpasswd", "unshare"),
-    mount_namespace=True,
-)
-
-LAB_SERVERS: dict[str, LabServer] = {
-    server.name: server for server in (DOVECOT, MAILUTILS, CYRUS, COURIER, POPA3D, SOLIDPOP3D)
-}

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from conformance.pop3.errors import LocalProtocolError
-from conformance.pop3.events import Finding, Response
+from conformance.pop3.events import Finding, Response, finding
 from conformance.pop3.reader import DEFAULT_LIMITS, NEED_DATA, Limits, NeedData, ResponseReader
 from conformance.pop3.states import Shape, State
 from conformance.pop3.transitions import (
@@ -76,6 +76,8 @@ class ClientConnection:
     _greeted: bool = False
     # The answer being read: its command, rule and shape (None between answers).
     _head: tuple[Command, Rule | None, Shape] | None = None
+    # UTF-8 text is legal in answers (RFC 6856 UTF8 or LANG accepted).
+    utf8_text: bool = False
 
     def __post_init__(self) -> None:
         self._reader = ResponseReader(self.limits)
@@ -143,12 +145,15 @@ class ClientConnection:
             return NEED_DATA
         assert isinstance(event, Response)
         self._head = None
+        if (event.status_line and not event.status_line.isascii()) or b"\0" in event.status_line:
+            self._judge_octets(event)
         if command.keyword == GREETING:
             self._greeted = True
         else:
             self._queue.popleft()
         before = self.state
         self._advance(rule, event)
+        self._note_utf8(command, event)
         return Answer(command, event, before, self.state)
 
     def _choose_reader(self) -> tuple[Command, Rule | None, Shape]:
@@ -178,6 +183,7 @@ class ClientConnection:
         command = Command(line, keyword, tuple(args))
         before = self.state
         self._advance(rule_for(before, keyword), response)
+        self._note_utf8(command, response)
         return Answer(command, response, before, self.state)
 
     def time_out(self, partial: bytes, limit: float) -> Answer:
@@ -197,10 +203,41 @@ class ClientConnection:
             raise LocalProtocolError("no command is awaiting an answer")
         before = self.state
         response = Response(kind="timeout", partial=partial)
+        body = self._reader.body_octets
+        if body is not None:
+            # A multi-line answer that started and never ended: the terminator is
+            # missing (RFC 1939 section 3), whether the server stalled or streams on.
+            response.findings.append(
+                finding(
+                    "missing-terminator",
+                    f"no '.' line ended the multi-line answer within {limit:g} s "
+                    f"({body} octets of it read)",
+                )
+            )
         read = " (part of it was read)" if self._reader.in_progress else ""
         detail = f"no complete answer to {command.keyword} within {limit:g} s{read}"
         self.die("timeout", detail, by_server=True)
         return Answer(command, response, before, self.state)
+
+    def _note_utf8(self, command: Command, response: Response) -> None:
+        # RFC 6856: after UTF8, or LANG with a language, texts may be UTF-8.
+        if response.ok and (
+            command.keyword == "UTF8" or (command.keyword == "LANG" and command.args)
+        ):
+            self.utf8_text = True
+
+    def _judge_octets(self, response: Response) -> None:
+        """A NUL, or an 8-bit octet outside UTF-8 mode, in a status line (RFC 2449 section 3)."""
+        line = response.status_line
+        if b"\0" in line:
+            what = "a NUL octet"
+        elif not self.utf8_text and not line.isascii():
+            what = "an 8-bit octet (no UTF8 or LANG was accepted)"
+        else:
+            return
+        response.findings.append(
+            finding("octets-outside-text", f"{what} in the status line: {line[:60]!r}")
+        )
 
     def _advance(self, rule: Rule | None, response: Response) -> None:
         kind = response.kind

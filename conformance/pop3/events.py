@@ -15,6 +15,8 @@ from typing import Final
 CRLF: Final = b"\r\n"
 # How much of anything large a transcript or an Expected/Actual line shows.
 EXCERPT: Final = 80
+# A status line longer than this is shown as an excerpt (RFC 1939 allows 512).
+SHOWN_STATUS: Final = 600
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ FINDING_REQUIREMENTS: Final[dict[str, str]] = {
     "bad-status": "RFC2449-3-1",
     "not-a-status": "RFC2449-3-1",
     "bad-response-code": "RFC2449-3-5",
+    # RFC 2449 section 3: text = *CHAR, and CHAR is %x01-7F: no NUL, no 8-bit
+    # octets (until RFC 6856's UTF-8 mode or LANG makes UTF-8 text legal).
+    "octets-outside-text": "RFC2449-3-1",
     "multiline-bare-lf": "RFC1939-3-8",
     "missing-terminator": "RFC1939-3-8",
     "response-too-long": "RFC1939-3-8",
@@ -111,8 +116,17 @@ class Response:
         return "/".join(self.code) if self.code is not None else None
 
     def status_text(self) -> str:
-        """The status line without its line end, decoded latin-1 (an excerpt if huge)."""
+        """The status line without its line end, decoded latin-1."""
         return self.status_line.rstrip(b"\r\n").decode("latin-1")
+
+    def shown_status(self) -> str:
+        """The status line for Expected / Actual: an excerpt when it is long, with its
+        length and SHA-256 (a report quotes, it does not copy)."""
+        text = self.status_text()
+        if len(text) <= SHOWN_STATUS:
+            return text
+        digest = sha256_hex(self.status_line)[:16]
+        return f"{text[:SHOWN_STATUS]}... ({len(self.status_line)} octets, sha256 {digest})"
 
     def describe(self) -> str:
         """A one-line human description, for Expected / Actual."""
@@ -125,7 +139,7 @@ class Response:
                 f"an answer over the reader's bound: {self.octets} octets, "
                 f"partial {self.partial[:EXCERPT]!r}"
             )
-        line = self.status_text()
+        line = self.shown_status()
         if self.kind == "multi":
             more = (
                 f", {self.payload_octets} octets, sha256 {self.payload_sha256[:16]}"

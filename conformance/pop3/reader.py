@@ -154,6 +154,11 @@ class ResponseReader:
         return self._eof
 
     @property
+    def body_octets(self) -> int | None:
+        """Octets of a multi-line answer read so far (None when none is in progress)."""
+        return None if self._body is None else self._body.octets
+
+    @property
     def has_bytes(self) -> bool:
         """Whether received bytes wait to be parsed."""
         return bool(self._buf)

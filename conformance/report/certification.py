@@ -22,9 +22,8 @@ certifications of one server agree on the verdict and the suite hash.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,8 @@ from conformance.report.escape import visible, visible_lines
 from conformance.report.files import write_atomically
 from conformance.report.templating import ENV
 from conformance.results import RunResult
+from conformance.scenario.digest import SuiteDigest as SuiteDigest
+from conformance.scenario.digest import suite_digest as suite_digest
 from conformance.waivers import WaiverUse
 
 SCHEMA_VERSION = 1
@@ -42,39 +43,6 @@ CONFORMANT = "CONFORMANT"
 NOT_CONFORMANT = "NOT CONFORMANT"
 # What "profile" keeps of RunResult.target: the rest is the server's identity.
 _IDENTITY_KEYS = ("greeting", "capa")
-
-
-@dataclass(frozen=True)
-class SuiteDigest:
-    sha256: str
-    files: list[str]  # relative POSIX paths, sorted
-
-
-def suite_digest(files: Iterable[Path], roots: Sequence[Path]) -> SuiteDigest:
-    """SHA-256 over the sorted relative paths and contents of the scenario files.
-
-    Paths are taken relative to the suite folder that holds them (a file
-    given directly counts by its name), with ``/`` separators, so that the
-    digest is the same on every machine and checkout location.  Each entry is
-    ``path NUL length NUL content``: no two different file sets hash alike by
-    moving bytes between a name and a content.
-    """
-    resolved_roots = [r.resolve() for r in roots]
-    entries: dict[str, bytes] = {}
-    for f in files:
-        path = f.resolve()
-        rel = path.name
-        for root in resolved_roots:
-            if root.is_dir() and path.is_relative_to(root):
-                rel = path.relative_to(root).as_posix()
-                break
-        entries[rel] = path.read_bytes()
-    digest = hashlib.sha256()
-    for rel in sorted(entries):
-        content = entries[rel]
-        digest.update(rel.encode("utf-8") + b"\0" + str(len(content)).encode() + b"\0")
-        digest.update(content)
-    return SuiteDigest(digest.hexdigest(), sorted(entries))
 
 
 @dataclass
@@ -270,28 +238,3 @@ def write_certification(cert: Certification, report_dir: Path) -> None:
 
 
 # -- secrets ----------------------------------------------------------------------------
-
-
-def scrub_secrets(run: RunResult, secrets: Iterable[str]) -> RunResult:
-    """A copy of ``run`` with every occurrence of a secret replaced, in every string.
-
-    Transcripts are redacted when recorded (conformance.transcript), but only
-    of the accounts a scenario leased; a certificate is handed to third
-    parties, so it is scrubbed once more of every password of the target.
-    """
-    hidden = sorted({s for s in secrets if s}, key=len, reverse=True)
-    if not hidden:
-        return run
-
-    def scrub(value: Any) -> Any:
-        if isinstance(value, str):
-            for secret in hidden:
-                value = value.replace(secret, "********")
-            return value
-        if isinstance(value, list):
-            return [scrub(v) for v in value]
-        if isinstance(value, dict):
-            return {k: scrub(v) for k, v in value.items()}
-        return value
-
-    return RunResult.from_dict(scrub(run.to_dict()))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from conformance.outcomes import Outcome
 from conformance.report.escape import visible
+from conformance.report.notes import run_notes
 from conformance.report.text import DETAILED, group_by_section, passive_line, scenario_detail
 from conformance.results import RunResult, ScenarioResult
 
@@ -126,6 +127,12 @@ def render_console(run: RunResult, *, verbose: bool = False, color: bool = False
         out.append("")
         out.append(paint.bold("Passive findings"))
         out.extend(f"  {paint.outcome(p.outcome)}  {passive_line(p)}" for p in run.passive)
+
+    limits = run_notes(run)
+    if limits:
+        out.append("")
+        out.append(paint.bold("What limited this run"))
+        out.extend(f"  {visible(line)}" for line in limits)
 
     out.append("")
     summary = summary_line(run)

@@ -18,7 +18,10 @@ A *regression* (:func:`is_regression`) is narrower than "newly failing": a
 ``pass`` or ``waived`` result that became ``fail``, ``error`` or
 ``nondeterministic``.  A scenario that was unsupported and now fails, or a
 new scenario that fails, is shown but does not regress a baseline: the
-baseline never claimed it worked.
+baseline never claimed it worked.  A scenario of the baseline that the new
+run did not run at all regresses it too, unless removals are allowed: a CI
+job whose selection shrank must not pass green.  A different tool version
+or suite digest is said at the top.
 
 Passive findings are not compared: they are keyed by the scenario where they
 were first seen, which moves with the selection and the run order.
@@ -60,6 +63,10 @@ class RunDiff:
     changed: list[Change] = field(default_factory=list)
     added: list[Change] = field(default_factory=list)
     removed: list[Change] = field(default_factory=list)
+    # Whether scenarios missing from the new run are accepted (--allow-removed).
+    allow_removed: bool = False
+    # How the two runs differ besides their results: tool version, suite digest.
+    provenance: list[str] = field(default_factory=list)
 
     def category(self, name: str) -> list[Change]:
         changes: list[Change] = getattr(self, name)
@@ -69,11 +76,11 @@ class RunDiff:
         return not any(self.category(name) for name, _ in _CATEGORIES)
 
 
-def diff_runs(base: RunResult, new: RunResult) -> RunDiff:
+def diff_runs(base: RunResult, new: RunResult, *, allow_removed: bool = False) -> RunDiff:
     """The scenario-by-scenario differences from ``base`` to ``new``, each list sorted by id."""
     old = {s.id: s.outcome for s in base.scenarios}
     now = {s.id: s.outcome for s in new.scenarios}
-    diff = RunDiff()
+    diff = RunDiff(allow_removed=allow_removed, provenance=_provenance(base, new))
     for sid in sorted(old.keys() | now.keys()):
         before, after = old.get(sid), now.get(sid)
         if before == after:
@@ -95,9 +102,24 @@ def diff_runs(base: RunResult, new: RunResult) -> RunDiff:
     return diff
 
 
+def _provenance(base: RunResult, new: RunResult) -> list[str]:
+    out = []
+    if base.tool_version != new.tool_version:
+        out.append(f"tool version differs: {base.tool_version} -> {new.tool_version}")
+    if base.suite_sha256 != new.suite_sha256:
+        before = base.suite_sha256[:16] or "not recorded"
+        after = new.suite_sha256[:16] or "not recorded"
+        out.append(f"suite sha256 differs: {before} -> {after}")
+    return out
+
+
 def regressions(diff: RunDiff) -> list[Change]:
-    """The changes that are regressions: pass or waived became fail, error or nondeterministic."""
-    return [c for c in diff.newly_failing if c[1] in REGRESSED_FROM and c[2] in REGRESSED_TO]
+    """The changes that are regressions: pass or waived became fail, error or
+    nondeterministic; and, unless allowed, a scenario the new run left out."""
+    found = [c for c in diff.newly_failing if c[1] in REGRESSED_FROM and c[2] in REGRESSED_TO]
+    if not diff.allow_removed:
+        found += diff.removed
+    return found
 
 
 def is_regression(diff: RunDiff) -> bool:
@@ -117,11 +139,17 @@ def _headline(diff: RunDiff) -> str:
     ]
     n = len(regressions(diff))
     verdict = f"REGRESSION ({n} scenario{'s' if n != 1 else ''})" if n else "no regression"
+    if diff.removed and not diff.allow_removed:
+        verdict += (
+            f": {len(diff.removed)} of the baseline's scenarios did not run "
+            "(--allow-removed if that was meant)"
+        )
     return f"{', '.join(parts)}; {verdict}"
 
 
 def _render_text(diff: RunDiff) -> str:
-    out = [f"diff: {_headline(diff)}"]
+    out = [f"note: {line}" for line in diff.provenance]
+    out.append(f"diff: {_headline(diff)}")
     regressed = set(regressions(diff))
     for name, title in _CATEGORIES:
         changes = diff.category(name)
@@ -137,6 +165,7 @@ def _render_text(diff: RunDiff) -> str:
 
 def _render_markdown(diff: RunDiff) -> str:
     out = [f"### pop3-conformance diff: {cell(_headline(diff))}"]
+    out += [f"> {cell(line)}" for line in diff.provenance]
     regressed = set(regressions(diff))
     for name, title in _CATEGORIES:
         changes = diff.category(name)
@@ -160,7 +189,7 @@ def _as_json(diff: RunDiff) -> dict[str, Any]:
             "new": after.value if after is not None else None,
         }
 
-    doc: dict[str, Any] = {"regression": is_regression(diff)}
+    doc: dict[str, Any] = {"regression": is_regression(diff), "provenance": diff.provenance}
     doc["regressions"] = [entry(c) for c in regressions(diff)]
     for name, _ in _CATEGORIES:
         doc[name] = [entry(c) for c in diff.category(name)]

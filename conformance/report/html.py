@@ -24,6 +24,7 @@ from pathlib import Path
 from conformance.outcomes import Outcome, fails_run
 from conformance.report.escape import visible, visible_lines
 from conformance.report.files import write_atomically
+from conformance.report.notes import run_notes
 from conformance.report.summary import verdict
 from conformance.report.templating import ENV
 from conformance.report.text import group_by_section
@@ -177,6 +178,7 @@ def render_html(run: RunResult) -> str:
         total=len(run.scenarios),
         sections=sections,
         passive=[_passive_view(p, run.strict) for p in run.passive],
+        limits=[visible(line) for line in run_notes(run)],
         levels=sorted({level for v in views for level in v.levels}),
         tags=sorted({tag for v in views for tag in v.tags}),
         session_colours=SESSION_COLOURS,

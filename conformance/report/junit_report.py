@@ -38,6 +38,7 @@ from junit_xml import TestCase, TestSuite
 from conformance.outcomes import Outcome
 from conformance.report.escape import visible, xml_safe
 from conformance.report.files import write_atomically
+from conformance.report.notes import run_notes
 from conformance.report.text import (
     group_by_section,
     passive_line,
@@ -57,6 +58,7 @@ def _properties(run: RunResult) -> dict[str, str]:
         "target.host": visible(str(run.target.get("host", ""))),
         "target.port": visible(str(run.target.get("port", ""))),
         "strict": "true" if run.strict else "false",
+        **{f"limit.{i}": visible(line) for i, line in enumerate(run_notes(run), start=1)},
     }
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from conformance.outcomes import Outcome, fails_run
 from conformance.report.escape import visible
 from conformance.report.files import write_atomically
+from conformance.report.notes import run_notes
 from conformance.results import PassiveFinding, RunResult, ScenarioResult
 
 MAX_ROWS = 50
@@ -110,6 +111,9 @@ def render_summary(run: RunResult) -> str:
     out += [f"| {o.value} | {counts[o.value]} |" for o in _COUNT_ORDER if counts[o.value]]
     if run.passive:
         out.append(f"| passive findings | {len(run.passive)} |")
+    limits = run_notes(run)
+    if limits:
+        out += ["", "### What limited this run", "", *(f"- {cell(line)}" for line in limits)]
 
     rows = failure_rows(run)
     if rows:

@@ -34,4 +34,5 @@ HANDLERS: Final[dict[type, Handler]] = {
     st.StartTls: tls.starttls,
     st.Read: ex.read,
     st.Differ: ss.timestamps_differ,
+    st.Deliver: mb.deliver,
 }

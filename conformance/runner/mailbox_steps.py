@@ -1,4 +1,4 @@
-"""Seeding the leased mailboxes, learning them again, and the snapshot steps."""
+"""Seeding the leased mailboxes, learning them again, delivering into them, and snapshots."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 from conformance.calibration import CalibrationError, calibrate, recalibrate
 from conformance.drift import same_but_server_fields, seeded_names
-from conformance.messages import corpus
+from conformance.mailbox_access import Pop3Access
+from conformance.messages import corpus, message_named
 from conformance.model import Maildrop
 from conformance.pop3 import Response, parse_scan_line, parse_stat, parse_uid_line
+from conformance.provision import ProvisionError
 from conformance.runner import checks
+from conformance.runner.existing import existing_of, learn, put_back
 from conformance.scenario import steps as st
 from conformance.transport import ConnectError
 
@@ -20,49 +23,103 @@ if TYPE_CHECKING:
 
 
 def provision(run: ScenarioRun) -> None:
-    """Seed each leased account with the scenario's corpus (and learn it, with calibration)."""
-    from conformance.runner.run import Abort
+    """Seed each leased account with the scenario's corpus (and learn it, with calibration).
 
+    Against mailboxes judged as they are, the model is what each holds now.
+    """
     scenario = run.scenario
     if scenario.mailbox == "none":
+        return
+    existing = existing_of(run.target)
+    if existing is not None:
+        learn(run, existing)
         return
     messages = corpus(scenario.mailbox)
     run.mailboxes.seeded = seeded_names(m.data for m in messages)
     for index, account in enumerate(run.accounts[: scenario.accounts], start=1):
-        run.target.provisioner.seed(account.user, messages)
+        try:
+            run.target.provisioner.seed(account.user, messages)
+        except ProvisionError as exc:
+            _cannot(run, "the mailbox is seeded before the scenario", str(exc))
         maildrop = Maildrop(messages, server_fields=run.target.calibrate)
         run.mailboxes.maildrops[index] = maildrop
         if run.target.calibrate:
             try:
                 calibrate(run.target, account, maildrop, run.profile, run.transcript)
             except (CalibrationError, ConnectError) as exc:
-                run.checks.append(
-                    checks.harness_error(
-                        run.requirement,
-                        "the seeded messages can be read back before the scenario",
-                        f"calibration failed: {exc}",
-                        scenario.file,
-                    )
+                _cannot(
+                    run,
+                    "the seeded messages can be read back before the scenario",
+                    f"calibration failed: {exc}",
                 )
-                raise Abort from exc
 
 
-def relearn(run: ScenarioRun, index: int, name: str) -> None:
-    """Before a login: learn header fields the server added since a session ended.
+def _cannot(run: ScenarioRun, expected: str, actual: str) -> NoReturn:
+    """The mailbox could not be made ready: the harness's error, and the scenario ends."""
+    from conformance.runner.run import Abort
 
-    Only with calibration on, and only while no other session of this
-    scenario holds the mailbox (a read needs the lock).
+    run.checks.append(checks.harness_error(run.requirement, expected, actual, run.scenario.file))
+    raise Abort
+
+
+def after_scenario(run: ScenarioRun) -> None:
+    """Once every session has ended: put an existing mailbox back as it was learned."""
+    existing = existing_of(run.target)
+    if existing is not None:
+        put_back(run, existing)
+
+
+def deliver(run: ScenarioRun, step: st.Deliver) -> None:
+    """Deliver a corpus message into a session's mailbox; the model learns it for later logins."""
+    name = run.name(step.session, step)
+    index = run.accounts_of.get(name, 1)
+    account = run.accounts[index - 1]
+    message = message_named(step.message)
+    try:
+        run.target.provisioner.deliver(account.user, message)
+    except ProvisionError as exc:
+        run.error(step, f"delivering {message.name} to account {account.user!r}: {exc}")
+    run.mailboxes.delivered.setdefault(index, []).append(message)
+    maildrop = run.mailboxes.maildrops.get(index)
+    if maildrop is None:
+        return  # the scenario knows nothing of this mailbox's content
+    maildrop.append(message)
+    run.mailboxes.pending.add(index)
+    run.mailboxes.dirty.add(index)
+    # Every session counts as a holder here, the one named in the step too.
+    relearn(run, index, None, step)
+
+
+def relearn(run: ScenarioRun, index: int, name: str | None, step: st.Step) -> None:
+    """Before session ``name`` logs in: await mail delivered meanwhile, and learn
+    header fields the server added since a session ended.
+
+    Only while no other session of this scenario holds the mailbox (a read
+    needs the lock), and learning only with calibration on.
     """
     boxes = run.mailboxes
     maildrop = boxes.maildrops.get(index)
-    if not run.target.calibrate or index not in boxes.dirty or maildrop is None:
-        return
     holders = [n for n, s in run.slots.items() if n != name and s.logged_in and s.account == index]
-    if holders:
+    if maildrop is None or holders:
         return
-    learned = recalibrate(
-        run.target, run.accounts[index - 1], maildrop, run.profile, run.transcript, boxes.seeded
-    )
+    account = run.accounts[index - 1]
+    if index in boxes.pending:
+        boxes.pending.discard(index)
+        expected = len(maildrop.messages)
+        seen = Pop3Access(run.target, run.profile).await_count(
+            account.user, expected, run.target.provisioner.wait
+        )
+        if seen != expected:
+            late = (boxes.delivered.get(index) or [maildrop.messages[-1]])[-1]
+            run.error(
+                step,
+                f"account {account.user!r}: {late.name}, delivered through the "
+                f"{run.target.provisioner.kind} provisioner, did not show up in POP3 within "
+                f"{run.target.provisioner.wait:g} s (STAT: {seen} messages, {expected} expected)",
+            )
+    if not run.target.calibrate or index not in boxes.dirty:
+        return
+    learned = recalibrate(run.target, account, maildrop, run.profile, run.transcript, boxes.seeded)
     if learned is not None:
         boxes.dirty.discard(index)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from conformance.messages import Message
 from conformance.model import Maildrop
 
 
@@ -16,3 +17,8 @@ class Mailboxes:
     # Accounts a session has left since it reached TRANSACTION: a server may
     # have rewritten that mailbox's stored messages (calibration learns again).
     dirty: set[int] = field(default_factory=set)
+    # account index -> the messages 'deliver' steps put into it
+    delivered: dict[int, list[Message]] = field(default_factory=dict)
+    # Accounts with a delivery POP3 has not shown yet: awaited (as the
+    # model's count then) once no session of the scenario holds the mailbox.
+    pending: set[int] = field(default_factory=set)

@@ -99,6 +99,11 @@ class ScenarioRun:
     # step on one of them cannot be judged, and that is not the harness's error.
     gone: dict[str, str] = field(default_factory=dict)
     unjudged: str = ""
+    # For an unsupported scenario: the flag that would let it run ("" when the
+    # server, not the harness's setup, is what it lacks).
+    setup: str = ""
+    # session name -> the account (1-based) it last used, kept after it ended
+    accounts_of: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.secrets is None:
@@ -111,14 +116,15 @@ class ScenarioRun:
 
     # -- entry point --------------------------------------------------------
     def execute(self) -> ScenarioResult:
-        from conformance.runner.mailbox_steps import provision
-        from conformance.runner.needs import unsupported_reason
+        from conformance.runner.mailbox_steps import after_scenario, provision
+        from conformance.runner.needs import unsupported
         from conformance.runner.session_steps import teardown
 
         started = time.monotonic()
-        reason = unsupported_reason(self)
-        if reason:
-            return self.result(Outcome.UNSUPPORTED, reason, started)
+        cannot = unsupported(self)
+        if cannot is not None:
+            self.setup = cannot.setup
+            return self.result(Outcome.UNSUPPORTED, cannot.reason, started)
         try:
             provision(self)
             self.perform_steps(self.scenario.steps)
@@ -140,6 +146,7 @@ class ScenarioRun:
             )
         finally:
             teardown(self)
+        after_scenario(self)
         if not self.checks and self.unjudged:
             # Nothing was judged before the server made the rest unjudgeable.
             return self.result(Outcome.INFO, f"nothing could be judged: {self.unjudged}", started)
@@ -182,6 +189,7 @@ class ScenarioRun:
             duration_ms=(time.monotonic() - started) * 1000.0,
             close=self.closes.judge(),
             unjudged=self.unjudged,
+            setup=self.setup,
         )
         # The results boundary: whatever the server echoed, no field of any
         # report carries a secret from here on.

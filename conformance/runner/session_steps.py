@@ -54,6 +54,7 @@ def open_session(run: ScenarioRun, step: st.Open, account: int = 1) -> Slot:
     )
     slot = Slot(session, model, account)
     run.slots[step.session] = slot
+    run.accounts_of[step.session] = account
     run.current = step.session
     try:
         greeting = session.connect()
@@ -109,6 +110,7 @@ def _attempt(run: ScenarioRun, step: st.Login) -> tuple[Slot, Response]:
         open_session(run, st.Open(step.where, step.session), step.account)
     slot = run.slots[step.session]
     slot.account = step.account
+    run.accounts_of[step.session] = step.account
     account = run.accounts[step.account - 1]
     response = log_in(
         lambda line: run.command(slot, line), account, run.profile, slot.greeting, run.secrets
@@ -126,7 +128,7 @@ def login(run: ScenarioRun, step: st.Login, quiet: bool = False) -> bool:
     """
     from conformance.runner.run import Abort
 
-    relearn(run, step.account, step.session)
+    relearn(run, step.account, step.session, step)
     slot, response = _attempt(run, step)
     if response.ok or quiet:
         return response.ok

@@ -4,7 +4,7 @@
 above it), rejects unknown and repeated keys, and builds the
 :class:`~conformance.scenario.steps.Scenario` from the fields: the id, the
 requirement, tag and capability lists, and the optional settings (mailbox,
-accounts, destructive, login, timeout, description, expectation).
+shapes, accounts, destructive, login, timeout, description, expectation).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Final
 from conformance.messages import CORPORA
 from conformance.scenario.grammar_base import CAPA_RE, GrammarBase
 from conformance.scenario.steps import Scenario
+from conformance.shapes import SHAPES
 
 __all__ = ["HeaderGrammar"]
 
@@ -29,6 +30,7 @@ HEADER_KEYS: Final = frozenset(
         "tags",
         "needs",
         "mailbox",
+        "shapes",
         "accounts",
         "destructive",
         "login",
@@ -121,6 +123,19 @@ class HeaderGrammar(GrammarBase):
                     f.line, f"bad mailbox {f.value!r}: expected one of {', '.join(MAILBOXES)}"
                 )
             scenario.mailbox = f.value
+        if "shapes" in fields:
+            f = fields["shapes"]
+            scenario.shapes = self.word_list(f, TAG_RE, "shape")
+            unknown = [name for name in scenario.shapes if name not in SHAPES]
+            if unknown:
+                raise self.error(
+                    f.line, f"unknown shape {unknown[0]!r} (known: {', '.join(SHAPES)})"
+                )
+            if scenario.mailbox in ("none", "empty"):
+                raise self.error(
+                    f.line,
+                    f"'shapes' describe messages, and 'mailbox: {scenario.mailbox}' has none",
+                )
         if "accounts" in fields:
             f = fields["accounts"]
             if f.value not in ("1", "2"):

@@ -5,7 +5,7 @@
 ``open``, ``tls``, ``login``, ``use``, ``check``, ``quit``/``close``/``reset``/
 ``half-close``, ``drop``, ``expect closed``, ``snapshot``, ``unchanged``,
 ``eventually``, ``sleep``, ``timestamps differ``, ``read``, ``body``/``head``,
-and the ``when`` ... ``end`` blocks.  It groups the consecutive ``S:`` lines
+``deliver``, and the ``when`` ... ``end`` blocks.  It groups the consecutive ``S:`` lines
 after a ``C:``, ``raw:``, ``read`` or ``open`` into one expectation, each
 parsed by the expectation grammar it extends, and checks what can be checked
 without a server: sessions are opened before use, labels and snapshots are
@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
+from conformance.messages import message_named
 from conformance.scenario.escapes import decode_escapes
 from conformance.scenario.expectations import ExpectationGrammar
 from conformance.scenario.steps import (
@@ -25,6 +26,7 @@ from conformance.scenario.steps import (
     Body,
     Check,
     Condition,
+    Deliver,
     Differ,
     End,
     Eventually,
@@ -187,6 +189,8 @@ class StepGrammar(ExpectationGrammar):
             return Read(where, self.optional_session(args, number))
         if keyword in ("body", "head"):
             return self.parse_body(keyword, args, stripped, number)
+        if keyword == "deliver":
+            return self.parse_deliver(args, number)
         raise self.error(number, f"unknown step {keyword!r}")
 
     def send(self, where: Where, *, text: str, data: bytes, raw: bool) -> Step:
@@ -317,6 +321,18 @@ class StepGrammar(ExpectationGrammar):
         except re.error as error:
             raise self.error(number, f"bad regex /{pattern}/: {error}") from None
         return Body(self.where(number), args[0], pattern, header_only=keyword == "head")
+
+    def parse_deliver(self, args: list[str], number: int) -> Deliver:
+        if len(args) not in (1, 2):
+            raise self.error(number, "expected 'deliver [NAME] MESSAGE' (a corpus message's name)")
+        session = self.optional_session(args[:-1], number)
+        try:
+            message_named(args[-1])
+        except KeyError:
+            raise self.error(
+                number, f"no corpus message named {args[-1]!r} (e.g. m01-plain, s01-small)"
+            ) from None
+        return Deliver(self.where(number), session, args[-1])
 
     def parse_eventually(self, stripped: str, number: int) -> Eventually:
         head, colon, tail = stripped[len("eventually") :].partition(":")

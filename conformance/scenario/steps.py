@@ -151,6 +151,15 @@ class Differ(Step):
 
 
 @dataclass(frozen=True)
+class Deliver(Step):
+    """``deliver [A] NAME``: the corpus message NAME goes into the mailbox of session A's
+    account, through the provisioner, after the messages there."""
+
+    session: str | None
+    message: str  # a corpus message's name, e.g. "m01-plain"
+
+
+@dataclass(frozen=True)
 class Read(Step):
     """``read [A]``: the S: lines that follow judge the next answer queued by a ``raw:`` batch."""
 
@@ -184,7 +193,9 @@ class Scenario:
     requirements: list[str]
     tags: list[str] = field(default_factory=list)
     needs: list[str] = field(default_factory=list)
-    mailbox: str = "standard"  # standard, small, empty, none
+    mailbox: str = "standard"  # standard, small, empty, utf8, none
+    # What the checks rely on in the corpus beyond known messages (conformance.shapes).
+    shapes: list[str] = field(default_factory=list)
     accounts: int = 1
     destructive: bool = False
     # Which accounts the scenario leases: "user" (USER/PASS mailboxes) or

@@ -246,15 +246,20 @@ def _account(
 ) -> None:
     """Read every mailbox once more and compare it with the ledger."""
     facts = prepared.facts
-    reader = Reader(target, secrets, facts.top, facts.uidl, facts.lock_wait, facts.t0)
-    # A delivery through the mail system (SMTP) may still be on its way.
-    settle = float(getattr(target.provisioner, "wait", 0.0) or 0.0)
+    reader = Reader(
+        target, prepared.profile, secrets, facts.top, facts.uidl, facts.lock_wait, facts.t0
+    )
+    # A delivery through the mail system (an SMTP relay) may still be on its way;
+    # one written into the store is there once deliver() returned.
+    provisioner = target.provisioner
+    owns_store = bool(getattr(provisioner, "owns_store", True))
+    settle = 0.0 if owns_store else float(getattr(provisioner, "wait", 0.0) or 0.0)
+    deadline = time.monotonic() + settle  # one wait for every mailbox, not one each
     say("reading every mailbox to account for each message")
     for account in target.accounts:
         methods = facts.methods.get(account.user)
         if not methods:
             continue
-        deadline = time.monotonic() + settle
         try:
             reading = reader.read(account, methods[0], label="END")
             while ledger.missing(account.user, reading) and time.monotonic() < deadline:

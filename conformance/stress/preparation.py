@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.login import login_lines
-from conformance.probe import ServerProfile, probe_target
+from conformance.login import LoginError, login_lines, send_login
+from conformance.mailbox_access import prepare_target
+from conformance.probe import ServerProfile
 from conformance.provision import ProvisionError
 from conformance.secrets import Secrets
 from conformance.stress import marked
@@ -26,7 +27,7 @@ from conformance.stress.reading import Reader, ReadError, Reading
 from conformance.target import Account, Target
 from conformance.target_flags import UsageError
 from conformance.transcript import Transcript
-from conformance.transport import ConnectError
+from conformance.transport import ConnectError, Session
 
 # Seconds the second login of the lock probe may take: a server that makes it
 # wait for the lock (Dovecot waits about 12 s) locks exclusively.
@@ -93,10 +94,14 @@ def prepare(
     ConnectError when the target cannot be reached; UsageError when no account
     can log in or seeding fails; NothingToRun when the mix has nothing left.
     """
-    profile = probe_target(target)
+    try:
+        # Probe, then let a provisioner that goes through the mail system find its way in.
+        profile = prepare_target(target)
+    except ProvisionError as exc:
+        raise UsageError(f"the provisioner cannot be used: {exc}") from exc
     top = profile.advertises("TOP") or not profile.has_capa
     uidl = profile.advertises("UIDL") or not profile.has_capa
-    reader = Reader(target, secrets, top, uidl, options.lock_wait)
+    reader = Reader(target, profile, secrets, top, uidl, options.lock_wait)
     methods = {a.user: _working_methods(reader, a, profile, say) for a in target.accounts}
     usable = [a for a in target.accounts if methods[a.user]]
     if not usable:
@@ -119,7 +124,8 @@ def prepare(
         lock_wait=options.lock_wait,
         greeting=profile.greeting,
     )
-    if provisioner.available:
+    # "existing" learns the mail that is there instead (the first readings below).
+    if provisioner.available and provisioner.kind != "existing":
         for user in disposable:
             say(f"seeding {user}'s mailbox with {MAILBOX_SIZE} marked messages")
             seed = [marked.message(run_id, user, f"seed{i}") for i in range(MAILBOX_SIZE)]
@@ -184,15 +190,12 @@ def _working_methods(
 ) -> list[str]:
     working = []
     for method in _candidates(account, profile):
-        transcript = Transcript(reader.secrets)
-        session = reader.session("L", transcript)
         try:
-            answer = reader.log_in(session, account, method)
-            if answer.ok:
+            with reader.logged_in(account, method, Transcript(reader.secrets), "L", 0.0) as s:
                 working.append(method)
-                session.command("QUIT")
-        finally:
-            session.abandon()
+                s.command("QUIT")
+        except LoginError:
+            continue
     if not working:
         say(f"{account.user}: no login method works ({', '.join(_candidates(account, profile))})")
     return working
@@ -201,19 +204,17 @@ def _working_methods(
 def lock_policy(reader: Reader, account: Account, method: str) -> str:
     """Whether a second login to a maildrop in use is refused or delayed ("exclusive")
     or let in ("shared", where each session must then keep its own view)."""
-    first = reader.session("A", Transcript(reader.secrets))
-    second = reader.session("B", Transcript(reader.secrets))
+    second = Session.to(reader.target, "B", Transcript(reader.secrets))
     try:
-        if not reader.log_in(first, account, method).ok:
-            return "exclusive"
-        greeting = second.connect()
-        *lines, last = login_lines(account, method, greeting.status_text(), reader.secrets)
-        for line in lines:
-            second.command(line)
-        answer = second.exchange(last, timeout=PROBE_WAIT).response
+        with reader.logged_in(account, method, Transcript(reader.secrets), "A", 0.0) as first:
+            greeting = second.connect()
+            lines = login_lines(account, method, greeting.status_text(), reader.secrets)
+            answer = send_login(
+                lines, second.command, lambda last: second.command(last, PROBE_WAIT)
+            )
+            first.command("QUIT")
         return "shared" if answer.ok else "exclusive"
+    except LoginError:
+        return "exclusive"
     finally:
         second.reset()
-        if first.connected:
-            first.command("QUIT")
-        first.abandon()

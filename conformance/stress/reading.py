@@ -8,19 +8,18 @@ of a run, sessions that were stopped may still hold a lock for a moment.
 
 from __future__ import annotations
 
-import time
+import contextlib
 from dataclasses import dataclass, field
 
-from conformance.login import login_lines
+from conformance.login import LoginError, logged_in
 from conformance.pop3 import Response, parse_stat, parse_uid_line
+from conformance.probe import ServerProfile
 from conformance.results import TranscriptEntry
 from conformance.secrets import Secrets
 from conformance.stress.marked import identity
 from conformance.target import Account, Target
 from conformance.transcript import Transcript
 from conformance.transport import ConnectError, Session
-
-RETRY_PAUSE = 0.2  # seconds between logins to a mailbox that is in use
 
 
 class ReadError(Exception):
@@ -48,54 +47,45 @@ class Reader:
     """How to reach mailboxes: the target, its secrets, and what the server offers."""
 
     target: Target
+    profile: ServerProfile
     secrets: Secrets
     top: bool = True
     uidl: bool = True
     lock_wait: float = 30.0
     t0: float | None = None
 
-    def session(self, label: str, transcript: Transcript) -> Session:
-        return Session.to(self.target, label, transcript)
-
-    def log_in(self, session: Session, account: Account, method: str) -> Response:
-        """Log in, waiting while the mailbox is in use; the last answer (+OK: in)."""
-        deadline = time.monotonic() + self.lock_wait
-        while True:
-            greeting = session.connect()
-            if not greeting.ok:
-                return greeting
-            *first, last = login_lines(account, method, greeting.status_text(), self.secrets)
-            response = greeting
-            for line in first:
-                response = session.command(line)
-                if not response.ok:
-                    return response
-            response = session.command(last, timeout=self.lock_wait)
-            if response.ok or not in_use(response) or time.monotonic() > deadline:
-                return response
-            session.abandon()
-            time.sleep(RETRY_PAUSE)
+    def logged_in(
+        self, account: Account, method: str, transcript: Transcript, label: str, patience: float
+    ) -> contextlib.AbstractContextManager[Session]:
+        """A session logged in by ``method`` (its last line may wait for a lock)."""
+        return logged_in(
+            self.target,
+            account,
+            self.profile,
+            transcript,
+            label,
+            patience=patience,
+            method=method,
+            wait=self.lock_wait,
+        )
 
     def read(self, account: Account, method: str, label: str = "R") -> Reading:
-        """Every message's unique-id and identity, in a session that marks nothing."""
-        transcript = Transcript(self.secrets, t0=self.t0)
-        session = self.session(label, transcript)
-        try:
-            return self._read(session, account, method, transcript)
-        except ConnectError as exc:
-            raise ReadError(str(exc), transcript.entries) from exc
-        finally:
-            session.abandon()
+        """Every message's unique-id and identity, in a session that marks nothing.
 
-    def _read(
-        self, session: Session, account: Account, method: str, transcript: Transcript
-    ) -> Reading:
+        A refused login is tried again for as long as a lock may take: at the
+        end of a run, sessions that were stopped may still hold one.
+        """
+        transcript = Transcript(self.secrets, t0=self.t0)
+        try:
+            with self.logged_in(account, method, transcript, label, self.lock_wait) as session:
+                return self._read(session, account, transcript)
+        except (ConnectError, LoginError) as exc:
+            raise ReadError(str(exc), transcript.entries) from exc
+
+    def _read(self, session: Session, account: Account, transcript: Transcript) -> Reading:
         def fail(what: str, response: Response) -> ReadError:
             return ReadError(f"{what}: {response.describe()}", transcript.entries)
 
-        answer = self.log_in(session, account, method)
-        if not answer.ok:
-            raise fail(f"{account.user} could not log in", answer)
         stat = session.command("STAT")
         counted = parse_stat(stat.text) if stat.ok else None
         if counted is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -79,14 +79,14 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabInstance]:
         instance.stop()
 
 
-def require(name: str) -> LabServer:
-    """The lab server `name`, or a skip saying why this machine cannot start it.
+def require(name: str, listeners: Sequence[str] = ()) -> LabServer:
+    """The lab server `name` (with `listeners`), or a skip saying why this machine cannot start it.
 
     In CI every server is installed (.ci/install-servers.sh): a skip there
     would hide a broken install, so it fails instead.
     """
     server = LAB_SERVERS[name]
-    ok, reason = server.available()
+    ok, reason = server.available(listeners)
     if not ok:
         if os.environ.get("CI"):
             pytest.fail(f"{name} lab unavailable in CI: {reason}")

@@ -196,7 +196,7 @@ def test_lab_run_with_nothing_selected(tmp_path: Path) -> None:
 def test_lab_run_when_the_server_cannot_start(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(LabServer, "available", lambda self: (False, "not here"))
+    monkeypatch.setattr(LabServer, "available", lambda self, listeners=(): (False, "not here"))
     code = main(["lab", "run", "popa3d", "--select", "core.basic.*", "--report-dir", str(tmp_path)])
     assert code == EXIT_UNREACHABLE
     assert "not here" in capsys.readouterr().err

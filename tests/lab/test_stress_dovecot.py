@@ -30,7 +30,7 @@ def test_fifty_users_for_a_minute_break_no_invariant(dovecot: LabInstance, tmp_p
     argv += ["--provision", "exec", "--seed-cmd", dovecot.seed_cmd()]
     argv += ["--clear-cmd", dovecot.clear_cmd(), "--users", "50", "--run-time", "60s"]
     done = subprocess.run(
-        [sys.executable, "-m", "tests.stress_shim", *argv, "--report-dir", str(tmp_path)],
+        [sys.executable, "-m", "conformance.stress", *argv, "--report-dir", str(tmp_path)],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,

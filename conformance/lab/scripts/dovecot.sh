@@ -40,6 +40,11 @@
 #                               sessions on one maildrop are allowed)
 #   POP3LAB_DOVECOT_MAIL_USER   system user owning the mail files (default mail)
 #   POP3LAB_START_TIMEOUT       seconds to wait for the port (default 15)
+#   POP3LAB_LMTP_PORT=N         also an LMTP listener (RFC 2033) on 127.0.0.1:N,
+#                               and on the socket DIR/run/lmtp (dovecot-lmtpd):
+#                               mail delivered through the mail system, no files
+#   POP3LAB_IMAP_PORT=N         also an IMAP listener on 127.0.0.1:N (dovecot-imapd),
+#                               for IMAP APPEND; plaintext LOGIN, no TLS
 #
 # Output: nothing on success; errors on stderr with a non-zero exit status.
 set -euo pipefail
@@ -125,9 +130,19 @@ can_access() {
     setpriv --reuid="$1" --regid="$(id -g "$1")" --clear-groups -- test "$3" "$2" 2>/dev/null
 }
 
+# "service $1" with inet_listener $2 on 127.0.0.1:$3, then the lines of $4
+loopback_service() {
+    printf 'service %s {\n  inet_listener %s {\n    address = 127.0.0.1\n    port = %s\n  }\n%s}\n' \
+        "$1" "$2" "$3" "$4"
+}
+
 write_config() { # $1=dir $2=port (0 = no listener, used before the first start)
-    local dir=$1 port=$2 base mechs lock=yes etc
+    local dir=$1 port=$2 base mechs lock=yes etc protocols=pop3
+    local lmtp_port=${POP3LAB_LMTP_PORT:-0} imap_port=${POP3LAB_IMAP_PORT:-0}
+    if (( port == 0 )); then lmtp_port=0 imap_port=0; fi
     [[ ${POP3LAB_EXCLUSIVE_LOCK:-1} == 0 ]] && lock=no
+    if (( lmtp_port != 0 )); then protocols="$protocols lmtp"; fi
+    if (( imap_port != 0 )); then protocols="$protocols imap"; fi
     base=$(real "$dir/run"); etc=$(real "$dir/etc")
     mechs="plain login"
     [[ ${POP3LAB_APOP:-0} == 1 ]] && mechs="plain login apop cram-md5"
@@ -136,7 +151,7 @@ write_config() { # $1=dir $2=port (0 = no listener, used before the first start)
 base_dir = $base
 state_dir = $dir/state
 instance_name = poplab-dovecot-$port
-protocols = pop3
+protocols = $protocols
 listen = 127.0.0.1
 ssl = no
 # allow USER/PASS and SASL PLAIN/LOGIN without TLS
@@ -164,6 +179,19 @@ service pop3-login {
     port = 0
   }
 }
+EOF
+    if (( lmtp_port != 0 )); then
+        # LMTP (RFC 2033) on loopback and on a socket: the recipient is the user name.
+        echo "postmaster_address = postmaster@localhost" >>"$etc/dovecot.conf.tmp"
+        loopback_service lmtp lmtp "$lmtp_port" \
+            $'  unix_listener lmtp {\n    mode = 0666\n  }\n' >>"$etc/dovecot.conf.tmp"
+    fi
+    if (( imap_port != 0 )); then
+        # IMAP on loopback, for APPEND into INBOX (plaintext LOGIN: ssl = no).
+        loopback_service imap-login imap "$imap_port" \
+            $'  inet_listener imaps {\n    port = 0\n  }\n' >>"$etc/dovecot.conf.tmp"
+    fi
+    cat >>"$etc/dovecot.conf.tmp" <<EOF
 # no auth penalty (per-IP exponential delay 2..15 s after failed logins):
 # without this listener the auth process cannot reach anvil's penalty table.
 service anvil {

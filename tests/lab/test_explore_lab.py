@@ -1,0 +1,36 @@
+"""Exploration against real servers finds nothing a permitted behaviour would explain.
+
+Each exploration runs 60 s against a fresh lab instance, with the waits of the
+scenarios that do the same things (a locked second login is answered by
+Dovecot after about 10 s).  A failure here is either a server's real breach
+(then audit it and name it here with the sentence it breaks) or a harness bug
+that fails permitted behaviour.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.commands.lab import _started, lab_target
+from conformance.explore import ExploreOptions, explore
+from tests.lab.conftest import require
+
+BUDGET_S = 60.0
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("name", ["dovecot", "cyrus"])
+def test_exploring_a_real_server_for_a_minute(name: str, tmp_path: Path) -> None:
+    server = require(name)
+    with _started(server) as instance:
+        target = lab_target(instance, timeout=10.0)
+        options = ExploreOptions(
+            budget_s=BUDGET_S, examples=100_000, seed=1939, emit_dir=tmp_path / "emitted"
+        )
+        exploration = explore(target, options)
+    result = exploration.result
+    bad = [c for c in result.checks if c.outcome.value in ("fail", "error", "nondeterministic")]
+    assert result.outcome.value == "pass", [(c.requirement, c.expected, c.actual) for c in bad]
+    assert exploration.examples > 1 and exploration.commands > 50

@@ -1,0 +1,137 @@
+"""The deliver step: mail delivered into a mailbox while a scenario runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.campaign import PassiveCollector, run_leased
+from conformance.cli_common import embedded_target
+from conformance.mailbox_access import Pop3Access, prepare_target
+from conformance.provision import MaildirProvisioner
+from conformance.results import ScenarioResult
+from conformance.scenario.loader import ScenarioError, parse_scenario
+from conformance.scenario.steps import Deliver
+from conformance.server.embedded import EmbeddedServer
+from conformance.target import AccountPool, Target
+from tests.mail_system import mail_system, ordinary_messages, target_for
+
+pytestmark = pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
+
+# The message delivered while session A holds the mailbox survives A's
+# UPDATE, which removes only what A marked; and a later session sees it.
+ARRIVES_DURING_A_SESSION = """\
+id: t.deliver.during
+title: mail delivered during a session survives its QUIT
+requirements: RFC1939-6.QUIT-1
+mailbox: small
+destructive: yes
+---
+login A
+C: DELE 1
+S: +OK
+deliver m01-plain
+quit A
+login B
+C: STAT
+S: model
+C: LIST
+S: model
+C: RETR {last}
+S: model
+"""
+
+ARRIVES_BETWEEN_SESSIONS = """\
+id: t.deliver.between
+title: mail delivered between two sessions is there for the second
+requirements: RFC1939-5.STAT-1
+mailbox: small
+---
+login A
+C: STAT
+S: model
+quit A
+deliver A s02-small
+login B
+C: STAT
+S: model
+C: RETR {last}
+S: model
+"""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmbeddedServer]:
+    with EmbeddedServer() as s:
+        yield s
+
+
+def run(text: str, t: Target) -> ScenarioResult:
+    scenario = parse_scenario(text, "t.pop3")
+    return run_leased(scenario, t, prepare_target(t), AccountPool(t.accounts), PassiveCollector())
+
+
+def with_provisioner(server: EmbeddedServer, spec: str) -> Target:
+    return target_for(server, spec)
+
+
+def test_the_grammar() -> None:
+    head = "id: t.x\ntitle: t\nrequirements: RFC1939-5.STAT-1\n---\nlogin A\n"
+    steps = parse_scenario(head + "deliver m01-plain\ndeliver A s03-small\n", "t.pop3").steps
+    assert [(s.session, s.message) for s in steps if isinstance(s, Deliver)] == [
+        (None, "m01-plain"),
+        ("A", "s03-small"),
+    ]
+    for bad, message in (
+        ("deliver nothing-like-it", "no corpus message named 'nothing-like-it'"),
+        ("deliver B m01-plain", "session 'B' is used before any 'open B'"),
+        ("deliver", r"expected 'deliver \[NAME\] MESSAGE'"),
+    ):
+        with pytest.raises(ScenarioError, match=message):
+            parse_scenario(head + bad + "\n", "t.pop3")
+
+
+@pytest.mark.parametrize("text", [ARRIVES_DURING_A_SESSION, ARRIVES_BETWEEN_SESSIONS])
+def test_the_model_learns_the_delivered_message(server: EmbeddedServer, text: str) -> None:
+    result = run(text, embedded_target(server, 10.0))
+    assert result.outcome.value == "pass", result.reason
+    assert any(c.requirement.startswith("RFC1939-5.RETR") for c in result.checks)
+
+
+def test_through_lmtp_the_message_is_learned_as_the_server_rewrote_it(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    with mail_system(server, tmp_path) as ms:
+        t = with_provisioner(server, f"lmtp:127.0.0.1:{ms.lmtp_port}")
+        for text in (ARRIVES_DURING_A_SESSION, ARRIVES_BETWEEN_SESSIONS):
+            result = run(text, t)
+            assert result.outcome.value == "pass", result.reason
+        assert ("alice", "LMTP") in ms.store.delivered
+
+
+def test_without_a_way_to_deliver_the_scenario_says_so(server: EmbeddedServer) -> None:
+    for spec, reason in (
+        ("none", "which the none provisioner cannot"),
+        ("existing", "which the existing provisioner cannot (existing needs a deliverer"),
+    ):
+        result = run(ARRIVES_BETWEEN_SESSIONS, with_provisioner(server, spec))
+        assert result.outcome.value == "unsupported"
+        assert reason in result.reason
+
+
+def test_on_existing_mail_the_delivered_message_is_removed_afterwards(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    few = ordinary_messages(4)
+    MaildirProvisioner(server.maildir_template).seed("alice", few)
+    with mail_system(server, tmp_path) as ms:
+        t = with_provisioner(server, f"existing:lmtp:127.0.0.1:{ms.lmtp_port}")
+        result = run(ARRIVES_DURING_A_SESSION, t)
+        assert result.outcome.value == "pass", result.reason
+        # Message 1 (DELE'd) is put back, s... and m01-plain (delivered) removed.
+        reading = Pop3Access(t, prepare_target(t)).read("alice")
+    assert len(reading.contents) == len(few)
+    assert not any(b"m01" in c for c in reading.contents)
+    assert any(c.endswith(few[0].data) and c != few[0].data for c in reading.contents)
