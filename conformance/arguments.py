@@ -29,15 +29,24 @@ def port(text: str) -> int:
     return value
 
 
-def seconds(text: str) -> float:
-    """A finite, positive number of seconds (no nan, no inf, no zero)."""
+def _positive_number(text: str, unit: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number of seconds above zero")
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number of {unit} above zero")
     return value
+
+
+def seconds(text: str) -> float:
+    """A finite, positive number of seconds (no nan, no inf, no zero)."""
+    return _positive_number(text, "seconds")
+
+
+def per_second(text: str) -> float:
+    """A finite, positive rate: users (or anything) per second."""
+    return _positive_number(text, "users per second")
 
 
 def positive_int(text: str) -> int:

@@ -256,6 +256,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
+    # The words given, for a command that must run itself again (stress).
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     try:
         if args.command == "serve":
             from conformance.server import cli as server_cli

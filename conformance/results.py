@@ -176,6 +176,9 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     # SHA-256 over the scenario files run: a diff says when two runs' suites differ.
     suite_sha256: str = ""
+    # A load run's figures (``pop3-conformance stress``): latency percentiles per
+    # command, throughput and errors over time, what the run did; empty otherwise.
+    load: dict[str, Any] = field(default_factory=dict)
 
     @property
     def outcome(self) -> Outcome:
@@ -215,6 +218,7 @@ class RunResult:
             "counts": self.counts(),
             "passive": [p.to_dict() for p in self.passive],
             "scenarios": [s.to_dict() for s in self.scenarios],
+            **({"load": self.load} if self.load else {}),
         }
 
     @classmethod
@@ -232,4 +236,5 @@ class RunResult:
             selection=list(d.get("selection", [])),
             notes=list(d.get("notes", [])),
             suite_sha256=d.get("suite_sha256", ""),
+            load=dict(d.get("load", {})),
         )

@@ -51,8 +51,10 @@ class Transcript:
     entry, and so no report, ever holds a secret.
     """
 
-    def __init__(self, secrets: Iterable[str] | Secrets = ()) -> None:
-        self._t0 = time.monotonic()
+    def __init__(self, secrets: Iterable[str] | Secrets = (), *, t0: float | None = None) -> None:
+        # ``t0`` (a time.monotonic() value): several transcripts on one time
+        # base, so that sessions recorded apart (a load test's) read in order.
+        self._t0 = time.monotonic() if t0 is None else t0
         self.secrets = secrets if isinstance(secrets, Secrets) else Secrets(secrets)
         self._raw: list[tuple[float, str, str, Any, Any]] = []
         self._rendered: list[TranscriptEntry] = []

@@ -22,7 +22,7 @@ import socket
 import ssl
 import struct
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from pexpect import EOF, TIMEOUT
 
@@ -50,6 +50,16 @@ TRANSCRIPT_CHUNK = 512
 
 class ConnectError(Exception):
     """The target could not be reached (refused, unroutable or no answer to SYN)."""
+
+
+class Endpoint(Protocol):
+    """Where a session goes and its deadlines (a :class:`conformance.target.Target`)."""
+
+    host: str
+    port: int
+    timeout: float
+    connect_timeout: float
+    limits: Limits
 
 
 class Session:
@@ -90,6 +100,19 @@ class Session:
         self.closed_by_server = False
         self._spawn: PopSpawn | None = None
         self._sock: socket.socket | None = None
+
+    @classmethod
+    def to(cls, target: Endpoint, label: str, transcript: Transcript) -> Session:
+        """A plaintext session to ``target`` with its deadlines and reader bounds."""
+        return cls(
+            label,
+            target.host,
+            target.port,
+            transcript,
+            timeout=target.timeout,
+            connect_timeout=target.connect_timeout,
+            limits=target.limits,
+        )
 
     @property
     def state(self) -> State:

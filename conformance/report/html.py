@@ -142,7 +142,7 @@ def _transcript_view(scenario: ScenarioResult) -> list[LineView]:
     return lines
 
 
-def _scenario_view(scenario: ScenarioResult, strict: bool) -> ScenarioView:
+def scenario_view(scenario: ScenarioResult, strict: bool) -> ScenarioView:
     return ScenarioView(
         id=visible(scenario.id),
         title=visible(scenario.title),
@@ -178,7 +178,7 @@ def _passive_view(finding: PassiveFinding, strict: bool) -> dict[str, object]:
 def render_html(run: RunResult) -> str:
     """The HTML report of ``run``, as one self-contained document."""
     sections = [
-        (visible(section), [_scenario_view(s, run.strict) for s in scenarios])
+        (visible(section), [scenario_view(s, run.strict) for s in scenarios])
         for section, scenarios in group_by_section(run.scenarios)
     ]
     counts = run.counts()

@@ -22,6 +22,7 @@ import time
 from types import TracebackType
 from typing import Final
 
+from conformance.server import defects as d
 from conformance.server.channel import READ_SIZE, Channel, server_context
 from conformance.server.config import ServerConfig
 from conformance.server.session import Session
@@ -49,6 +50,9 @@ class LockTable:
 
     def release(self, key: str) -> None:
         self._held.discard(key)
+
+    def take(self, key: str) -> None:
+        self._held.add(key)
 
     def release_after(self, key: str, seconds: float) -> None:
         """Release ``key`` only ``seconds`` from now (the "lock-released-late" defect)."""
@@ -201,6 +205,11 @@ class Pop3Server:
                     reply = session.line_too_long()
                 else:
                     reply = session.receive_line(_strip_terminator(line))
+                if session.pending_lock is not None:
+                    # "lock-check-then-set": the slow part between checking the
+                    # lock and setting it, during which other logins are served.
+                    await asyncio.sleep(d.LOCK_RACE_WINDOW_S)
+                    session.take_pending_lock()
                 out.append(reply.data)
                 pending += len(reply.data)
                 if reply.close:

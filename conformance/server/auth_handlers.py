@@ -62,7 +62,14 @@ def open_maildrop(session: Session, user: str) -> Reply:
             # an authentication command with or without the LOGIN-DELAY
             # error response."
             return Reply(err(f"[LOGIN-DELAY] wait {delay:g} seconds between logins"))
-    if not (session.defect("no-lock") or session.locks.acquire(key)):
+    if session.defect("lock-check-then-set"):
+        # Checked now, set only once the connection has waited (see
+        # Session.take_pending_lock): a login in between finds it free too.
+        free = key not in session.locks
+        session.pending_lock = key if free else None
+    else:
+        free = session.defect("no-lock") or session.locks.acquire(key)
+    if not free:
         # Authentication worked, so no [AUTH] (RFC 2449 section 8.1.2).
         if session.defect("in-use-without-code"):
             return Reply(err("maildrop already locked"))
@@ -74,6 +81,7 @@ def open_maildrop(session: Session, user: str) -> Reply:
     except OSError:
         # RFC 1939 section 4: release the lock before refusing.
         session.locks.release(key)
+        session.pending_lock = None
         log.exception("cannot open maildrop of %s", user)
         return Reply(err("[SYS/TEMP] cannot open maildrop"))
     session.lock_key = key

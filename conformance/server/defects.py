@@ -29,6 +29,9 @@ CRASH_LINE_OCTETS: Final = 128
 LONG_UID: Final = 71
 # "long-status": status lines padded to this many octets (RFC 1939 allows 512).
 LONG_STATUS: Final = 600
+# "lock-check-then-set": how long the lock stays unset after the check (the
+# time a slow maildrop scan would take); a second login inside it gets in too.
+LOCK_RACE_WINDOW_S: Final = 0.05
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class Defect:
     caught_as: str = "fail"  # "fail" or "non-strict": what a correct check grades it
     # Shows only on a server with TLS configured (EmbeddedServer(tls=True)).
     needs_tls: bool = False
+    # Shows only when sessions overlap: the sequential suite must not see it
+    # (the mutation run checks that it stays clean), and ``pop3-conformance
+    # stress`` must (tests/test_stress_run.py).
+    concurrent: bool = False
 
 
 _TABLE: Final = (
@@ -70,6 +77,13 @@ _TABLE: Final = (
         "a session that ends without QUIT never releases the maildrop lock",
     ),
     Defect(
+        "lock-check-then-set",
+        "RFC1939-4-2",
+        f"the maildrop lock is checked at login but set only {LOCK_RACE_WINDOW_S * 1000:g} ms "
+        "later: two logins that arrive together both get in",
+        concurrent=True,
+    ),
+    Defect(
         "lock-released-late",
         "RFC1939-4-2",
         f"a session that ends without QUIT releases the maildrop lock only {LATE_RELEASE_S:g} s "
@@ -89,6 +103,13 @@ _TABLE: Final = (
         "quit-removes-some",
         "RFC1939-6.QUIT-1",
         "QUIT removes only the lowest-numbered marked message",
+    ),
+    Defect(
+        "quit-rewrites-snapshot",
+        "RFC1939-6.QUIT-1",
+        "QUIT rewrites the maildrop from the session's snapshot: mail delivered while the "
+        "session ran is removed with the marked messages",
+        concurrent=True,
     ),
     Defect(
         "drop-applies-deletions",
@@ -257,5 +278,7 @@ def listing() -> str:
     """One line per defect: name, requirement, summary (``serve --list-defects``)."""
     width = max(len(name) for name in DEFECTS)
     return "\n".join(
-        f"{d.name:<{width}}  {d.requirement:<18} {d.summary}" for d in DEFECTS.values()
+        f"{d.name:<{width}}  {d.requirement:<18} {d.summary}"
+        + (" (under concurrency: pop3-conformance stress)" if d.concurrent else "")
+        for d in DEFECTS.values()
     )

@@ -137,3 +137,25 @@ class Maildrop:
             except OSError:
                 failed.append(index)
         return failed
+
+    def rewrite(self, directory: Path, removed: Iterable[int]) -> list[int]:
+        """The "quit-rewrites-snapshot" defect: write the maildrop back from this snapshot.
+
+        As a server that rewrites a whole mailbox file from what it listed at
+        login would: the marked messages go, and so does every message that
+        arrived since, because the snapshot does not hold it.
+        """
+        kept = {message.path for message in self._messages}
+        for sub in SUBDIRS:
+            try:
+                with os.scandir(directory / sub) as listing:
+                    strangers = [
+                        Path(e.path)
+                        for e in listing
+                        if e.is_file() and not e.name.startswith(".") and Path(e.path) not in kept
+                    ]
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for path in strangers:
+                path.unlink(missing_ok=True)
+        return self.remove(removed)

@@ -94,6 +94,12 @@ class Locks(Protocol):
 
     def note_login(self, key: str) -> None: ...
 
+    def take(self, key: str) -> None:
+        """Hold ``key`` without checking it (the "lock-check-then-set" defect)."""
+        ...
+
+    def __contains__(self, key: object) -> bool: ...
+
 
 Handler = Callable[["Session", Command], Reply]
 SaslStep = Callable[[bytes], sasl.Outcome]
@@ -129,6 +135,8 @@ class Session:
         self.maildrop: Maildrop | None = None
         self.deleted: set[int] = set()  # 0-based indices marked by DELE
         self.lock_key: str | None = None  # the maildrop lock held in TRANSACTION
+        # "lock-check-then-set": the lock checked free at login, to be set later.
+        self.pending_lock: str | None = None
         self.sasl_step: SaslStep | None = None  # what takes the next SASL response
 
     def defect(self, name: str) -> bool:
@@ -268,6 +276,12 @@ class Session:
         if self.maildrop is None:  # pragma: no cover - TRANSACTION always has one
             raise RuntimeError("no maildrop outside TRANSACTION")
         return self.maildrop
+
+    def take_pending_lock(self) -> None:
+        """Set the lock that the "lock-check-then-set" defect only checked at login."""
+        if self.pending_lock is not None:
+            self.locks.take(self.pending_lock)
+            self.pending_lock = None
 
     def release_lock(self) -> None:
         """Release the maildrop lock, if one is held."""

@@ -198,7 +198,10 @@ def quit_cmd(session: Session, command: Command) -> Reply:
         marked = set()
     elif session.defect("quit-removes-some"):
         marked = set(sorted(marked)[:1])
-    failed = session.drop.remove(marked)
+    if session.defect("quit-rewrites-snapshot") and session.user is not None:
+        failed = session.drop.rewrite(session.config.maildir_for(session.user), marked)
+    else:
+        failed = session.drop.remove(marked)
     removed = len(marked) - len(failed)
     left = len(session.drop) - removed
     # Released before the +OK leaves, so a client that logs in again right

@@ -130,17 +130,25 @@ def apop_account(server: EmbeddedServer) -> EmbeddedAccount:
 
 
 @pytest.fixture
-def connect(server: EmbeddedServer) -> Iterator[Callable[[], Client]]:
+def client_of() -> Iterator[Callable[[EmbeddedServer], Client]]:
+    """Clients of any server (not only the session's), closed at the end of the test."""
     clients: list[Client] = []
 
-    def make() -> Client:
-        client = Client(server.host, server.port)
+    def make(other: EmbeddedServer) -> Client:
+        client = Client(other.host, other.port)
         clients.append(client)
         return client
 
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def connect(
+    server: EmbeddedServer, client_of: Callable[[EmbeddedServer], Client]
+) -> Callable[[], Client]:
+    return lambda: client_of(server)
 
 
 Seeder = Callable[..., list[Path]]
