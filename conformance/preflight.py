@@ -28,15 +28,7 @@ def check_accounts(target: Target, profile: ServerProfile, secrets: Secrets) -> 
     target cannot be reached.  Returns notes on answers the scenarios will judge."""
     notes = []
     for account in target.accounts:
-        session = Session(
-            "preflight",
-            target.host,
-            target.port,
-            Transcript(secrets),
-            timeout=target.timeout,
-            connect_timeout=target.connect_timeout,
-            limits=target.limits,
-        )
+        session = Session.to(target, "preflight", Transcript(secrets))
         try:
             greeting = session.connect()
             if not greeting.ok:

@@ -78,14 +78,8 @@ class Sessions:
         old = self.by_name.get(name)
         if old is not None:
             self.forget(old)
-        session = Session(
-            name,
-            self.target.host,
-            self.target.port,
-            self.transcript,
-            timeout=self.target.timeout,
-            connect_timeout=self.target.connect_timeout,
-        )
+        # The target's reader bounds too (--max-line, --max-response).
+        session = Session.to(self.target, name, self.transcript)
         greeting = session.connect()
         known = 1 if 1 in self.mailboxes.maildrops else None
         # Before a login only states and arguments are judged: an empty maildrop does.
