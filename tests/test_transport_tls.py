@@ -15,7 +15,7 @@ from conformance.server.embedded import EmbeddedServer
 from conformance.tls import TLSError, make_client_context
 from conformance.transcript import Transcript
 from conformance.transport import Session
-from tests.scripted import ScriptedServer, read_line
+from tests.scripted import ScriptedServer, read_line, rst
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +184,26 @@ def test_a_server_that_closes_is_a_closed_handshake():
         session = Session("A", "127.0.0.1", peer.port, Transcript(), timeout=2.0)
         assert session.connect().ok
         assert session.command("STLS").ok
+        with pytest.raises(TLSError) as caught:
+            session.starttls(make_client_context(None, insecure=True), None)
+        assert caught.value.kind == "closed"
+
+
+def test_a_server_that_resets_before_the_handshake_is_a_closed_handshake():
+    # Mailutils, sent "STLS" and "CAPA" in one write, takes the clear-text
+    # CAPA for the start of the handshake and resets the connection, which
+    # can happen before the client has even begun it.
+    def reset_after_stls(conn: socket.socket) -> None:
+        conn.sendall(b"+OK ready\r\n")
+        read_line(conn)
+        conn.sendall(b"+OK go ahead\r\n")
+        rst(conn)
+
+    with ScriptedServer(reset_after_stls) as peer:
+        session = Session("A", "127.0.0.1", peer.port, Transcript(), timeout=2.0)
+        assert session.connect().ok
+        assert session.command("STLS").ok
+        time.sleep(0.3)  # the reset arrives before the ClientHello is sent
         with pytest.raises(TLSError) as caught:
             session.starttls(make_client_context(None, insecure=True), None)
         assert caught.value.kind == "closed"
