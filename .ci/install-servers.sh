@@ -39,7 +39,9 @@ die() { echo "$PROG: error: $*" >&2; exit 1; }
 
 # --- what each server needs ---------------------------------------------------
 # (ps comes from procps and ss from iproute2: the scripts use both.)
-packages_dovecot() { echo dovecot-core dovecot-pop3d dovecot-lmtpd dovecot-imapd procps; }
+# openssl makes each instance's CA and certificate (scripts/tls.sh) for STLS
+# and implicit TLS; Mailutils also needs it for its crypt hashes.
+packages_dovecot() { echo dovecot-core dovecot-pop3d dovecot-lmtpd dovecot-imapd openssl procps; }
 packages_mailutils() { echo mailutils-pop3d openssl procps; }
 
 debs_cyrus() { echo cyrus-pop3d cyrus-common; }
@@ -48,7 +50,7 @@ debs_popa3d() { echo popa3d; }
 debs_solidpop3d() { echo solid-pop3d; }
 
 # python3 runs the small syslog sink inside the mount namespaces.
-tools_cyrus() { echo sasl2-bin libsasl2-modules libsasl2-modules-db util-linux procps python3; }
+tools_cyrus() { echo sasl2-bin libsasl2-modules libsasl2-modules-db openssl util-linux procps python3; }
 tools_courier() { echo openssl perl util-linux procps python3; }
 tools_popa3d() { echo socat util-linux procps python3 libpam-modules; }
 tools_solidpop3d() { echo socat util-linux procps python3 libpam-modules; }
@@ -64,7 +66,8 @@ check_courier() {
     local b
     for b in usr/sbin/couriertcpd usr/lib/courier/courier/courierpop3login \
              usr/lib/courier/courier/courierpop3d usr/lib/courier/courier-authlib/authdaemond \
-             usr/bin/deliverquota.courier usr/lib/courier-authlib/libauthuserdb.so; do
+             usr/bin/deliverquota.courier usr/bin/couriertls \
+             usr/lib/courier-authlib/libauthuserdb.so; do
         echo "$LAB/courier/$b"
     done
     echo -- "$LAB/courier/usr/lib"

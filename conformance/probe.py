@@ -76,9 +76,13 @@ class ServerProfile:
         for need in needs:
             if self.advertises(need):
                 continue
-            if need.upper() == "APOP" and self.timestamp:
+            if need.upper() == "APOP":
                 # APOP has no CAPA tag (RFC 2449 section 6): the greeting's
-                # timestamp is how a server says it offers APOP (RFC 1939 section 7).
+                # timestamp is how a server says it offers APOP (RFC 1939
+                # section 7), with or without CAPA; without one there is
+                # nothing to compute a digest from.
+                if not self.timestamp:
+                    out.append(need)
                 continue
             if not self.has_capa and need.upper() in RFC1939_OPTIONAL:
                 continue

@@ -77,6 +77,11 @@ def handshake(
     except (ssl.SSLError, ValueError) as exc:
         sock.close()
         raise TLSError(f"cannot start TLS: {exc}", "handshake") from exc
+    except OSError as exc:
+        # wrap_socket peeks at a socket it finds unconnected: a peer that
+        # reset the connection before the ClientHello ends up here.
+        sock.close()
+        raise TLSError(f"connection lost before the TLS handshake: {exc}", "closed") from exc
     try:
         _drive(tls, deadline, timeout)
     except BaseException:

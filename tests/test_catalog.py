@@ -241,6 +241,12 @@ def test_apop_counts_as_offered_when_the_greeting_has_a_timestamp() -> None:
     without = ServerProfile("+OK ready", True, ("USER",), frozenset({"USER"}))
     assert with_stamp.missing(["APOP"]) == []
     assert without.missing(["APOP"]) == ["APOP"]
+    # Without CAPA the other RFC 1939 optional commands are assumed, but not
+    # APOP: with no timestamp there is no digest to compute (popa3d greets "+OK").
+    no_capa = ServerProfile("+OK", False, (), frozenset())
+    assert no_capa.missing(["TOP", "APOP"]) == ["APOP"]
+    stamped = ServerProfile("+OK <3.4@h>", False, (), frozenset(), "<3.4@h>")
+    assert stamped.missing(["APOP"]) == []
 
 
 def test_a_capability_argument_can_be_needed() -> None:

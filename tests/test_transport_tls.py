@@ -15,7 +15,7 @@ from conformance.server.embedded import EmbeddedServer
 from conformance.tls import TLSError, make_client_context
 from conformance.transcript import Transcript
 from conformance.transport import Session
-from tests.scripted import ScriptedServer, read_line
+from tests.scripted import ScriptedServer, read_line, rst
 
 
 @pytest.fixture(scope="module")
@@ -174,16 +174,24 @@ def test_a_silent_server_is_a_handshake_timeout_within_the_deadline():
         assert time.monotonic() - started < 2.0
 
 
-def test_a_server_that_closes_is_a_closed_handshake():
+@pytest.mark.parametrize("reset", [False, True])
+def test_a_server_that_closes_or_resets_is_a_closed_handshake(reset: bool) -> None:
+    # A reset can come before the client has even sent its ClientHello:
+    # Mailutils, sent "STLS" and "CAPA" in one write, takes the clear-text
+    # CAPA for the start of the handshake and resets the connection.
     def close_after_stls(conn: socket.socket) -> None:
         conn.sendall(b"+OK ready\r\n")
         read_line(conn)
         conn.sendall(b"+OK go ahead\r\n")
+        if reset:
+            rst(conn)
 
     with ScriptedServer(close_after_stls) as peer:
         session = Session("A", "127.0.0.1", peer.port, Transcript(), timeout=2.0)
         assert session.connect().ok
         assert session.command("STLS").ok
+        if reset:
+            time.sleep(0.3)  # the reset arrives before the ClientHello is sent
         with pytest.raises(TLSError) as caught:
             session.starttls(make_client_context(None, insecure=True), None)
         assert caught.value.kind == "closed"

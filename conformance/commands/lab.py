@@ -127,7 +127,9 @@ def lab_target(instance: LabInstance, timeout: float, via: str = "exec") -> Targ
     seed and clear commands.  ``lmtp`` and ``imap``: the same accounts, all
     declared disposable, provisioned through the listener.  ``existing``: the
     mail as it is, read-only (no account disposable); ``existing+lmtp``: with
-    the accounts disposable and LMTP to put back what scenarios remove.
+    the accounts disposable and LMTP to put back what scenarios remove.  The
+    instance's APOP mailboxes are declared as such; where the server has TLS,
+    its implicit-TLS port and the CA its certificate is verified with.
     """
     listeners = instance.listeners
     if via == "exec":
@@ -142,17 +144,21 @@ def lab_target(instance: LabInstance, timeout: float, via: str = "exec") -> Targ
         provisioner = make_provisioner(f"existing:lmtp:{instance.host}:{listeners['lmtp']}")
     else:
         raise ValueError(f"unknown way in {via!r}; known: {', '.join(VIA_LISTENERS)}")
+    disposable = via != "existing"
     return Target(
         host=instance.host,
         port=instance.port,
-        accounts=[
-            Account(user, password, via != "existing") for user, password in instance.accounts
-        ],
+        accounts=[Account(user, password, disposable) for user, password in instance.accounts]
+        + [Account(user, secret, disposable, apop=True) for user, secret in instance.apop_accounts],
         provisioner=provisioner,
         timeout=timeout,
         # Real storage rewrites mail (mbox quoting, added headers): content is
         # judged against what the server itself returned.
         calibrate=True,
+        # Verified, never --tls-insecure: the lab's own CA issued the certificate.
+        tls_port=instance.tls_port,
+        tls_ca=None if instance.tls_ca is None else str(instance.tls_ca),
+        tls_servername=instance.tls_servername,
     )
 
 

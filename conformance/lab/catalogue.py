@@ -4,6 +4,20 @@ Dovecot and GNU Mailutils are apt-installed; Cyrus, Courier, popa3d and
 solid-pop3d are unpacked under ``LAB_ROOT`` by .ci/install-servers.sh (their
 packages conflict with the first two).  Dovecot can also open LMTP and IMAP
 listeners, Cyrus LMTP, for the provisioners that go through the mail system.
+
+What each one offers, as found by experiment on Debian 12's builds:
+
+============  ===========================  ======================================
+server        STLS and implicit TLS        APOP
+============  ===========================  ======================================
+Dovecot       yes                          yes (plaintext passdb); erin APOP-only
+Mailutils     yes (GnuTLS)                 yes (popauth database); erin APOP-only
+Cyrus         yes (pop3d -s)               yes (allowapop, sasldb): erin takes
+                                           USER/PASS too, one secret for both
+Courier       yes (couriertls)             no: no timestamp, APOP unknown
+popa3d        no                           no (left out by design)
+solid-pop3d   no                           yes (~/.spop3d secret); erin APOP-only
+============  ===========================  ======================================
 """
 
 from __future__ import annotations
@@ -22,6 +36,8 @@ DOVECOT = LabServer(
     # "mail" owns the mail files; dovecot/dovenull run auth and login processes.
     system_users=("mail", "dovecot", "dovenull"),
     maildir="mail/{user}/Maildir",
+    tls_ca="etc/tls/ca.pem",
+    apop=True,
     listeners={
         "lmtp": ("/usr/lib/dovecot/lmtp",),  # dovecot-lmtpd
         "imap": ("/usr/lib/dovecot/imap", "/usr/lib/dovecot/imap-login"),  # dovecot-imapd
@@ -33,7 +49,11 @@ MAILUTILS = LabServer(
     script="mailutils.sh",
     executables=("/usr/sbin/pop3d",),  # mailutils-pop3d
     system_users=(),
-    tools=("openssl",),  # SHA-512 crypt hashes for the virtdomain passwd file
+    # openssl: SHA-512 crypt hashes for the virtdomain passwd file, and the
+    # certificates; popauth (mailutils-pop3d): the APOP database.
+    tools=("openssl", "popauth"),
+    tls_ca="etc/tls/ca.pem",
+    apop=True,
 )
 
 _CYRUS_BIN = LAB_ROOT / "cyrus/usr/lib/cyrus/bin"
@@ -44,9 +64,11 @@ CYRUS = LabServer(
         str(_CYRUS_BIN / exe) for exe in ("master", "pop3d", "lmtpd", "deliver", "ipurge")
     ),
     system_users=(),  # the script creates "cyrus" (group mail) if missing
-    tools=("saslpasswd2", "nsenter", "unshare"),
+    tools=("saslpasswd2", "nsenter", "unshare", "openssl"),
     mount_namespace=True,
     listeners={"lmtp": (str(_CYRUS_BIN / "lmtpd"),)},
+    tls_ca="ns/tls/ca.pem",
+    apop=True,
 )
 
 _COURIER = LAB_ROOT / "courier"
@@ -59,10 +81,14 @@ COURIER = LabServer(
         str(_COURIER / "usr/lib/courier/courier/courierpop3d"),
         str(_COURIER / "usr/lib/courier/courier-authlib/authdaemond"),
         str(_COURIER / "usr/bin/deliverquota.courier"),
+        str(_COURIER / "usr/bin/couriertls"),
     ),
-    system_users=("mail",),  # the virtual users' mail belongs to "mail"
-    tools=("openssl", "perl", "nsenter", "unshare"),
+    # The virtual users' mail belongs to "mail"; the script makes "courier"
+    # (couriertls runs as that user) if missing.
+    system_users=("mail",),
+    tools=("openssl", "perl", "nsenter", "unshare", "useradd"),
     mount_namespace=True,
+    tls_ca="ns/tls/ca.pem",
 )
 
 # popa3d and solid-pop3d are inetd-style: socat listens and is the master.
@@ -82,8 +108,9 @@ SOLIDPOP3D = LabServer(
     script="solidpop3d.sh",
     executables=(str(LAB_ROOT / "solidpop3d/usr/sbin/solid-pop3d"),),
     system_users=(),
-    tools=("socat", "useradd", "chpasswd", "unshare"),
+    tools=("socat", "useradd", "usermod", "chpasswd", "unshare"),
     mount_namespace=True,
+    apop=True,
 )
 
 LAB_SERVERS: dict[str, LabServer] = {

@@ -11,6 +11,17 @@ Cyrus) and ``POP3LAB_IMAP_PORT`` (Dovecot) in the script's environment;
 :meth:`LabServer.start` chooses their ports (``listeners=("lmtp", "imap")``)
 and the instance records them (:attr:`LabInstance.listeners`).
 
+TLS is always on where the server has it (Dovecot, Mailutils, Cyrus,
+Courier): the start passes ``POP3LAB_TLS_PORT``, and the script offers STLS
+on the POP3 port and implicit TLS on that one, with a certificate for
+``localhost`` and 127.0.0.1 from a CA made for that instance alone; the
+instance records the port and the CA (:attr:`LabInstance.tls_port`,
+:attr:`LabInstance.tls_ca`), so that the harness verifies the certificate.
+Where the server takes APOP (Dovecot, Mailutils, Cyrus, solid-pop3d), the
+instance also has the APOP mailboxes of :data:`APOP_ACCOUNTS`, reached with
+APOP only where the server can keep the two methods apart (RFC 1939 section
+13; all but Cyrus).
+
 The scripts need root: they chown mail to an unprivileged system user and
 start daemons that drop privileges.  This module only wraps them: it chooses a
 port, records what the instance is (address, accounts, where mail lives, the
@@ -58,6 +69,12 @@ ACCOUNTS: tuple[tuple[str, str], ...] = (
     ("dave", "davepw"),
 )
 
+# The mailboxes reached with APOP, on the servers that take APOP (the
+# password is the shared secret).
+APOP_ACCOUNTS: tuple[tuple[str, str], ...] = (("erin", "erinpw"),)
+# The name the lab's certificates are issued for (and 127.0.0.1).
+TLS_SERVERNAME = "localhost"
+
 # How often start() tries another port when the one it chose was taken meanwhile.
 _PORT_TRIES = 3
 # What the scripts (or the daemon they start) say when the port is taken.
@@ -88,6 +105,11 @@ class LabServer:
     mount_namespace: bool = False
     # Other ways in the script can open (lmtp, imap) and the executables each needs.
     listeners: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Where the CA certificate of a started instance is, relative to its root,
+    # for servers with TLS (STLS and implicit TLS); None: the server has none.
+    tls_ca: str | None = None
+    # The server takes APOP: instances have the APOP_ACCOUNTS mailboxes.
+    apop: bool = False
 
     @property
     def script_path(self) -> Path:
@@ -150,9 +172,11 @@ class LabServer:
                 raise LabError(f"path {part!r} contains a brace; choose another root")
         root.mkdir(parents=True, exist_ok=True)
         tries = 1 if port is not None else _PORT_TRIES
+        # The implicit-TLS port is one more listener (POP3LAB_TLS_PORT).
+        wanted = (*listeners, *(["tls"] if self.tls_ca is not None else []))
         for attempt in range(1, tries + 1):
             chosen = port if port is not None else free_port()
-            extra = {name: free_port() for name in listeners}
+            extra = {name: free_port() for name in wanted}
             began = time.monotonic()
             result = self._run_start(root, chosen, timeout, extra)
             if result.returncode == 0:
@@ -169,6 +193,8 @@ class LabServer:
         self, root: Path, port: int, timeout: float, listeners: dict[str, int]
     ) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, POP3LAB_START_TIMEOUT=str(max(1, math.ceil(timeout))))
+        if self.apop:
+            env["POP3LAB_APOP"] = "1"  # Dovecot offers APOP only when asked
         for name, listener_port in listeners.items():
             env[f"POP3LAB_{name.upper()}_PORT"] = str(listener_port)
         argv = ["bash", str(self.script_path), "start", str(root), str(port)]
@@ -201,11 +227,17 @@ class LabServer:
         stat = read_stat(master)
         if stat is None:
             raise LabError(f"{self.name} master {master} exited right after start")
+        tls_ca = None if self.tls_ca is None else root / self.tls_ca
+        if tls_ca is not None and not tls_ca.is_file():
+            _run_script(self.script_path, ["stop", str(root)], _STOP_TIMEOUT, check=False)
+            raise LabError(f"{self.name} started with TLS but left no CA certificate {tls_ca}")
         return LabInstance(
             server=self.name,
             host="127.0.0.1",
             port=port,
             accounts=list(ACCOUNTS),
+            apop_accounts=list(APOP_ACCOUNTS) if self.apop else [],
+            tls_ca=tls_ca,
             maildir_template=None if self.maildir is None else str(root / self.maildir),
             root=root,
             script=self.script_path,
@@ -222,7 +254,7 @@ class LabInstance:
     server: str
     host: str
     port: int
-    accounts: list[tuple[str, str]]
+    accounts: list[tuple[str, str]]  # USER/PASS (and SASL) mailboxes
     # Where a provisioner may put Maildir files for {user} (None: the server
     # is provisioned through seed_cmd()/clear_cmd() only); files dropped into
     # its new/ must be owned by the owner of that directory (the mail user).
@@ -231,9 +263,23 @@ class LabInstance:
     script: Path
     master: LabProcess  # as recorded at start
     start_seconds: float  # how long start() took
-    # Other ways in, by name ("lmtp", "imap"): their ports on 127.0.0.1.
+    # Other ways in, by name ("lmtp", "imap", "tls": implicit TLS): their ports on 127.0.0.1.
     listeners: dict[str, int] = field(default_factory=dict)
+    apop_accounts: list[tuple[str, str]] = field(default_factory=list)  # reached with APOP
+    # The CA that issued the server's certificate (None: no TLS); the
+    # certificate names TLS_SERVERNAME and 127.0.0.1.
+    tls_ca: Path | None = None
     _stopped: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def tls_port(self) -> int | None:
+        """The implicit-TLS port (RFC 8314) on the same host; STLS is on ``port``."""
+        return self.listeners.get("tls")
+
+    @property
+    def tls_servername(self) -> str | None:
+        """The name the server's certificate must carry (None: no TLS)."""
+        return None if self.tls_ca is None else TLS_SERVERNAME
 
     @property
     def log_path(self) -> Path:

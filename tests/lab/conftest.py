@@ -22,10 +22,17 @@ TIMEOUT = 15.0  # per read; a locked maildrop answers only after ~10 s
 class Pop3:
     """A minimal POP3 client: one command, one response, all with deadlines."""
 
-    def __init__(self, instance: LabInstance, timeout: float = TIMEOUT) -> None:
-        self.sock = socket.create_connection((instance.host, instance.port), timeout=timeout)
+    def __init__(
+        self, instance: LabInstance, timeout: float = TIMEOUT, sock: socket.socket | None = None
+    ) -> None:
+        """Connect to the instance's POP3 port and read the greeting; or, given
+        ``sock`` (a TLS socket after STLS, say), carry on over it with no greeting."""
+        if sock is None:
+            self.sock = socket.create_connection((instance.host, instance.port), timeout=timeout)
+        else:
+            self.sock = sock
         self.file = self.sock.makefile("rb")
-        self.greeting = self.line()
+        self.greeting = self.line() if sock is None else ""
 
     def line(self) -> str:
         raw = self.file.readline(65536)

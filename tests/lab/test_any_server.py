@@ -89,7 +89,7 @@ UNSUPPORTED_BY_DESIGN["existing+lmtp"] = {
 def _fill(instance: LabInstance) -> None:
     """Every mailbox gets a few ordinary messages, through LMTP, before the run."""
     lmtp = make_deliverer(f"lmtp:{instance.host}:{instance.listeners['lmtp']}", DeliveryOptions())
-    for user, _ in instance.accounts:
+    for user, _ in instance.accounts + instance.apop_accounts:
         lmtp.deliver(user, ordinary_messages(FEW))
 
 
@@ -138,7 +138,7 @@ def test_dovecot_through_the_mail_system_matches_its_baseline(via: str) -> None:
     assert all(expected[sid] != "unsupported" for sid in by_design)
     if via.startswith("existing"):
         assert run.target["provision"]["mailboxes"] == {
-            u: FEW for u in ("alice", "bob", "carol", "dave")
+            u: FEW for u in ("alice", "bob", "carol", "dave", "erin")
         }
     else:
         assert run.target["calibrate"] is True
@@ -165,12 +165,14 @@ def test_lab_targets_for_each_way_in() -> None:
         host="127.0.0.1",
         port=11110,
         accounts=[("alice", "alicepw"), ("bob", "bobpw")],
+        apop_accounts=[("erin", "erinpw")],
+        tls_ca=Path("/nonexistent/etc/tls/ca.pem"),
         maildir_template=None,
         root=Path("/nonexistent"),
         script=DOVECOT.script_path,
         master=LabProcess(pid=0, start_ticks=0, name="none"),
         start_seconds=0.0,
-        listeners={"lmtp": 20024, "imap": 20143},
+        listeners={"lmtp": 20024, "imap": 20143, "tls": 20995},
     )
     for via, deliverer, disposable in (
         ("lmtp", "lmtp:127.0.0.1:20024", True),
@@ -180,8 +182,21 @@ def test_lab_targets_for_each_way_in() -> None:
     ):
         target = lab_target(instance, 20.0, via)
         assert target.provisioner.describe().get("deliverer") == deliverer
-        assert [a.disposable for a in target.accounts] == [disposable, disposable]
+        assert [a.disposable for a in target.accounts] == [disposable] * 3
+        # The APOP mailbox is declared as one (RFC 1939 section 13).
+        assert [(a.user, a.apop) for a in target.accounts] == [
+            ("alice", False),
+            ("bob", False),
+            ("erin", True),
+        ]
         assert target.calibrate
+        # The harness verifies the lab's certificate: its CA, its name, never insecure.
+        assert (target.tls_port, target.tls_ca, target.tls_servername) == (
+            20995,
+            "/nonexistent/etc/tls/ca.pem",
+            "localhost",
+        )
+        assert not target.tls_insecure
     assert lab_target(instance, 20.0).provisioner.kind == "exec"
     with pytest.raises(ValueError, match="unknown way in 'ftp'"):
         lab_target(instance, 20.0, "ftp")

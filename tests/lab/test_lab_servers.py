@@ -8,10 +8,13 @@ command templates.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import signal
+import socket
+import ssl
 import tempfile
 import time
 from pathlib import Path
@@ -135,6 +138,89 @@ def test_start_login_seed_clear_stop(name: str, tmp_path: Path) -> None:
         if client is not None:
             client.close()
         instance.stop()
+
+
+# The servers that keep an APOP mailbox to APOP alone (RFC 1939 section 13);
+# Cyrus checks USER/PASS and APOP against the one sasldb secret.
+APOP_ONLY = {"dovecot", "mailutils", "solidpop3d"}
+
+
+def _tls_context(cafile: Path | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=None if cafile is None else str(cafile))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _stls_session(instance: LabInstance, context: ssl.SSLContext) -> Pop3:
+    """A session switched to TLS with STLS, the certificate checked for its name."""
+    client = Pop3(instance)
+    status, capa = client.multi("CAPA")
+    assert status.startswith("+OK") and b"STLS\r\n" in capa, capa
+    assert client.cmd("STLS").startswith("+OK")
+    tls = context.wrap_socket(client.sock, server_hostname=instance.tls_servername)
+    return Pop3(instance, sock=tls)
+
+
+@pytest.mark.parametrize("name", list(LAB_SERVERS))
+def test_tls_and_apop_where_the_server_has_them(name: str, tmp_path: Path) -> None:
+    server = require(name)
+    instance = server.start(tmp_path / name)
+    try:
+        if server.tls_ca is None:
+            assert (instance.tls_port, instance.tls_ca, instance.tls_servername) == (None,) * 3
+        else:
+            assert instance.tls_ca is not None and instance.tls_port is not None
+            context = _tls_context(instance.tls_ca)
+            # STLS on the POP3 port, verified for "localhost"; then a login inside TLS.
+            client = _stls_session(instance, context)
+            client.login("alice", "alicepw")
+            assert STAT.match(client.cmd("STAT"))
+            assert client.cmd("QUIT").startswith("+OK")
+            client.close()
+            # Implicit TLS on its own port, verified for the address (127.0.0.1).
+            raw = socket.create_connection((instance.host, instance.tls_port), timeout=15)
+            implicit = Pop3(instance, sock=context.wrap_socket(raw, server_hostname=instance.host))
+            assert implicit.line().startswith("+OK")
+            assert implicit.cmd("QUIT").startswith("+OK")
+            implicit.close()
+            # The CA is the instance's own: the system's trust store refuses it.
+            raw = socket.create_connection((instance.host, instance.tls_port), timeout=15)
+            with pytest.raises(ssl.SSLCertVerificationError):
+                _tls_context(None).wrap_socket(raw, server_hostname=instance.tls_servername)
+            raw.close()
+        greeting = Pop3(instance)
+        stamp = re.search(r"<[^<>]*>", greeting.greeting)
+        greeting.close()
+        if not server.apop:
+            assert instance.apop_accounts == []
+            assert stamp is None, "a server without APOP greets without a timestamp"
+            return
+        assert stamp is not None, greeting.greeting
+        (user, secret), *_ = instance.apop_accounts
+        assert user not in dict(instance.accounts)
+        instance.seed(user, _message_file(tmp_path, FIRST))
+        client = Pop3(instance)
+        stamp = re.search(r"<[^<>]*>", client.greeting)
+        assert stamp is not None
+        digest = hashlib.md5((stamp.group(0) + secret).encode(), usedforsecurity=False).hexdigest()
+        assert client.cmd(f"APOP {user} {digest}").startswith("+OK")
+        assert client.cmd("STAT").startswith("+OK 1 ")
+        assert client.cmd("QUIT").startswith("+OK")
+        client.close()
+        instance.clear(user)
+        client = Pop3(instance)
+        assert client.cmd(f"USER {user}").startswith("+OK")
+        answer = client.cmd(f"PASS {secret}")
+        assert answer.startswith("-ERR" if name in APOP_ONLY else "+OK"), answer
+        client.close()
+    finally:
+        instance.stop()
+
+
+def _message_file(folder: Path, message: Message) -> Path:
+    path = folder / f"{message.name}.eml"
+    path.write_bytes(message.data)
+    return path
 
 
 @pytest.mark.parametrize("name", ["popa3d", "cyrus"])

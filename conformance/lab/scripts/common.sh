@@ -13,7 +13,14 @@
 
 LAB=${POP3LAB_ROOT:-/opt/pop3lab}
 ACCOUNTS="alice:alicepw bob:bobpw carol:carolpw dave:davepw"
+# Mailboxes reached with APOP only (RFC 1939 section 13): a script whose
+# server takes APOP sets APOP_ACCOUNTS=$LAB_APOP_ACCOUNTS.
+LAB_APOP_ACCOUNTS="erin:erinpw"
+APOP_ACCOUNTS=""
 START_TIMEOUT=${POP3LAB_START_TIMEOUT:-15}
+
+# shellcheck source=tls.sh source-path=SCRIPTDIR
+source "$(dirname -- "${BASH_SOURCE[0]}")/tls.sh"
 
 die() { echo "$ME: error: $*" >&2; exit 1; }
 
@@ -49,7 +56,16 @@ session_pids() {
 }
 
 check_user() {
-    case " $ACCOUNTS " in *" $1:"*) ;; *) die "unknown user '$1'" ;; esac
+    case " $ACCOUNTS $APOP_ACCOUNTS " in *" $1:"*) ;; *) die "unknown user '$1'" ;; esac
+}
+
+# The implicit-TLS port asked for with POP3LAB_TLS_PORT (empty: no TLS);
+# checked to be free.  With it, the script also offers STLS on the POP3 port.
+tls_port() {
+    local port=${POP3LAB_TLS_PORT:-0}
+    [[ $port == 0 ]] && return 0
+    check_port "$port"
+    echo "$port"
 }
 
 absdir() { realpath -m -- "$1"; }
@@ -77,7 +93,18 @@ master_pid() {
     return 0
 }
 
-# Wait until 127.0.0.1:$2 accepts and its listener is the master of $1.
+# true if a process of the session led by $2 listens on port $1
+listener_in_session() { # $1=port $2=session id
+    local listeners k
+    listeners=$(ss -Hltnp "sport = :$1" 2>/dev/null || true)
+    for k in $(session_pids "$2"); do
+        [[ $listeners == *"pid=$k,"* ]] && return 0
+    done
+    return 1
+}
+
+# Wait until 127.0.0.1:$2 accepts and its listener is the master of $1 or a
+# process the master's session started (Courier's second couriertcpd).
 # Returns 1 when the master died or the timeout passed.
 wait_listening() { # $1=dir $2=port
     local dir=$1 port=$2 i pid
@@ -86,8 +113,8 @@ wait_listening() { # $1=dir $2=port
         if [[ -z $pid ]] && (( i > 10 )); then return 1; fi
         if [[ -n $pid ]] && port_open "$port"; then
             # The port is checked free before the start, but someone may have
-            # taken it meanwhile: the listener must be this master.
-            if [[ $(ss -Hltnp "sport = :$port" 2>/dev/null || true) != *"pid=$pid,"* ]]; then
+            # taken it meanwhile: the listener must be this instance's.
+            if ! listener_in_session "$port" "$pid"; then
                 stop_instance "$dir" >/dev/null 2>&1 || true
                 die "127.0.0.1:$port is served by another process"
             fi

@@ -29,14 +29,22 @@
 # including "badlogin:" and lmtpd "Delivered:" lines).
 #
 # Accounts: SASL sasldb (DIR/ns/sasldb2, made with saslpasswd2 from sasl2-bin)
-# holding alice/alicepw bob/bobpw carol/carolpw dave/davepw -- no system users.
-# USER/PASS allowed without TLS (allowplaintext), APOP works (plaintext
-# secrets in sasldb), SASL AUTH offers every mechanism of libsasl2-modules.
+# holding alice/alicepw bob/bobpw carol/carolpw dave/davepw and the APOP
+# mailbox erin/erinpw -- no system users.  USER/PASS allowed without TLS
+# (allowplaintext), APOP works (allowapop; plaintext secrets in sasldb), SASL
+# AUTH offers every mechanism of libsasl2-modules.  Cyrus checks every method
+# against the one sasldb secret, so erin can also log in with USER/PASS (and
+# alice with APOP): RFC 1939 section 13's "one or the other" cannot be set.
+#
+# TLS: with POP3LAB_TLS_PORT=N, STLS on PORT and implicit TLS on 127.0.0.1:N
+# (a "pop3s" service, pop3d -s), with a certificate for localhost and
+# 127.0.0.1 issued by a CA made for this start (DIR/ns/tls/ca.pem: what a
+# client verifies with).
 # Lab settings: failedloginpause 0 (stock 3 s), popminpoll 0 (Debian's 1
 # minute answers a quick second login with [LOGIN-DELAY]), expunge_mode and
 # delete_mode immediate, duplicatesuppression 0 (otherwise a re-seeded message
 # whose Message-ID was delivered before is silently dropped), autocreate_quota
-# 0 + autocreate_post 1 (INBOX created on first login or delivery).  No TLS.
+# 0 + autocreate_post 1 (INBOX created on first login or delivery).
 #
 # Seeding writes each message (with CRLF line ends) into the INBOX's spool
 # folder as the next UID's file and runs `reconstruct`, which indexes it: the
@@ -50,6 +58,7 @@ umask 022
 ME=${0##*/}
 # shellcheck source=common.sh source-path=SCRIPTDIR disable=SC2034
 source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
+APOP_ACCOUNTS=$LAB_APOP_ACCOUNTS
 CYBIN=$LAB/cyrus/usr/lib/cyrus/bin
 CYLIB=$LAB/cyrus/usr/lib/x86_64-linux-gnu
 export LD_LIBRARY_PATH=$CYLIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
@@ -75,11 +84,12 @@ in_ns() { # $1=dir, rest: a command to run inside the instance's mount namespace
 }
 
 cmd_start() {
-    local dir port=$2 h r c a realm i lmtp_inet=
+    local dir port=$2 h r c a realm i tls lmtp_inet='' pop3s=''
     mkdir -p -- "$1"
     dir=$(absdir "$1")
     [[ -z $(master_pid "$dir") ]] || die "instance in $dir is already running"
     check_port "$port"
+    tls=$(tls_port)
     ensure_system
     rm -rf "${dir:?}/ns" "${dir:?}/log" "${dir:?}/run"
     h=$dir/ns r=$LAB/mnt
@@ -115,6 +125,12 @@ umask: 077
 syslog_prefix: cyrus
 CONF
     c="-C $r/etc/imapd.conf"
+    if [[ -n $tls ]]; then
+        make_certs "$h/tls" root || die "cannot make the TLS certificates"
+        printf 'tls_server_cert: %s\ntls_server_key: %s\n' "$r/tls/server.pem" "$r/tls/server.key" \
+            >>"$h/etc/imapd.conf"
+        pop3s="pop3s cmd=\"$CYBIN/pop3d -s $c\" listen=\"127.0.0.1:$tls\" prefork=0 maxchild=50"
+    fi
     if [[ ${POP3LAB_LMTP_PORT:-0} != 0 ]]; then
         check_port "$POP3LAB_LMTP_PORT"
         lmtp_inet="lmtp cmd=\"$CYBIN/lmtpd -a $c\" listen=\"127.0.0.1:$POP3LAB_LMTP_PORT\" prefork=0 maxchild=20"
@@ -126,6 +142,7 @@ START {
 }
 SERVICES {
   pop3 cmd="$CYBIN/pop3d $c" listen="127.0.0.1:$port" prefork=0 maxchild=50
+  $pop3s
   lmtpunix cmd="$CYBIN/lmtpd $c" listen="$r/run/socket/lmtp" prefork=0 maxchild=20
   $lmtp_inet
 }
@@ -134,7 +151,7 @@ EVENTS {
 }
 CONF
     realm=$(hostname)
-    for a in $ACCOUNTS; do
+    for a in $ACCOUNTS $APOP_ACCOUNTS; do
         printf '%s' "${a#*:}" | saslpasswd2 -f "$h/sasldb2" -u "$realm" -p -c "${a%%:*}"
     done
     chown -R cyrus:mail "$h"
@@ -151,6 +168,10 @@ CONF
         -p "$r/run/master.pid" -L "$dir/log/master.out"
     wait_listening "$dir" "$port" ||
         start_failed "$dir" "$port" "$dir/log/start.log" "$dir/log/cyrus.log"
+    if [[ -n $tls ]]; then
+        wait_listening "$dir" "$tls" ||
+            start_failed "$dir" "$tls" "$dir/log/start.log" "$dir/log/cyrus.log"
+    fi
     # seeding needs lmtpd's socket, which master makes after the pop3 one
     for (( i = 0; i < START_TIMEOUT * 10; i++ )); do
         [[ -S $h/run/socket/lmtp ]] && return 0

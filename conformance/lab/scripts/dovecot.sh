@@ -12,9 +12,14 @@
 #   dovecot.sh status DIR            print "running PID PORT" / "stopped" (exit 0 / 3)
 #
 # Accounts: alice/alicepw bob/bobpw carol/carolpw dave/davepw (passwd-file,
-# virtual users; no system account per user).  Mail is stored as Maildir in
-# DIR/mail/USER/Maildir (cur/ new/ tmp/ exist from the first start on, so a
-# file put into new/ and owned by the mail user is seen by the next login),
+# virtual users; no system account per user), which log in with USER/PASS or
+# SASL; and erin/erinpw, a mailbox reached with APOP only (RFC 1939 section
+# 13: one method or the other) when APOP is on (POP3LAB_APOP=1), in a second
+# passwd-file whose passdb takes the APOP mechanism alone over POP3 (the first
+# one takes every mechanism but APOP; IMAP logs erin in with her password, for
+# the IMAP provisioner).  Mail is stored as Maildir in DIR/mail/USER/Maildir
+# (cur/ new/ tmp/ exist from the first start on, so a file put into new/ and
+# owned by the mail user is seen by the next login),
 # owned by one existing unprivileged system user
 # (default "mail", override with POP3LAB_DOVECOT_MAIL_USER); Dovecot refuses
 # to access mail as root.  Only the Dovecot package users dovecot/dovenull
@@ -26,7 +31,8 @@
 # DIR was deleted are removed by a later "start".
 #
 # Lab settings that differ from a stock Dovecot (see the lab README):
-#   listen on 127.0.0.1:PORT only, pop3s disabled, ssl = no,
+#   listen on 127.0.0.1:PORT only, pop3s disabled and ssl = no unless
+#   POP3LAB_TLS_PORT says otherwise (below),
 #   disable_plaintext_auth = no (USER/PASS without TLS),
 #   pop3_lock_session = yes (RFC 1939 exclusive maildrop lock),
 #   auth_failure_delay = 0 + passdb "nodelay" (failed logins answer at once),
@@ -45,6 +51,10 @@
 #                               mail delivered through the mail system, no files
 #   POP3LAB_IMAP_PORT=N         also an IMAP listener on 127.0.0.1:N (dovecot-imapd),
 #                               for IMAP APPEND; plaintext LOGIN, no TLS
+#   POP3LAB_TLS_PORT=N          TLS: STLS on PORT and implicit TLS (pop3s) on
+#                               127.0.0.1:N, with a certificate for localhost and
+#                               127.0.0.1 issued by a CA made for this start
+#                               (DIR/etc/tls/ca.pem: what a client verifies with)
 #
 # Output: nothing on success; errors on stderr with a non-zero exit status.
 set -euo pipefail
@@ -53,9 +63,12 @@ umask 022
 DOVECOT_BIN=/usr/sbin/dovecot
 DOVEADM_BIN=/usr/bin/doveadm
 ACCOUNTS="alice:alicepw bob:bobpw carol:carolpw dave:davepw"
+APOP_ACCOUNTS="erin:erinpw"
 MAIL_USER=${POP3LAB_DOVECOT_MAIL_USER:-mail}
 START_TIMEOUT=${POP3LAB_START_TIMEOUT:-15}
 PROG=${0##*/}
+# shellcheck source=tls.sh source-path=SCRIPTDIR
+source "$(dirname -- "${BASH_SOURCE[0]}")/tls.sh"
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
 usage() {
@@ -113,7 +126,7 @@ master_pid() {
 
 user_password() { # $1=user -> password (exit 1 if unknown)
     local a
-    for a in $ACCOUNTS; do
+    for a in $ACCOUNTS $APOP_ACCOUNTS; do
         [[ ${a%%:*} == "$1" ]] && { echo "${a#*:}"; return 0; }
     done
     return 1
@@ -137,9 +150,11 @@ loopback_service() {
 }
 
 write_config() { # $1=dir $2=port (0 = no listener, used before the first start)
-    local dir=$1 port=$2 base mechs lock=yes etc protocols=pop3
+    local dir=$1 port=$2 base mechs lock=yes etc protocols=pop3 ssl=no
     local lmtp_port=${POP3LAB_LMTP_PORT:-0} imap_port=${POP3LAB_IMAP_PORT:-0}
-    if (( port == 0 )); then lmtp_port=0 imap_port=0; fi
+    local tls_port=${POP3LAB_TLS_PORT:-0}
+    if (( port == 0 )); then lmtp_port=0 imap_port=0 tls_port=0; fi
+    if (( tls_port != 0 )); then ssl=yes; fi
     [[ ${POP3LAB_EXCLUSIVE_LOCK:-1} == 0 ]] && lock=no
     if (( lmtp_port != 0 )); then protocols="$protocols lmtp"; fi
     if (( imap_port != 0 )); then protocols="$protocols imap"; fi
@@ -153,7 +168,7 @@ state_dir = $dir/state
 instance_name = poplab-dovecot-$port
 protocols = $protocols
 listen = 127.0.0.1
-ssl = no
+ssl = $ssl
 # allow USER/PASS and SASL PLAIN/LOGIN without TLS
 disable_plaintext_auth = no
 auth_mechanisms = $mechs
@@ -176,10 +191,17 @@ service pop3-login {
     port = $port
   }
   inet_listener pop3s {
-    port = 0
+    address = 127.0.0.1
+    port = $tls_port
+    ssl = yes
   }
 }
 EOF
+    if (( tls_port != 0 )); then
+        # STLS on the POP3 port, implicit TLS on pop3s (RFC 8314); read as root.
+        printf 'ssl_cert = <%s\nssl_key = <%s\n' "$etc/tls/server.pem" "$etc/tls/server.key" \
+            >>"$etc/dovecot.conf.tmp"
+    fi
     if (( lmtp_port != 0 )); then
         # LMTP (RFC 2033) on loopback and on a socket: the recipient is the user name.
         echo "postmaster_address = postmaster@localhost" >>"$etc/dovecot.conf.tmp"
@@ -206,13 +228,32 @@ passdb {
   driver = static
   args = noauthenticate=y nodelay=y
 }
+# USER/PASS and SASL mailboxes take every mechanism but APOP; over POP3 the
+# APOP mailboxes take APOP alone (RFC 1939 section 13: one method or the
+# other).  IMAP, the provisioner's way in, logs them in with their password:
+# apop-users-imap lists them, apop-users-pop3 is empty (%s: the service).
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $etc/users
+  mechanisms = plain login cram-md5
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $etc/apop-users
+  mechanisms = apop
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $etc/apop-users-%s
+  mechanisms = plain login
 }
 userdb {
   driver = passwd-file
   args = username_format=%u $etc/users
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u $etc/apop-users
 }
 EOF
     mv -f "$etc/dovecot.conf.tmp" "$etc/dovecot.conf"
@@ -261,9 +302,30 @@ shadow_gc() { # remove shadows whose DIR no longer points at them
     done
 }
 
-# Create the directory layout, users file and (if missing) a config.
+# A passwd-file of accounts ("user:password" words), each with its Maildir.
+write_users() { # $1=file $2=mail dir, rest: accounts
+    local file=$1 mail=$2 a u p n tmp
+    shift 2
+    # a private temporary name: two seeds of one instance may run at once
+    tmp=$(mktemp "$file.XXXXXX")
+    for a in "$@"; do
+        u=${a%%:*}; p=${a#*:}
+        printf '%s:{PLAIN}%s:%s:%s::%s::\n' "$u" "$p" "$MUID" "$MGID" "$mail/$u" >>"$tmp"
+        # The Maildir exists before the first login, so that a provisioner
+        # may drop files (owned by the mail user) into new/ at once.  Mode
+        # 0700 as Dovecot's own: it copies the mailbox directory's mode to
+        # the index files it creates.
+        for n in "" /Maildir /Maildir/cur /Maildir/new /Maildir/tmp; do
+            [[ -d $mail/$u$n ]] || install -d -o "$MUID" -g "$MGID" -m 0700 "$mail/$u$n"
+        done
+    done
+    chmod 0644 "$tmp"
+    mv -f "$tmp" "$file"
+}
+
+# Create the directory layout, users files and (if missing) a config.
 ensure_layout() { # $1=dir [$2=port]
-    local dir=$1 port=${2:-} a u p n s reach=1 etc mail tmp
+    local dir=$1 port=${2:-} n s reach=1 etc mail
     mail_ids
     mkdir -p "$dir" "$dir/log" "$dir/state"
     chmod 0755 "$dir"   # mail user and dovecot internal user must traverse it
@@ -280,21 +342,12 @@ ensure_layout() { # $1=dir [$2=port]
         fi
     done
     etc=$(real "$dir/etc"); mail=$(real "$dir/mail")
-    # a private temporary name: two seeds of one instance may run at once
-    tmp=$(mktemp "$etc/users.XXXXXX")
-    for a in $ACCOUNTS; do
-        u=${a%%:*}; p=${a#*:}
-        printf '%s:{PLAIN}%s:%s:%s::%s::\n' "$u" "$p" "$MUID" "$MGID" "$mail/$u" >>"$tmp"
-        # The Maildir exists before the first login, so that a provisioner
-        # may drop files (owned by the mail user) into new/ at once.  Mode
-        # 0700 as Dovecot's own: it copies the mailbox directory's mode to
-        # the index files it creates.
-        for n in "" /Maildir /Maildir/cur /Maildir/new /Maildir/tmp; do
-            [[ -d $mail/$u$n ]] || install -d -o "$MUID" -g "$MGID" -m 0700 "$mail/$u$n"
-        done
-    done
-    chmod 0644 "$tmp"
-    mv -f "$tmp" "$etc/users"
+    # shellcheck disable=SC2086  # one word per account
+    write_users "$etc/users" "$mail" $ACCOUNTS
+    # shellcheck disable=SC2086
+    write_users "$etc/apop-users" "$mail" $APOP_ACCOUNTS
+    cp -p "$etc/apop-users" "$etc/apop-users-imap"
+    install -m 0644 /dev/null "$etc/apop-users-pop3"
     if [[ -n $port ]]; then
         write_config "$dir" "$port"
     elif [[ ! -e $etc/dovecot.conf ]]; then
@@ -318,7 +371,7 @@ doveadm_as() { # $1=dir $2=user, rest = doveadm args
 
 cmd_start() {
     [[ $# -eq 2 ]] || usage
-    local dir port pid i
+    local dir port pid i tls_port
     dir=$(absdir "$1"); port=$2
     if ! [[ $port =~ ^[0-9]+$ ]] || (( port < 1 || port > 65535 )); then
         die "bad PORT '$port'"
@@ -327,8 +380,16 @@ cmd_start() {
     pid=$(master_pid "$dir")
     [[ -z $pid ]] || die "instance in $dir is already running (pid $pid)"
     port_accepts "$port" && die "127.0.0.1:$port already accepts connections (port in use)"
+    tls_port=${POP3LAB_TLS_PORT:-0}
+    if [[ ! $tls_port =~ ^[0-9]+$ ]] || (( tls_port > 65535 )); then die "bad POP3LAB_TLS_PORT"; fi
+    if (( tls_port != 0 )) && port_accepts "$tls_port"; then
+        die "127.0.0.1:$tls_port already accepts connections (port in use)"
+    fi
     shadow_gc
     ensure_layout "$dir" "$port"
+    if (( tls_port != 0 )); then
+        make_certs "$(real "$dir/etc")/tls" root || die "cannot make the TLS certificates"
+    fi
     rm -f "$dir/run/master.pid"
     echo "=== $(date '+%F %T') $PROG start port $port" >>"$dir/log/dovecot.log"
     if ! "$DOVECOT_BIN" -c "$dir/etc/dovecot.conf" </dev/null >"$dir/log/start.err" 2>&1; then

@@ -30,11 +30,17 @@
 # (created with useradd if missing; passwords set with chpasswd on every
 # start).  /etc/pam.d/solid-pop3d is written with "pam_unix.so nodelay", but
 # the server itself sleeps about 1 s after a failed PASS (hard-coded).
+# erin is reached with APOP only (RFC 1939 section 13): a system user whose
+# password is locked, so USER/PASS cannot open her mailbox, and whose home is
+# $POP3LAB_ROOT/mnt/home/erin, that is DIR/ns/home/erin inside the namespace:
+# there her ~/.spop3d (mode 0600) holds "APOPSecret" and the secret erinpw,
+# each octet XORed with 0xff in hexadecimal, as solid's own pop_auth writes it.
 #
 # Config: WrongCommandsLimit 0 (the default, 5, disconnects after 5 bad
 # commands), AddBulletins no (the bulletin dir does not exist: "-ERR fatal
-# error" at login otherwise), UserOverride no (~/.spop3d ignored, so APOP is
-# offered in the greeting but no user has an APOP secret).
+# error" at login otherwise), UserOverride yes (the default: ~/.spop3d is
+# read, for erin's APOP secret; the other users have none).  No TLS: solid
+# has none.
 #
 # Storage: mboxo as an MDA writes it, but messages back to back WITHOUT the
 # customary empty line after each: solid-pop3d counts that line as part of
@@ -45,6 +51,7 @@ umask 022
 ME=${0##*/}
 # shellcheck source=common.sh source-path=SCRIPTDIR disable=SC2034
 source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
+APOP_ACCOUNTS=$LAB_APOP_ACCOUNTS
 BIN=$LAB/solidpop3d/usr/sbin/solid-pop3d
 
 ensure_system() {
@@ -57,6 +64,16 @@ ensure_system() {
         getent passwd "$u" >/dev/null || useradd -m -s /usr/sbin/nologin "$u"
     done
     for a in $ACCOUNTS; do echo "$a"; done | chpasswd
+    # The APOP mailboxes: home in the namespace, no password for USER/PASS.
+    for a in $APOP_ACCOUNTS; do
+        u=${a%%:*}
+        if ! getent passwd "$u" >/dev/null; then
+            useradd -M -d "$LAB/mnt/home/$u" -s /usr/sbin/nologin "$u"
+        elif [[ $(getent passwd "$u" | cut -d: -f6) != "$LAB/mnt/home/$u" ]]; then
+            usermod -d "$LAB/mnt/home/$u" "$u"
+        fi
+        usermod -p '!' "$u"
+    done
     getent passwd spop3d >/dev/null ||
         useradd --system -M -d /nonexistent -s /usr/sbin/nologin spop3d
     want=$'# written by solidpop3d.sh (pop3 lab): no PAM failure delay\nauth\trequired\tpam_unix.so nodelay\naccount\trequired\tpam_unix.so\n'
@@ -73,13 +90,23 @@ write_conf() { # $1=file
 	MailDropType	mailbox
 	LogStatistics	no
 	WrongCommandsLimit	0
-	UserOverride	no
+	UserOverride	yes
 	AddBulletins	no
 	AllowAPOP	yes
 	AllowUser	yes
 </Global>
 CONF
     chmod 644 "$1"
+}
+
+# ~USER/.spop3d with USER's APOP secret, as solid's pop_auth writes it: each
+# octet XORed with 0xff, in lower-case hexadecimal.
+write_apop_secret() { # $1=homes dir $2=user $3=secret
+    local home=$1/$2 hex="" b
+    install -d -o "$2" -m 700 "$home"
+    for b in $(printf '%s' "$3" | od -An -tu1); do hex+=$(printf '%02x' $(( b ^ 255 ))); done
+    install -o "$2" -m 600 /dev/null "$home/.spop3d"
+    echo "APOPSecret $hex" >"$home/.spop3d"
 }
 
 cmd_start() {
@@ -90,13 +117,14 @@ cmd_start() {
     check_port "$port"
     ensure_system
     rm -rf "${dir:?}/spool" "${dir:?}/log" "${dir:?}/ns" "${dir:?}/run"
-    mkdir -p "$dir/spool" "$dir/log" "$dir/ns/etc" "$dir/run" "$LAB/mnt"
+    mkdir -p "$dir/spool" "$dir/log" "$dir/ns/etc" "$dir/ns/home" "$dir/run" "$LAB/mnt"
     chmod 1777 "$dir/spool"
-    chmod 755 "$dir/ns" "$dir/ns/etc"
-    for a in $ACCOUNTS; do
+    chmod 755 "$dir/ns" "$dir/ns/etc" "$dir/ns/home"
+    for a in $ACCOUNTS $APOP_ACCOUNTS; do
         u=${a%%:*}
         install -o "$u" -g mail -m 600 /dev/null "$dir/spool/$u"
     done
+    for a in $APOP_ACCOUNTS; do write_apop_secret "$dir/ns/home" "${a%%:*}" "${a#*:}"; done
     write_conf "$dir/ns/etc/spop3d.conf"
     NS_PIDFILE=$dir/run/master.pid
     NS_BINDS="$dir/spool|/var/mail"$'\n'"$dir/ns|$LAB/mnt"
