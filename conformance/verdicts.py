@@ -106,6 +106,14 @@ def condition_holds(
     return held != condition.negate
 
 
+def about_validity(requirement: str, keyword: str) -> bool:
+    """Whether ``requirement`` is a rule about where and how ``keyword`` may be
+    used: a validity rule, or one of the command's own (RFC1939-7.USER-1)."""
+    if requirement in VALIDITY_REQUIREMENTS:
+        return True
+    return bool(keyword) and f".{keyword.upper()}-" in requirement
+
+
 def grade_check(
     *,
     req_id: str,
@@ -118,6 +126,7 @@ def grade_check(
     where: str,
     model_requirement: str | None = None,
     model_expected: str | None = None,
+    keyword: str = "",
 ) -> tuple[CheckResult, Alternative | None]:
     """Grade one answer; returns the check and the alternative that matched.
 
@@ -159,7 +168,11 @@ def grade_check(
     # requirement.  A wrong count or content is left to the scenario's own
     # requirement: it is usually what the scenario provoked (STAT after an
     # RSET that did nothing is about RSET).
-    if not found:
+    # But a scenario whose own requirement is about this command's validity
+    # (USER-1: USER only in AUTHORIZATION) is graded against it; and an answer
+    # that is no status line at all is the passive finding's (not-a-status),
+    # not a second finding here.
+    if not found and response.ok and not about_validity(req_id, keyword):
         found = [d for d in model_discrepancies() if d.requirement in VALIDITY_REQUIREMENTS]
     if found:
         first = found[0]

@@ -21,6 +21,7 @@ def grade(
     req: str = "RFC1939-5.DELE-2",
     caps: frozenset[str] = frozenset(),
     discrepancies: list[Discrepancy] | None = None,
+    keyword: str = "",
 ) -> tuple[Outcome, str, Alternative | None]:
     check, matched = grade_check(
         req_id=req,
@@ -31,6 +32,7 @@ def grade(
         capabilities=caps,
         labels=set(),
         where="t.pop3:1",
+        keyword=keyword,
     )
     return check.outcome, check.requirement, matched
 
@@ -112,3 +114,43 @@ def test_regex_judges_a_sasl_continuation_line() -> None:
     assert grade(a, bad, req="RFC5034-4-5")[0] is Outcome.FAIL
     # A status form never matches a continuation: its status is "+".
     assert grade([alt(status="+OK")], parse_status_line(b"+ \r\n"))[0] is Outcome.FAIL
+
+
+# Courier: "TOP 1 x" answered +OK in a scenario about response codes.
+TOP_INVALID = [Discrepancy("RFC1939-7.TOP-3", "-ERR: 'x' is not a number", "+OK")]
+
+
+def test_an_invalid_command_accepted_is_graded_against_its_own_rule_not_the_scenarios() -> None:
+    """One root cause, one requirement: the +OK to TOP 1 x fails TOP-3 (as the scenario
+    about TOP does), instead of a non-strict against the response-code rule."""
+    outcome, req, _ = grade(
+        [alt("regex", pattern=r"^-ERR( ?$| [^\[])")],
+        parse_status_line(b"+OK headers follow.\r\n"),
+        req="RFC2449-8-1",
+        discrepancies=TOP_INVALID,
+        keyword="TOP",
+    )
+    assert (outcome, req) == (Outcome.FAIL, "RFC1939-7.TOP-3")
+
+
+def test_a_scenario_about_the_commands_own_validity_keeps_its_requirement() -> None:
+    # USER in TRANSACTION answered +OK: the scenario checks RFC1939-7.USER-1.
+    wrong_state = [Discrepancy("RFC1939-3-13", "-ERR: USER is not allowed", "+OK")]
+    outcome, req, _ = grade(
+        [alt(status="-ERR")],
+        parse_status_line(b"+OK\r\n"),
+        req="RFC1939-7.USER-1",
+        discrepancies=wrong_state,
+        keyword="USER",
+    )
+    assert (outcome, req) == (Outcome.FAIL, "RFC1939-7.USER-1")
+
+
+def test_an_answer_that_is_no_status_line_is_left_to_the_passive_finding() -> None:
+    # Mailutils echoes an over-long line: not-a-status already fails it.
+    garbage = parse_status_line(b"XYZZ aaaa\r\n")
+    unknown = [Discrepancy("RFC1939-3-12", "-ERR", "XYZZ aaaa")]
+    outcome, req, _ = grade(
+        [alt(status="-ERR")], garbage, req="RFC1939-3-14", discrepancies=unknown, keyword="XYZZ"
+    )
+    assert (outcome, req) == (Outcome.INFO, "RFC1939-3-14")

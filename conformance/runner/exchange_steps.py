@@ -86,6 +86,7 @@ def expect(run: ScenarioRun, step: st.Expect) -> None:
         capabilities=run.profile.capabilities,
         labels=run.labels,
         where=str(step.where),
+        keyword=last.line.split(" ", 1)[0] if last.line else "",
     )
     if graded.outcome in (Outcome.FAIL, Outcome.NON_STRICT) and owner is not None:
         # One runner rule for a behaviour RFC 1939 section 4 permits in every
