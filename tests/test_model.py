@@ -525,10 +525,14 @@ def test_authorization_state_rules() -> None:
 
 def test_transaction_state_rules() -> None:
     _, s = session()
-    for line in ("USER alice", "PASS x", "APOP a b", "AUTH PLAIN", "STLS", "UTF8"):
+    for line in ("USER alice", "PASS x", "APOP a b"):
         exp = s.expect(line)
         assert (exp.status, exp.requirement) == ("-ERR", "RFC1939-3-13"), line
-    assert reqs(s.check("AUTH PLAIN", parse_status_line(b"+ \r\n"))) == ["RFC1939-3-13"]
+    # An extension's own "valid states" rule is the one it breaks.
+    for line, own in (("AUTH PLAIN", "RFC5034-4-3"), ("STLS", "RFC2595-4-3"), ("UTF8", "RFC6856-2-1")):
+        exp = s.expect(line)
+        assert (exp.status, exp.requirement) == ("-ERR", own), line
+    assert reqs(s.check("AUTH PLAIN", parse_status_line(b"+ \r\n"))) == ["RFC5034-4-3"]
     assert s.expect("FOOBAR").requirement == "RFC1939-3-12"
     assert s.check("CAPA", multi("+OK", b"TOP\r\nUIDL\r\n")) == []
     assert s.check("CAPA", status("-ERR")) == []

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from conformance.pop3 import Response, State
+from conformance.pop3.spec import spec_for
 
 OK, ERR = "+OK", "-ERR"
 # At most this many examples per requirement in one discrepancy: a server that
@@ -83,7 +84,9 @@ def wrong_state_or_unknown(state: State, keyword: str, known: bool) -> Expectati
     if known:
         if keyword == "PASS" and state is State.AUTHORIZATION:
             return Expectation(ERR, "RFC1939-7.PASS-1", "PASS only right after a successful USER")
-        return Expectation(ERR, "RFC1939-3-13", f"{keyword} is not allowed in {state.value}")
+        spec = spec_for(keyword)
+        requirement = spec.state_requirement if spec is not None else "RFC1939-3-13"
+        return Expectation(ERR, requirement, f"{keyword} is not allowed in {state.value}")
     shown = keyword if keyword else "an empty line"
     return Expectation(ERR, "RFC1939-3-12", f"{shown!s} is not a POP3 command")
 

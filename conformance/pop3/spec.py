@@ -88,6 +88,9 @@ class CommandSpec:
     # argument too many breaks RFC1939-3-12 unless the command says otherwise.
     invalid_requirement: str = "RFC1939-3-12"
     extra_requirement: str = "RFC1939-3-12"
+    # What using the command outside its states breaks: RFC 1939 section 3 for
+    # the base commands; an extension names its own "valid states" rule.
+    state_requirement: str = "RFC1939-3-13"
     # What naming a message marked as deleted breaks (message-number commands).
     deleted_requirement: str | None = None
     # A SASL exchange may follow (the answer "+ challenge", RFC 5034).
@@ -175,6 +178,7 @@ COMMANDS: Final[dict[str, CommandSpec]] = {
             capability="SASL",
             shape=Shape.MULTI_IF_NO_ARG,
             format_requirements=("RFC5034-4-5", "RFC5034-4-14"),
+            state_requirement="RFC5034-4-3",
             continues=True,
         ),
         CommandSpec(
@@ -185,6 +189,7 @@ COMMANDS: Final[dict[str, CommandSpec]] = {
             optional=True,
             capability="STLS",
             format_requirements=("RFC2595-4-2",),
+            state_requirement="RFC2595-4-3",
         ),
         CommandSpec(
             "UTF8",
@@ -194,6 +199,7 @@ COMMANDS: Final[dict[str, CommandSpec]] = {
             optional=True,
             capability="UTF8",
             format_requirements=("RFC6856-2.1-1",),
+            state_requirement="RFC6856-2-1",
         ),
         CommandSpec(
             "CAPA",
@@ -327,6 +333,7 @@ VALIDITY_REQUIREMENTS: Final[frozenset[str]] = frozenset(
     {"RFC1939-3-12", "RFC1939-3-13", "RFC1939-7.PASS-1"}
     | {s.invalid_requirement for s in COMMANDS.values()}
     | {s.extra_requirement for s in COMMANDS.values()}
+    | {s.state_requirement for s in COMMANDS.values()}
 )
 
 
