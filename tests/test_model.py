@@ -529,7 +529,11 @@ def test_transaction_state_rules() -> None:
         exp = s.expect(line)
         assert (exp.status, exp.requirement) == ("-ERR", "RFC1939-3-13"), line
     # An extension's own "valid states" rule is the one it breaks.
-    for line, own in (("AUTH PLAIN", "RFC5034-4-3"), ("STLS", "RFC2595-4-3"), ("UTF8", "RFC6856-2-1")):
+    for line, own in (
+        ("AUTH PLAIN", "RFC5034-4-3"),
+        ("STLS", "RFC2595-4-3"),
+        ("UTF8", "RFC6856-2-1"),
+    ):
         exp = s.expect(line)
         assert (exp.status, exp.requirement) == ("-ERR", own), line
     assert reqs(s.check("AUTH PLAIN", parse_status_line(b"+ \r\n"))) == ["RFC5034-4-3"]
