@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from conformance.model import SessionModel
+from conformance.scenario.escapes import decode_escapes
 from conformance.secrets import Secrets
 from conformance.target import Account
 
@@ -137,3 +138,25 @@ def expand(
         return uid
 
     return PLACEHOLDER.sub(value, text)
+
+
+def expand_raw(
+    text: str,
+    accounts: Sequence[Account],
+    model: SessionModel | None,
+    session_values: Mapping[str, str] | None = None,
+    secrets: Secrets | None = None,
+) -> bytes:
+    """The bytes of a ``raw:`` line: its escapes decoded, its placeholders replaced.
+
+    A value is sent as it is (UTF-8): a backslash in a password is no
+    escape.  Secrets computed here join ``secrets`` as in :func:`expand`,
+    and the transcript redacts PASS, APOP and AUTH lines by the spec.
+    """
+    out = bytearray()
+    done = 0
+    for match in PLACEHOLDER.finditer(text):
+        out += decode_escapes(text[done : match.start()])
+        out += expand(match.group(0), accounts, model, session_values, secrets).encode("utf-8")
+        done = match.end()
+    return bytes(out + decode_escapes(text[done:]))

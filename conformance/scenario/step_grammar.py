@@ -134,6 +134,7 @@ class StepGrammar(ExpectationGrammar):
             return self.send(where, text=text, data=b"", raw=False)
         if stripped.startswith("raw:"):
             text = self.after_prefix(line.lstrip(), "raw:", number)
+            self.check_placeholders(text, number)
             data = self.decode_escapes(text, number)
             if not data:
                 raise self.error(number, "'raw:' sends nothing")
