@@ -67,8 +67,8 @@ def test_the_variants_are_what_the_rule_grades() -> None:
             problem = check_line(spec, line)
             kind = problem.kind if problem is not None else None
             if "a bare CR" in variant.what:
-                # No separator: the keyword itself is no command.
-                assert split_command(line)[0] not in COMMANDS, line
+                # Taken as a separator for the answer's shape, but never tolerated.
+                assert kind == "cr" and split_command(line)[0] == spec.keyword, line
             elif " of " in variant.what:
                 assert kind == "missing", line
             elif variant.what in expected_kind:
@@ -116,7 +116,7 @@ def test_a_command_a_positive_answer_moves_gets_a_session_per_line() -> None:
 
 def test_the_rule_names_a_grade_for_both_answers() -> None:
     kinds = {t.kind for t in RULE}
-    assert kinds == {"missing", "extra", "bad", "range", "spacing", "zeros"}
+    assert kinds == {"missing", "extra", "bad", "range", "cr", "spacing", "zeros"}
     for treatment in RULE:
         assert {treatment.refused, treatment.accepted} <= {"pass", "fail", "info"}
         assert "pass" in (treatment.refused, treatment.accepted)

@@ -235,8 +235,11 @@ def test_spacing_around_an_invalid_command_is_no_excuse() -> None:
         exp = s.expect(line)
         assert exp.status == "-ERR" and exp.tolerated is None, line
     assert reqs(s.check("LIST  0", status("+OK 0 0"))) == ["RFC1939-5.LIST-7"]
-    # A bare CR is no separator: "LIST\r1" is no command at all.
-    assert s.expect("LIST\r1").requirement == "RFC1939-3-12"
+    # A bare CR is no separator: "LIST\r1" must be refused, and taking it is no leniency.
+    ms = small()
+    exp = s.expect("LIST\r1")
+    assert (exp.status, exp.requirement, exp.tolerated) == ("-ERR", "RFC1939-3-12", None)
+    assert reqs(s.check("LIST\r1", status(f"+OK 1 {ms[0].size}"))) == ["RFC1939-3-12"]
     assert s.expect("NO\rOP").requirement == "RFC1939-3-12"
 
 

@@ -9,9 +9,10 @@ explorer draws from :data:`NUMBER_VARIANTS`, and ``docs/state-machine.md``
 and the catalog note of RFC1939-3-12 print :data:`RULE`:
 
 1. What the grammar forbids (an argument missing or one too many, a number
-   that is not ``1*DIGIT``) is a syntactically invalid command: RFC 1939
-   section 3 says a server MUST answer it with -ERR, so +OK is a ``fail``
-   against the command's own requirement for invalid use.
+   that is not ``1*DIGIT``, a bare CR inside the line) is a syntactically
+   invalid command: RFC 1939 section 3 says a server MUST answer it with
+   -ERR, so +OK is a ``fail`` against the command's own requirement for
+   invalid use (RFC1939-3-12 for the CR).
 2. A lesser grade only where the catalog quotes a sentence for it: spacing
    other than one SP between words (RFC1939-3-5), and leading zeros, which
    still write a base-10 number (RFC1939-4-8).  PASS takes the rest of the
@@ -27,8 +28,9 @@ from typing import Final
 from conformance.pop3.spec import LINE_COUNT, MESSAGE_NUMBER, CommandSpec
 
 # The separators a lenient server may take between words: what the reader
-# splits on to pick an answer's shape (a -ERR is one line whatever it was).
-SEPARATORS: Final = re.compile(r"[ \t]+")
+# splits on to pick an answer's shape (a -ERR is one line whatever it was,
+# and a +OK to "RETR<CR>1" is the message).
+SEPARATORS: Final = re.compile(r"[ \t\r]+")
 SPACING: Final = "RFC1939-3-5"  # "separated by a single SPACE character"
 ZEROS: Final = "RFC1939-4-8"  # "expressed in base-10"
 NUMBERS: Final = (MESSAGE_NUMBER, LINE_COUNT)
@@ -91,6 +93,15 @@ RULE: Final = (
         'A number no message has: the command\'s Possible Responses say "-ERR no such message".',
     ),
     Treatment(
+        "cr",
+        "`LIST<CR>1`, `NO<CR>OP`",
+        "pass",
+        "fail",
+        "RFC1939-3-12",
+        _MUST + " A CR is half of the line's terminator, never a separator: no catalog "
+        "entry tolerates it.",
+    ),
+    Treatment(
         "spacing",
         "`LIST  1` (two spaces), `LIST<TAB>1`, `LIST 1 ` (a trailing space)",
         "pass",
@@ -129,7 +140,7 @@ class ArgumentProblem:
 
 
 def words(line: str) -> list[str]:
-    """The words of a command line, split as a lenient server splits them (SP or TAB runs)."""
+    """The words of a command line, split as a lenient server splits them (SP, TAB or CR runs)."""
     stripped = line.strip(" \t")
     return SEPARATORS.split(stripped) if stripped else []
 
@@ -162,9 +173,12 @@ def check_arguments(spec: CommandSpec, args: list[str]) -> ArgumentProblem | Non
 def check_line(spec: CommandSpec, line: str) -> ArgumentProblem | None:
     """The rule for one command line of ``spec``: its worst problem, or None.
 
-    What the grammar forbids comes first; then the deviations the catalog
-    tolerates: spacing, then leading zeros.
+    What the grammar forbids comes first (a bare CR, then the arity and the
+    numbers); then the deviations the catalog tolerates: spacing, then
+    leading zeros.
     """
+    if "\r" in line:
+        return ArgumentProblem("RFC1939-3-12", "a bare CR inside the line separates nothing", "cr")
     found = words(line)
     problem = check_arguments(spec, found[1:])
     if problem is not None:

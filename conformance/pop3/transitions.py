@@ -83,9 +83,9 @@ __all__ = [
 def split_command(line: str) -> tuple[str, list[str]]:
     """Split a command line into its upper-cased keyword and arguments.
 
-    Words are split at runs of SP and TAB, as a lenient server splits them:
-    a -ERR is one line whatever the line was, so the shape only matters for
-    a +OK, and a +OK to ``RETR<TAB>1`` is the message.  Whether the spacing
+    Words are split at runs of SP, TAB and CR, as a lenient server splits
+    them: a -ERR is one line whatever the line was, so the shape only matters
+    for a +OK, and a +OK to ``RETR<TAB>1`` is the message.  Whether the spacing
     itself was right is :func:`conformance.pop3.arguments.check_line`'s to say.
     """
     found = words(line)
