@@ -120,3 +120,16 @@ def test_the_rule_names_a_grade_for_both_answers() -> None:
     for treatment in RULE:
         assert {treatment.refused, treatment.accepted} <= {"pass", "fail", "info"}
         assert "pass" in (treatment.refused, treatment.accepted)
+
+
+@pytest.mark.parametrize("text", [text for text, _ in NUMBER_VARIANTS])
+def test_the_explorer_draws_every_number_variant(text: str) -> None:
+    # The explorer and the suites try the same numbers, judged by the same model.
+    from hypothesis import find, settings
+
+    from conformance.explore.machine import DELETIONS
+
+    found = find(
+        DELETIONS, lambda line: line == f"DELE {text}", settings=settings(max_examples=2000)
+    )
+    assert found == f"DELE {text}"

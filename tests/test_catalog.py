@@ -214,6 +214,16 @@ def test_builder_fails_on_unknown_flag_and_missing_test() -> None:
         build_catalog.parse_catalog('**RFC1939-3-1** · §3 · implied\n"x"\n', expected=None)
 
 
+def test_the_argument_rule_is_noted_on_rfc1939_3_12() -> None:
+    entry = '**RFC1939-3-12** · §3 · MUST (pre-2119)\n"x"\nTest: y\n'
+    note = build_catalog.parse_catalog(entry, expected=None)[0]["note"]
+    assert "docs/state-machine.md" in note and "RFC1939-3-5" in note
+    assert "no longer applies" in load_catalog()["RFC1939-3-12"].note
+    changed = entry.replace("MUST (pre-2119)", "implied")
+    with pytest.raises(build_catalog.CatalogError, match="review NOTES"):
+        build_catalog.parse_catalog(changed, expected=None)
+
+
 def test_builder_rechecks_overrides_against_the_level_text() -> None:
     # RFC1939-6.QUIT-2 is overridden for its "In no case may" level text; if
     # the catalog changes the text, the override must be reviewed again.
