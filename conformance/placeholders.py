@@ -39,7 +39,11 @@ MODEL_KEYS = {"count", "size", "last", "beyond", "uid"}
 # every account.
 CREDENTIAL_KEYS = {"plain", "plainjunk", "b64user", "b64password"}
 SESSION_KEYS = {"apop", "cram"}
-KNOWN = set(ACCOUNT_KEYS) | MODEL_KEYS | CREDENTIAL_KEYS | SESSION_KEYS
+# {spaces:N}: N spaces, so that a scenario can send a line of 64 KiB without
+# holding one.
+FILL_KEYS = {"spaces"}
+MAX_FILL = 1 << 20
+KNOWN = set(ACCOUNT_KEYS) | MODEL_KEYS | CREDENTIAL_KEYS | SESSION_KEYS | FILL_KEYS
 
 
 class PlaceholderError(Exception):
@@ -93,6 +97,11 @@ def expand(
 
     def _value(m: re.Match[str]) -> str:
         key, arg = m.group(1), m.group(2)
+        if key in FILL_KEYS:
+            count = int(arg) if arg is not None else -1
+            if not 0 < count <= MAX_FILL:
+                raise PlaceholderError(f"{{spaces:N}} needs N from 1 to {MAX_FILL}")
+            return " " * count
         if key in CREDENTIAL_KEYS or key in SESSION_KEYS:
             index = int(arg) if arg is not None else 1
             if index < 1 or index > len(accounts):

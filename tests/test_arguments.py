@@ -8,9 +8,15 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import find, settings
 
+from conformance.explore.machine import DELETIONS
+from conformance.placeholders import expand_raw
 from conformance.pop3 import COMMANDS, NUMBER_VARIANTS, RULE, State, check_line, split_command
+from conformance.runner.checks import split_line
 from conformance.scenario.escapes import decode_escapes
+from conformance.scenario.loader import load_all
+from conformance.scenario.steps import Send, Step, When
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -125,11 +131,38 @@ def test_the_rule_names_a_grade_for_both_answers() -> None:
 @pytest.mark.parametrize("text", [text for text, _ in NUMBER_VARIANTS])
 def test_the_explorer_draws_every_number_variant(text: str) -> None:
     # The explorer and the suites try the same numbers, judged by the same model.
-    from hypothesis import find, settings
-
-    from conformance.explore.machine import DELETIONS
-
     found = find(
         DELETIONS, lambda line: line == f"DELE {text}", settings=settings(max_examples=2000)
     )
     assert found == f"DELE {text}"
+
+
+@pytest.mark.parametrize(
+    ("name", "octets"),
+    [("255", 255), ("256", 256), ("512", 512), ("1k", 1024), ("8k", 8192), ("64k", 65536)],
+)
+def test_each_long_line_scenario_sends_the_length_it_names(name: str, octets: int) -> None:
+    scenarios, errors = load_all([REPO / "suites" / "ext" / "capa" / f"long-line-{name}.pop3"])
+    assert not errors and len(scenarios) == 1
+
+    def sends(steps: tuple[Step, ...] | list[Step]) -> list[Send]:
+        out: list[Send] = []
+        for step in steps:
+            if isinstance(step, When):
+                out += sends(step.body)
+            elif isinstance(step, Send) and step.raw:
+                out.append(step)
+        return out
+
+    (raw,) = sends(scenarios[0].steps)
+    data = expand_raw(raw.text, [], None)
+    assert len(data) == octets
+    # The tail a cut line would leave, spaces skipped, is a command that marks a message.
+    assert data.startswith(b"XYZZ ") and data.endswith(b" DELE 1\r\n")
+
+
+def test_a_line_a_server_may_have_cut_is_named() -> None:
+    assert split_line("NOOP") is None
+    assert split_line("X" * 253) is None  # 255 octets with the CRLF
+    assert split_line("X" * 254) == "256 octets"
+    assert split_line("LIST\r1") == "a bare CR inside"

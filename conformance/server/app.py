@@ -190,6 +190,10 @@ class Pop3Server:
                     continue
                 if len(line) > session.line_limit:
                     reply = session.line_too_long()
+                    if "long-line-tail-runs" in self.config.defects:
+                        # A fixed buffer: the rest of the line, spaces skipped,
+                        # is read as the next command line.
+                        buffer[:0] = line[session.line_limit :].lstrip(b" ")
                 else:
                     reply = session.receive_line(_strip_terminator(line))
                 out.append(reply.data)
@@ -216,8 +220,12 @@ class Pop3Server:
                 # No terminator yet and already too long: answer now rather
                 # than wait for a line end that may never come.
                 out.append(session.line_too_long().data)
-                buffer.clear()
-                discarding = True
+                if "long-line-tail-runs" in self.config.defects:
+                    del buffer[: session.line_limit]
+                    buffer[:] = buffer.lstrip(b" ")
+                else:
+                    buffer.clear()
+                    discarding = True
             if out:
                 await _send(channel, out, idle)
             async with asyncio.timeout(idle):

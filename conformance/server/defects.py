@@ -239,6 +239,12 @@ _TABLE: Final = (
         "octets, although CAPA is supported",
     ),
     Defect(
+        "long-line-tail-runs",
+        "RFC1939-3-4",
+        "a command line over 255 octets is answered -ERR for its first 255 octets, and the "
+        "rest, spaces skipped, is read as a command of its own (a fixed line buffer)",
+    ),
+    Defect(
         "crash-on-nul",
         "RFC1939-3-12",
         "the session dies (connection closed) on a NUL octet in a command",
