@@ -239,6 +239,18 @@ _TABLE: Final = (
         "octets, although CAPA is supported",
     ),
     Defect(
+        "pipeline-dropped-after-login",
+        "RFC2449-6.6-1",
+        "commands pipelined behind a successful PASS, APOP or AUTH in the same read are "
+        "dropped (the login hands no pending input over to the mailbox session)",
+    ),
+    Defect(
+        "pipeline-partial-line-lost",
+        "RFC2449-6.6-1",
+        "a read that holds whole command lines loses the unfinished line after them: a "
+        "pipelined command split across two writes is never answered",
+    ),
+    Defect(
         "long-line-tail-runs",
         "RFC1939-3-4",
         "a command line over 255 octets is answered -ERR for its first 255 octets, and the "
