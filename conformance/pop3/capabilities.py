@@ -86,7 +86,7 @@ REGISTRY: Final[dict[str, Registration]] = {
             "RFC2449-6.9-1",
         ),
         Registration("AUTH-RESP-CODE", "", "none", "RFC3206-6-1"),
-        Registration("STLS", "", "none", "RFC2595-4-2", authorization_only=True),
+        Registration("STLS", "", "none", "RFC2595-8-1", authorization_only=True),
         Registration("UTF8", "(?:USER)?", "USER, optionally", "RFC6856-2-1"),
         Registration("LANG", "", "none", "RFC6856-3-1"),
     )

@@ -118,6 +118,17 @@ _TABLE: Final = (
     ),
     Defect("unknown-command-ok", "RFC1939-3-12", "an unknown command is answered +OK"),
     Defect(
+        "arguments-ignored",
+        "RFC1939-3-12",
+        "STAT, NOOP, RSET, CAPA and QUIT after login answer as if an argument they do not "
+        "take were not there (NOOP x is +OK)",
+    ),
+    Defect(
+        "retr-number-wraps",
+        "RFC1939-5.RETR-3",
+        "RETR reads its message-number into 32 bits: RETR 4294967297 retrieves message 1",
+    ),
+    Defect(
         "case-sensitive-keywords",
         "RFC1939-3-3",
         "keywords are matched case-sensitively: 'stat' is an unknown command",
@@ -196,6 +207,11 @@ _TABLE: Final = (
         "RFC5034-4-12",
         "base64 in AUTH is decoded leniently: characters outside the alphabet are dropped, so "
         "a valid PLAIN token with an inserted '-' or '.' still logs in",
+    ),
+    Defect(
+        "expire-glued",
+        "RFC2449-6.7-1",
+        "CAPA lists EXPIRENEVER, the EXPIRE tag glued to its argument (as GNU Mailutils 3.15 does)",
     ),
     # -- TLS -----------------------------------------------------------------
     Defect(

@@ -40,6 +40,8 @@ def capabilities(session: Session) -> list[str]:
     if auth.stls_offered(session):
         capabilities.append("STLS")
     capabilities += ["UTF8", "LANG", f"IMPLEMENTATION {IMPLEMENTATION}"]
+    if session.defect("expire-glued"):
+        capabilities.append("EXPIRENEVER")  # "EXPIRE" and "NEVER" without the space
     left_out = set()
     if session.behaves("no-resp-codes"):
         left_out |= {"RESP-CODES", "AUTH-RESP-CODE"}
@@ -49,7 +51,7 @@ def capabilities(session: Session) -> list[str]:
 
 
 def capa_cmd(session: Session, command: Command) -> Reply:
-    if command.args:
+    if command.args and not session.defect("arguments-ignored"):
         return Reply(err("CAPA takes no argument"))
     body = b"".join(c.encode() + CRLF for c in capabilities(session))
     return Reply(multiline("capability list follows", body))
