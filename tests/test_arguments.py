@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import find, settings
@@ -17,23 +14,12 @@ from conformance.runner.checks import split_line
 from conformance.scenario.escapes import decode_escapes
 from conformance.scenario.loader import load_all
 from conformance.scenario.steps import Send, Step, When
+from tests.tool_loader import load_tool
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _tool() -> ModuleType:
-    # tools/ is a folder of scripts, not a package: load the file itself.
-    spec = importlib.util.spec_from_file_location(
-        "build_argument_suites", REPO / "tools" / "build_argument_suites.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("build_argument_suites", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _tool()
+tool = load_tool("build_argument_suites")
 
 
 def test_the_argument_suites_are_generated_from_the_spec() -> None:

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from importlib import resources
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from conformance.catalog import Requirement, load_catalog, requirement, section_of
 from conformance.outcomes import Level
+from tests.tool_loader import load_tool
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_CATALOG = REPO.parent / "shared" / "requirements.md"
 
 
-def _builder() -> ModuleType:
-    # tools/ is a folder of scripts, not a package: load the file itself.
-    spec = importlib.util.spec_from_file_location(
-        "build_catalog", REPO / "tools" / "build_catalog.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("build_catalog", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_catalog = _builder()
+build_catalog = load_tool("build_catalog")
 
 
 def _raw() -> list[dict[str, object]]:
