@@ -35,10 +35,11 @@ class Expectation:
 
     ``status`` is the right answer; ``also_accepted`` is a second status that
     conforms too (an optional command may be refused, a credential may be
-    wrong, a lenient server may accept extra arguments).  ``payload`` is the
-    expected body of RETR and TOP (unstuffed, CRLF line ends) when the model
-    knows it, ``values`` the numbers of a single-line answer (STAT: count and
-    size; LIST n: n and size; UIDL n: n).
+    wrong); ``tolerated`` is a status the catalog lets a server give instead,
+    graded info (the argument rule's spacing and leading zeros).  ``payload``
+    is the expected body of RETR and TOP (unstuffed, CRLF line ends) when the
+    model knows it, ``values`` the numbers of a single-line answer (STAT:
+    count and size; LIST n: n and size; UIDL n: n).
     """
 
     status: str
