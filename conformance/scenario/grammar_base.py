@@ -56,6 +56,7 @@ class GrammarBase:
         if self.lines and self.lines[-1] == "":
             self.lines.pop()
         self.accounts = 1
+        self.mailbox = "standard"  # the header's, once read
         self.opened: set[str] = set()
         self.current: str | None = None
         self.labels: set[str] = set()

@@ -142,6 +142,7 @@ class HeaderGrammar(GrammarBase):
                 raise self.error(f.line, f"bad accounts {f.value!r}: expected 1 or 2")
             scenario.accounts = int(f.value)
             self.accounts = scenario.accounts
+        self.mailbox = scenario.mailbox
         if "destructive" in fields:
             f = fields["destructive"]
             if f.value not in ("yes", "no"):
