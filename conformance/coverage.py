@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from conformance.catalog import Requirement, load_catalog
-from conformance.pop3 import FINDING_REQUIREMENTS
+from conformance.pop3 import CAPA_FINDINGS, FINDING_REQUIREMENTS
 from conformance.scenario.steps import Check, Scenario, Step, When
 
 # The passive checks of every exchange (codec findings) and the greeting check
 # that every 'open' makes (runner): they cover these without a scenario of their own.
 PASSIVE_SOURCES: dict[str, str] = {
     **{req: f"passive: {code}" for code, req in sorted(FINDING_REQUIREMENTS.items())},
+    **{req: f"passive: {code}" for code, req in sorted(CAPA_FINDINGS.items())},
     "RFC1939-3-2": "passive: greeting",
 }
 

@@ -13,7 +13,7 @@ import enum
 class Outcome(enum.Enum):
     PASS = "pass"
     FAIL = "fail"  # the server broke a quoted MUST-level (or implied) requirement
-    NON_STRICT = "non-strict"  # a SHOULD was broken, or a lenient acceptance
+    NON_STRICT = "non-strict"  # a SHOULD was broken
     INFO = "info"  # recorded behaviour, never a verdict
     UNSUPPORTED = "unsupported"  # an optional feature is absent, or the target cannot do it
     WAIVED = "waived"  # a fail or non-strict that a waiver covers, with its reason

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from conformance.model import SessionModel
+from conformance.scenario.escapes import decode_escapes
 from conformance.secrets import Secrets
 from conformance.target import Account
 
@@ -38,7 +39,11 @@ MODEL_KEYS = {"count", "size", "last", "beyond", "uid"}
 # every account.
 CREDENTIAL_KEYS = {"plain", "plainjunk", "b64user", "b64password"}
 SESSION_KEYS = {"apop", "cram"}
-KNOWN = set(ACCOUNT_KEYS) | MODEL_KEYS | CREDENTIAL_KEYS | SESSION_KEYS
+# {spaces:N}: N spaces, so that a scenario can send a line of 64 KiB without
+# holding one.
+FILL_KEYS = {"spaces"}
+MAX_FILL = 1 << 20
+KNOWN = set(ACCOUNT_KEYS) | MODEL_KEYS | CREDENTIAL_KEYS | SESSION_KEYS | FILL_KEYS
 
 
 class PlaceholderError(Exception):
@@ -92,6 +97,11 @@ def expand(
 
     def _value(m: re.Match[str]) -> str:
         key, arg = m.group(1), m.group(2)
+        if key in FILL_KEYS:
+            count = int(arg) if arg is not None else -1
+            if not 0 < count <= MAX_FILL:
+                raise PlaceholderError(f"{{spaces:N}} needs N from 1 to {MAX_FILL}")
+            return " " * count
         if key in CREDENTIAL_KEYS or key in SESSION_KEYS:
             index = int(arg) if arg is not None else 1
             if index < 1 or index > len(accounts):
@@ -137,3 +147,25 @@ def expand(
         return uid
 
     return PLACEHOLDER.sub(value, text)
+
+
+def expand_raw(
+    text: str,
+    accounts: Sequence[Account],
+    model: SessionModel | None,
+    session_values: Mapping[str, str] | None = None,
+    secrets: Secrets | None = None,
+) -> bytes:
+    """The bytes of a ``raw:`` line: its escapes decoded, its placeholders replaced.
+
+    A value is sent as it is (UTF-8): a backslash in a password is no
+    escape.  Secrets computed here join ``secrets`` as in :func:`expand`,
+    and the transcript redacts PASS, APOP and AUTH lines by the spec.
+    """
+    out = bytearray()
+    done = 0
+    for match in PLACEHOLDER.finditer(text):
+        out += decode_escapes(text[done : match.start()])
+        out += expand(match.group(0), accounts, model, session_values, secrets).encode("utf-8")
+        done = match.end()
+    return bytes(out + decode_escapes(text[done:]))

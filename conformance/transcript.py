@@ -37,6 +37,15 @@ def redact_command(line: str, in_sasl: bool = False) -> str:
     return line if start is None else line[:start] + REDACTED
 
 
+def _cut(text: str, raw: bytes) -> str:
+    """A line as a transcript keeps it: LINE_KEPT characters, then the length and
+    SHA-256 of ``raw``, the octets it stands for."""
+    if len(raw) <= LINE_KEPT:
+        return text
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    return f"{text[:LINE_KEPT]}... ({len(raw)} octets, sha256 {digest})"
+
+
 def scrub(text: str, secrets: Secrets) -> str:
     """``text`` with every known secret in it, in every form, replaced."""
     return secrets.scrub(text)
@@ -92,16 +101,13 @@ class Transcript:
             if lines and lines[-1] == "":
                 lines.pop()
             for line in lines:
-                self._entry(t, session, "C", redact_command(line, extra))
+                shown = redact_command(line, extra)
+                self._entry(t, session, "C", _cut(shown, shown.encode("utf-8")))
         elif kind == "lines":
             raw_lines, octets, more = payload, extra[0], extra[1]
             kept = raw_lines[: BODY_LINES_KEPT + 1]
             for raw in kept:
-                text = raw[:LINE_KEPT].decode("latin-1")
-                if len(raw) > LINE_KEPT:
-                    digest = hashlib.sha256(raw).hexdigest()[:16]
-                    text += f"... ({len(raw)} octets, sha256 {digest})"
-                self._entry(t, session, "S", text)
+                self._entry(t, session, "S", _cut(raw.decode("latin-1"), raw))
             left = len(raw_lines) - len(kept) + more
             if left > 0:
                 self._entry(t, session, "*", f"... {left} more lines, {octets} octets in all")

@@ -77,8 +77,9 @@ def matches(
             return False, model_discrepancies()
         return False, []
     if alt.form == "model":
+        # A deviation the catalog tolerates still matches (graded info below).
         found = model_discrepancies()
-        return not found, found
+        return all(d.tolerated for d in found), found
     if alt.form == "regex":
         assert alt.pattern is not None
         line = response.status_line.rstrip(b"\r\n").decode("latin-1")
@@ -151,6 +152,19 @@ def grade_check(
     for alt, words in applicable:
         ok, discrepancies = matches(alt, response, words, model_discrepancies)
         found = found or discrepancies
+        if ok and alt.form == "model" and discrepancies:
+            first = discrepancies[0]
+            return (
+                make_check(
+                    first.requirement,
+                    discrepancy_outcome(first),
+                    first.expected,
+                    first.actual,
+                    where,
+                    "tolerated: the catalog lets a server do this, so it is recorded",
+                ),
+                alt,
+            )
         if ok:
             outcome = GRADES[alt.grade]
             shown = describe_alternative(alt, words, model_expected)
@@ -175,7 +189,7 @@ def grade_check(
     if not found and response.ok and not about_validity(req_id, keyword):
         found = [d for d in model_discrepancies() if d.requirement in VALIDITY_REQUIREMENTS]
     if found:
-        first = found[0]
+        first = next((d for d in found if not d.tolerated), found[0])
         level = _level(first.requirement)
         detail = "; ".join(f"{d.requirement}: expected {d.expected}, got {d.actual}" for d in found)
         return (
@@ -244,3 +258,8 @@ def make_check(
 def broken(req_id: str) -> Outcome:
     """The grade for breaking ``req_id`` (by its level)."""
     return _level(req_id).outcome_when_broken()
+
+
+def discrepancy_outcome(found: Discrepancy) -> Outcome:
+    """A model discrepancy's grade: info where the catalog tolerates it, else by its level."""
+    return Outcome.INFO if found.tolerated else broken(found.requirement)

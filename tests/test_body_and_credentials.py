@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from conformance.cli import EXIT_FAIL, EXIT_OK, main
-from conformance.placeholders import apop_digest, cram_md5_answer
+from conformance.placeholders import PlaceholderError, apop_digest, cram_md5_answer, expand_raw
 from conformance.scenario.loader import parse_scenario
+from conformance.secrets import REDACTED
+from conformance.target import Account
 
 HEADER = """id: t.{name}
 title: t
@@ -102,6 +104,27 @@ def test_read_judges_each_answer_of_a_pipelined_batch(tmp_path: Path) -> None:
     # The third answer is -ERR (an unknown command), so the third S: fails.
     assert [c["outcome"] for c in checks][-3:] == ["pass", "pass", "fail"]
     assert code == EXIT_FAIL
+
+
+def test_raw_expands_placeholders_and_hides_the_password(tmp_path: Path) -> None:
+    steps = (
+        "open A\nraw: USER {user}\\r\\nPASS {password}\\r\\nSTAT\\r\\n\n"
+        "S: +OK\nread\nS: +OK\nread\nS: /^\\+OK [0-9]+ [0-9]+$/\n"
+    )
+    code, checks = run_one(tmp_path, "rawlogin", steps)
+    assert code == EXIT_OK, checks
+    doc = json.loads((tmp_path / "out-rawlogin" / "results.json").read_text(encoding="utf-8"))
+    sent = [e["text"] for e in doc["scenarios"][0]["transcript"] if e["direction"] == "C"]
+    assert sent[:3] == ["USER alice", f"PASS {REDACTED}", "STAT"]
+
+
+def test_raw_sends_a_placeholder_value_as_it_is() -> None:
+    # A backslash in a password is no escape; an escape beside a placeholder still is.
+    accounts = [Account("al\\x41", "p\\w{d")]
+    data = expand_raw(r"USER {user}\tPASS {password}\r\n", accounts, None)
+    assert data == b"USER al\\x41\tPASS p\\w{d\r\n"
+    with pytest.raises(PlaceholderError):
+        expand_raw("USER {user2}\\r\\n", accounts, None)
 
 
 def test_read_without_a_pending_batch_is_an_error(tmp_path: Path) -> None:

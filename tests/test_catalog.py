@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from importlib import resources
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from conformance.catalog import Requirement, load_catalog, requirement, section_of
 from conformance.outcomes import Level
+from tests.tool_loader import load_tool
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_CATALOG = REPO.parent / "shared" / "requirements.md"
 
 
-def _builder() -> ModuleType:
-    # tools/ is a folder of scripts, not a package: load the file itself.
-    spec = importlib.util.spec_from_file_location(
-        "build_catalog", REPO / "tools" / "build_catalog.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("build_catalog", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_catalog = _builder()
+build_catalog = load_tool("build_catalog")
 
 
 def _raw() -> list[dict[str, object]]:
@@ -212,6 +198,16 @@ def test_builder_fails_on_unknown_flag_and_missing_test() -> None:
         build_catalog.parse_catalog(bad, expected=None)
     with pytest.raises(build_catalog.CatalogError, match="no 'Test' paragraph"):
         build_catalog.parse_catalog('**RFC1939-3-1** · §3 · implied\n"x"\n', expected=None)
+
+
+def test_the_argument_rule_is_noted_on_rfc1939_3_12() -> None:
+    entry = '**RFC1939-3-12** · §3 · MUST (pre-2119)\n"x"\nTest: y\n'
+    note = build_catalog.parse_catalog(entry, expected=None)[0]["note"]
+    assert "docs/state-machine.md" in note and "RFC1939-3-5" in note
+    assert "no longer applies" in load_catalog()["RFC1939-3-12"].note
+    changed = entry.replace("MUST (pre-2119)", "implied")
+    with pytest.raises(build_catalog.CatalogError, match="review NOTES"):
+        build_catalog.parse_catalog(changed, expected=None)
 
 
 def test_builder_rechecks_overrides_against_the_level_text() -> None:

@@ -332,10 +332,10 @@ def test_placeholders_are_accepted() -> None:
     header = HEADER.replace("---", "accounts: 2\n---")
     steps = parse(
         "login A\nC: USER {user2}\nC: PASS {password2}\nC: RETR {beyond}\n"
-        "S: +OK {size:2} {uid:10}\n",
+        "S: +OK {size:2} {uid:10}\nraw: USER {user2}\\r\\nXYZZ{spaces:300}\\r\\n\n",
         header,
     )
-    assert len(steps) == 5
+    assert len(steps) == 6
 
 
 # --------------------------------------------------------------------- errors
@@ -417,6 +417,13 @@ ERRORS = [
     (HEADER + "login A\nC: USER {user2}\n", FIRST + 1, "{user2} needs 'accounts: 2'"),
     (HEADER + "login A\nC:NOOP\n", FIRST + 1, "expected a space after 'C:'"),
     (HEADER + "login A\nraw:\n", FIRST + 1, "'raw:' sends nothing"),
+    (HEADER + "login A\nraw: USER {nobody}\\r\\n\n", FIRST + 1, "unknown placeholder {nobody}"),
+    (HEADER + "login A\nC: X {spaces:0}\n", FIRST + 1, "unknown placeholder {spaces:0}"),
+    (
+        HEADER.replace("---", "mailbox: none\n---") + "open A\nC: NOOP\nS: model\n",
+        FIRST + 3,
+        "'S: model' needs known content",
+    ),
     ("id: x\ntitle: t\nrequirements: RFC1939-3-2\n", 3, "no '---' line ends the header"),
     ("id: x\nid: y\n---\n", 2, "header key 'id' given twice (first at line 1)"),
     ("  continued\nid: x\n---\n", 1, "indented line without a header key"),

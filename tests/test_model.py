@@ -187,13 +187,60 @@ def test_list_one() -> None:
     assert reqs(s.check("LIST 2", status(f"+OK 2 {b}"))) == ["RFC1939-5.LIST-6"]
 
 
-def test_leading_zeros_may_be_accepted_or_refused() -> None:
+def test_leading_zeros_are_decimal_and_a_refusal_is_recorded() -> None:
+    # RFC1939-4-8: "01" is the base-10 number 1; the catalog records a refusal (info).
     ms = small()
     _, s = session(ms)
     assert s.check("LIST 01", status(f"+OK 1 {ms[0].size}")) == []
-    assert s.check("LIST 01", status("-ERR")) == []
+    refused = s.check("LIST 01", status("-ERR"))
+    assert [(d.requirement, d.tolerated) for d in refused] == [("RFC1939-4-8", True)]
     assert s.check("RETR 002", multi("+OK", ms[1].data)) == []
     assert reqs(s.check("RETR 002", multi("+OK", ms[0].data))) == ["RFC1939-5.RETR-1"]
+    assert s.expect("LIST 00").status == "-ERR"
+
+
+def test_numbers_past_2_to_the_32_and_64_name_no_message() -> None:
+    ms = small()
+    _, s = session(ms)
+    for big in (2**32 + 1, 2**64 + 1):
+        exp = s.expect(f"RETR {big}")
+        assert (exp.status, exp.requirement) == ("-ERR", "RFC1939-5.RETR-3")
+        # A server that wraps the number around to 1 answers for message 1.
+        assert reqs(s.check(f"RETR {big}", multi("+OK", ms[0].data))) == ["RFC1939-5.RETR-3"]
+    # A line count is not a message-number: a huge one asks for the whole message.
+    assert s.expect(f"TOP 1 {2**64 + 1}").requirement == "RFC1939-7.TOP-2"
+
+
+@pytest.mark.parametrize(
+    "line", ["LIST  1", "LIST\t1", "LIST 1 ", "LIST\t 1", " LIST 1", "list \t1 "]
+)
+def test_spacing_is_refused_or_taken_as_single_spaced(line: str) -> None:
+    # RFC1939-3-5: "separated by a single SPACE character"; the catalog records a
+    # server that takes two spaces or a TAB, if it answers what LIST 1 gets.
+    ms = small()
+    _, s = session(ms)
+    exp = s.expect(line)
+    assert (exp.status, exp.tolerated, exp.tolerated_by) == ("-ERR", "+OK", "RFC1939-3-5")
+    assert s.check(line, status("-ERR")) == []
+    taken = s.check(line, status(f"+OK 1 {ms[0].size}"))
+    assert [(d.requirement, d.tolerated) for d in taken] == [("RFC1939-3-5", True)]
+    # Taken, but answered wrongly: the content's own requirement is broken.
+    wrong = s.check(line, status(f"+OK 1 {ms[0].size + 1}"))
+    assert [(d.requirement, d.tolerated) for d in wrong] == [("RFC1939-5.LIST-5", False)]
+
+
+def test_spacing_around_an_invalid_command_is_no_excuse() -> None:
+    _, s = session()
+    for line in ("LIST  0", "LIST 1  2", "NOOP\tx", "RETR\t"):
+        exp = s.expect(line)
+        assert exp.status == "-ERR" and exp.tolerated is None, line
+    assert reqs(s.check("LIST  0", status("+OK 0 0"))) == ["RFC1939-5.LIST-7"]
+    # A bare CR is no separator: "LIST\r1" must be refused, and taking it is no leniency.
+    ms = small()
+    exp = s.expect("LIST\r1")
+    assert (exp.status, exp.requirement, exp.tolerated) == ("-ERR", "RFC1939-3-12", None)
+    assert reqs(s.check("LIST\r1", status(f"+OK 1 {ms[0].size}"))) == ["RFC1939-3-12"]
+    assert s.expect("NO\rOP").requirement == "RFC1939-3-12"
 
 
 # -- RETR, DELE, RSET, NOOP --------------------------------------------------------------
@@ -256,15 +303,45 @@ def test_dele_and_rset() -> None:
     assert reqs(s.check("RSET", status("-ERR"))) == ["RFC1939-5.RSET-1"]
 
 
-def test_extra_arguments_to_commands_without_any() -> None:
+def test_arguments_the_grammar_forbids_must_be_refused() -> None:
+    # One rule (conformance.pop3.arguments): +OK to what the grammar forbids is a fail.
     _, s = session()
-    for line in ("NOOP x", "STAT 1", "RSET now"):
+    for line, requirement in (
+        ("NOOP x", "RFC1939-3-12"),
+        ("STAT 1", "RFC1939-3-12"),
+        ("RSET now", "RFC1939-3-12"),
+        ("QUIT now", "RFC1939-3-12"),
+        ("CAPA x", "RFC1939-3-12"),
+        ("LIST 1 2", "RFC1939-3-12"),
+        ("LIST 1x", "RFC1939-5.LIST-7"),
+        ("DELE +1", "RFC1939-5.DELE-5"),
+        ("TOP 1 -1", "RFC1939-7.TOP-3"),
+        ("TOP 1 0 0", "RFC1939-7.TOP-3"),
+    ):
         exp = s.expect(line)
-        assert (exp.status, exp.also_accepted, exp.requirement) == ("-ERR", "+OK", "RFC1939-3-12")
-        assert s.check(line, status("-ERR")) == []
-    assert s.check("NOOP x", status("+OK")) == []
-    # A server that ignores the argument must still give the right numbers.
-    assert reqs(s.check("STAT 1", status("+OK 1 1"))) == ["RFC1939-3-12"]
+        assert (exp.status, exp.also_accepted, exp.tolerated) == ("-ERR", None, None), line
+        assert exp.requirement == requirement, line
+        assert s.check(line, status("-ERR")) == [], line
+        found = s.check(line, status("+OK"))
+        assert [(d.requirement, d.tolerated) for d in found] == [(requirement, False)], line
+
+
+def test_user_with_no_name_or_two_and_apop_arity() -> None:
+    s = Maildrop(small()).open_session()
+    for line in ("USER", "USER alice bob", "APOP alice", "APOP a b c", "AUTH PLAIN x y"):
+        exp = s.expect(line)
+        assert exp.status == "-ERR" and exp.also_accepted is None, line
+        assert reqs(s.check(line, status("+OK"))) == [exp.requirement], line
+    assert s.expect("USER").requirement == "RFC1939-3-12"
+    # PASS takes the rest of the line: spaces may be part of the password (PASS-3).
+    s.observe("USER alice", status("+OK"))
+    assert s.check("PASS two words", status("+OK")) == []
+    # An AUTH with an argument too many is refused: a challenge takes it.
+    s2 = Maildrop(small()).open_session()
+    found = s2.check("AUTH PLAIN x y", parse_status_line(b"+ \r\n"))
+    assert reqs(found) == ["RFC1939-3-12"]
+    tolerated = s2.check("AUTH  PLAIN", parse_status_line(b"+ \r\n"))
+    assert [(d.requirement, d.tolerated) for d in tolerated] == [("RFC1939-3-5", True)]
 
 
 # -- TOP ------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ def test_the_recorder_writes_a_scenario_that_loads(tmp_path: Path) -> None:
         "check RFC1939-3-2\nopen A\nS: +OK\n"
         "check RFC1939-7.USER-1\nC: USER {user2}\nS: +OK\n"
         "check RFC1939-5.DELE-1\nC: DELE 1\nS: +OK\n"
-        "check RFC1939-5.NOOP-1\nraw: NOOP {1}\\r\\n\nS: -ERR\n"
+        "check RFC1939-5.NOOP-1\nraw: NOOP \\x7b1}\\r\\n\nS: -ERR\n"
         "# a ':raw' line that carried a secret was left out here\n"
         "check RFC1939-3-2\nopen B\nS: +OK\nhalf-close B\n"
         "use A\ncheck RFC1939-4.QUIT-1\nquit A\n"

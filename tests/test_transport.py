@@ -3,6 +3,7 @@ endless output, redaction and the ways to end a connection."""
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import threading
 import time
@@ -79,7 +80,8 @@ def test_garbage_greeting_is_a_finding() -> None:
     with ScriptedServer(garbage) as srv:
         r = session_for(srv.port).connect()
         assert r.status is None
-        assert [f.code for f in r.findings] == ["not-a-status"]
+        # Not a status line, and one with a NUL octet in it (RFC 2449 section 3).
+        assert [f.code for f in r.findings] == ["not-a-status", "octets-outside-text"]
 
 
 def test_endless_output_ends_with_a_deadline() -> None:
@@ -187,3 +189,14 @@ def test_drop_mid_retr_resets_after_first_bytes() -> None:
         got = s.drop_mid_retr(1)
         assert got > 0
         assert not s.connected
+
+
+def test_a_long_client_line_is_kept_as_an_excerpt_with_its_digest() -> None:
+    transcript = Transcript(("s3cret",))
+    line = b"XYZZ " + b" " * 65_000 + b"DELE 1"
+    transcript.client("A", line + b"\r\nPASS s3cret\r\n")
+    first, second = [e.text for e in transcript.entries]
+    digest = hashlib.sha256(line).hexdigest()[:16]
+    assert first.startswith("XYZZ ") and first.endswith(f"({len(line)} octets, sha256 {digest})")
+    assert len(first) < 1200
+    assert second == "PASS " + REDACTED

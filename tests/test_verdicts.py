@@ -101,6 +101,20 @@ def test_model_discrepancy_names_its_requirement() -> None:
     assert outcome is Outcome.FAIL and req == "RFC1939-5.RETR-2"
 
 
+def test_a_tolerated_discrepancy_is_recorded_as_info() -> None:
+    # The argument rule: "LIST  1" taken as "LIST 1" is recorded (RFC1939-3-5), never a fail,
+    # even though the catalog grades RFC1939-3-5 itself as MUST.
+    d = [Discrepancy("RFC1939-3-5", "-ERR", "+OK 1 200", tolerated=True)]
+    outcome, req, matched = grade(
+        [alt("model")], parse_status_line(b"+OK 1 200\r\n"), discrepancies=d
+    )
+    assert (outcome, req) == (Outcome.INFO, "RFC1939-3-5") and matched is not None
+    # Beside a real discrepancy it grades nothing: the broken requirement does.
+    d.append(Discrepancy("RFC1939-5.LIST-5", "+OK 1 200", "+OK 1 201"))
+    outcome, req, _ = grade([alt("model")], parse_status_line(b"+OK 1 201\r\n"), discrepancies=d)
+    assert (outcome, req) == (Outcome.FAIL, "RFC1939-5.LIST-5")
+
+
 def test_regex() -> None:
     a = [alt("regex", pattern=r"^\+OK \d+ \d+$")]
     assert grade(a, parse_status_line(b"+OK 1 2\r\n"))[0] is Outcome.PASS

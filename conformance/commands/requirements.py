@@ -72,6 +72,7 @@ def render_listing(coverage: Coverage, rfcs: set[str], fmt: str) -> str:
                 "status": status,
                 "covered_by": coverage.by_requirement.get(req.id, []),
                 "reason": coverage.untestable.get(req.id, ""),
+                "note": req.note,
                 "text": req.text,
             }
         )

@@ -27,7 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from conformance.explore import fragments
 from conformance.explore.live import LiveRun
 from conformance.outcomes import fails_run
-from conformance.pop3 import COMMANDS, CommandSpec, Finding, Shape, State
+from conformance.pop3 import COMMANDS, NUMBER_VARIANTS, CommandSpec, Finding, Shape, State
 from conformance.pop3.spec import LINE_COUNT, MESSAGE_NUMBER, Grammar
 from conformance.probe import ServerProfile
 from conformance.results import CheckResult, TranscriptEntry
@@ -36,11 +36,12 @@ from conformance.target import Account, Target
 
 # Message-number arguments: 0 and anything above the mailbox's last message
 # are invalid; 9 is past the end of every corpus (the standard one has 7).
+# The argument rule's variants (a word, "1x", signs, leading zeros, numbers
+# past 2^32 and 2^64) are drawn for every number, judged by the same model.
 MAX_NUMBER = 9
-_NUMBER = st.integers(min_value=0, max_value=MAX_NUMBER).map(str) | st.sampled_from(
-    ["-1", "x", "01"]
-)
-_LINES = st.sampled_from(["0", "1", "3", "100"])
+_VARIANTS = st.sampled_from([text for text, _ in NUMBER_VARIANTS])
+_NUMBER = st.integers(min_value=0, max_value=MAX_NUMBER).map(str) | _VARIANTS
+_LINES = st.sampled_from(["0", "1", "3", "100"]) | _VARIANTS
 # The argument generators, by the spec's argument grammar.  An argument whose
 # grammar has none here (a user name, a language range) is never drawn.
 ARGUMENTS: dict[Grammar, st.SearchStrategy[str]] = {MESSAGE_NUMBER: _NUMBER, LINE_COUNT: _LINES}

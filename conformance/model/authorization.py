@@ -2,7 +2,8 @@
 
 In AUTHORIZATION the model cannot know the credentials' verdict or which
 optional commands a server offers, so each of these accepts +OK and -ERR;
-what it does know is a missing argument (RFC 1939 section 3).
+what it does know, an argument missing or too many, the session model has
+judged before (:func:`conformance.pop3.check_line`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from conformance.model.expectation import ERR, OK, Expectation
 from conformance.model.oracle import Oracle
 from conformance.model.view import SessionView
-from conformance.pop3 import COMMANDS, State, check_arguments
+from conformance.pop3 import State
 
 # keyword -> (requirement, why either answer conforms)
 EITHER = {
@@ -21,18 +22,12 @@ EITHER = {
     "STLS": ("RFC2595-4-2", "STLS is optional (RFC 2595)"),
     "UTF8": ("RFC6856-2.1-4", "UTF8 is optional and may be refused (RFC 6856)"),
 }
-# Of these, the ones whose arity the model judges: a user name or a password
-# with spaces is the server's to take or refuse (RFC1939-7.PASS-3).
-ARITY_JUDGED = {"APOP": ("missing", "extra"), "USER": ("missing",), "PASS": ("missing",)}
 
 
 class Authorization(Oracle):
     keywords = tuple(EITHER)
 
     def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
-        problem = check_arguments(COMMANDS[keyword], args)
-        if problem is not None and problem.kind in ARITY_JUDGED.get(keyword, ()):
-            return Expectation(ERR, problem.requirement, problem.reason)
         requirement, reason = EITHER[keyword]
         return Expectation(OK, requirement, reason, also_accepted=ERR)
 

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from conformance.pop3 import Response, State
+from conformance.pop3 import ArgumentProblem, Response, State
 from conformance.pop3.spec import spec_for
 
 OK, ERR = "+OK", "-ERR"
@@ -22,6 +22,9 @@ class Discrepancy:
     requirement: str
     expected: str
     actual: str
+    # A deviation the catalog lets a server make (the argument rule's spacing
+    # and leading zeros): recorded as info, never graded as broken.
+    tolerated: bool = False
 
     def __str__(self) -> str:
         return f"{self.requirement}: expected {self.expected}; got {self.actual}"
@@ -33,10 +36,11 @@ class Expectation:
 
     ``status`` is the right answer; ``also_accepted`` is a second status that
     conforms too (an optional command may be refused, a credential may be
-    wrong, a lenient server may accept extra arguments).  ``payload`` is the
-    expected body of RETR and TOP (unstuffed, CRLF line ends) when the model
-    knows it, ``values`` the numbers of a single-line answer (STAT: count and
-    size; LIST n: n and size; UIDL n: n).
+    wrong); ``tolerated`` is a status the catalog lets a server give instead,
+    graded info (the argument rule's spacing and leading zeros).  ``payload``
+    is the expected body of RETR and TOP (unstuffed, CRLF line ends) when the
+    model knows it, ``values`` the numbers of a single-line answer (STAT:
+    count and size; LIST n: n and size; UIDL n: n).
     """
 
     status: str
@@ -47,9 +51,17 @@ class Expectation:
     also_accepted: str | None = None
     # The SHA-256 of ``payload`` when already known (a message's own digest).
     payload_sha256: str | None = None
+    # A status the catalog lets a server give instead (conformance.pop3.arguments):
+    # recorded as info against the requirement ``tolerated_by``, with
+    # ``payload`` and ``values`` still judging a +OK's content.
+    tolerated: str | None = None
+    tolerated_by: str = ""
 
     def accepts(self, status: str | None) -> bool:
         return status == self.status or (status is not None and status == self.also_accepted)
+
+    def tolerates(self, status: str | None) -> bool:
+        return status is not None and status == self.tolerated
 
     def describe(self) -> str:
         head = self.status
@@ -57,6 +69,8 @@ class Expectation:
             head += " " + " ".join(str(v) for v in self.values)
         if self.also_accepted:
             head += f" (or {self.also_accepted})"
+        if self.tolerated:
+            head += f" ({self.tolerated} is recorded as info, {self.tolerated_by})"
         return f"{head}: {self.reason}"
 
 
@@ -91,26 +105,32 @@ def wrong_state_or_unknown(state: State, keyword: str, known: bool) -> Expectati
     return Expectation(ERR, "RFC1939-3-12", f"{shown!s} is not a POP3 command")
 
 
-def lenient_extra(exp: Expectation) -> Expectation:
-    """A command that takes no argument, given one: -ERR is right, +OK is lenient."""
-    return Expectation(
-        ERR,
-        "RFC1939-3-12",
-        f"the command takes no argument (a server that ignores it: {exp.reason})",
-        payload=exp.payload,
-        values=exp.values,
-        also_accepted=OK,
-    )
+def tolerate(exp: Expectation, problem: ArgumentProblem) -> Expectation:
+    """The argument rule's lesser grade (:data:`conformance.pop3.RULE`) applied to ``exp``.
 
-
-def lenient_padding(exp: Expectation, arg: str) -> Expectation:
-    """A number with leading zeros ("01") is still decimal; refusing it is allowed too (INFO)."""
-    if exp.status != OK or not (len(arg) > 1 and arg.startswith("0")):
+    Spacing: -ERR is right, a +OK whose content is ``exp``'s is recorded.
+    Leading zeros: ``exp`` (the number is still decimal) is right, -ERR is
+    recorded.  An ``exp`` that already refuses leaves nothing to tolerate.
+    """
+    if exp.status != OK:
         return exp
+    by = problem.requirement
+    if problem.kind == "zeros":
+        if exp.also_accepted == ERR:
+            return exp  # refusing is already right (an optional command)
+        return replace(
+            exp,
+            reason=f"{exp.reason} ({problem.reason}: still a decimal number)",
+            tolerated=ERR,
+            tolerated_by=by,
+        )
     return replace(
         exp,
-        reason=exp.reason + f" ({arg!r} has leading zeros: -ERR is accepted too)",
-        also_accepted=ERR,
+        status=ERR,
+        reason=f"{problem.reason}; taken as single-spaced: {exp.describe()}",
+        also_accepted=None,
+        tolerated=OK,
+        tolerated_by=by,
     )
 
 

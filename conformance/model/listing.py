@@ -8,13 +8,11 @@ from conformance.model.expectation import (
     Discrepancy,
     Expectation,
     Problems,
-    lenient_extra,
-    lenient_padding,
     numbers,
 )
 from conformance.model.oracle import Oracle
 from conformance.model.view import SessionView
-from conformance.pop3 import COMMANDS, Response, State, check_arguments, parse_scan_line, parse_stat
+from conformance.pop3 import COMMANDS, Response, State, parse_scan_line, parse_stat
 from conformance.pop3.grammar import UidLine, parse_uid_line
 
 UIDL_EXPECTED = {
@@ -59,14 +57,13 @@ class Stat(Oracle):
 
     def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
         marked = bool(view.deleted)
-        exp = Expectation(
+        return Expectation(
             OK,
             "RFC1939-5.STAT-2" if marked else "RFC1939-5.STAT-3",
             f"{view.count} messages, {view.size} octets"
             + (" (messages marked as deleted are not counted)" if marked else ""),
             values=(view.count, view.size),
         )
-        return lenient_extra(exp) if args else exp
 
     def check(
         self,
@@ -102,19 +99,15 @@ class List(Oracle):
                 "RFC1939-5.LIST-2",
                 f"one scan listing for each of the {len(live)} messages not marked as deleted",
             )
-        problem = check_arguments(spec, args)
-        if problem is not None and problem.kind == "extra":
-            return Expectation(ERR, problem.requirement, problem.reason)
         n = view.number(spec, args[0])
         if isinstance(n, Expectation):
             return n
-        exp = Expectation(
+        return Expectation(
             OK,
             "RFC1939-5.LIST-1",
             f"the scan listing of message {n}",
             values=(n, view.message(n).size),
         )
-        return lenient_padding(exp, args[0])
 
     def check(
         self,
@@ -183,13 +176,10 @@ class Uidl(Oracle):
                 "one unique-id listing for each message not marked as deleted",
                 also_accepted=optional,
             )
-        problem = check_arguments(spec, args)
-        if problem is not None and problem.kind == "extra":
-            return Expectation(ERR, problem.requirement, problem.reason)
         n = view.number(spec, args[0])
         if isinstance(n, Expectation):
             return n
-        exp = Expectation(
+        return Expectation(
             OK,
             "RFC1939-7.UIDL-1",
             f"the unique-id listing of message {n}"
@@ -197,7 +187,6 @@ class Uidl(Oracle):
             values=(n,),
             also_accepted=optional,
         )
-        return lenient_padding(exp, args[0])
 
     def listed(self, view: SessionView, response: Response, problems: Problems) -> dict[int, str]:
         """The valid ``n uid`` pairs of a UIDL listing; what is wrong goes to ``problems``."""

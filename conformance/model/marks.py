@@ -5,10 +5,10 @@ RFC 1939 sections 4 to 6.
 
 from __future__ import annotations
 
-from conformance.model.expectation import ERR, OK, Expectation, lenient_extra, lenient_padding
+from conformance.model.expectation import OK, Expectation
 from conformance.model.oracle import Oracle
 from conformance.model.view import SessionView
-from conformance.pop3 import COMMANDS, Response, State, check_arguments
+from conformance.pop3 import COMMANDS, Response, State
 
 
 class Marks(Oracle):
@@ -16,28 +16,17 @@ class Marks(Oracle):
 
     def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
         if keyword == "DELE":
-            return self._dele(view, args)
+            n = view.number(COMMANDS["DELE"], args[0])
+            if isinstance(n, Expectation):
+                return n
+            return Expectation(OK, "RFC1939-5.DELE-1", f"message {n} is marked as deleted")
         if keyword == "QUIT" and state is not State.TRANSACTION:
-            exp = Expectation(OK, "RFC1939-4.QUIT-1", "QUIT ends the session")
-        elif keyword == "QUIT":
-            exp = Expectation(OK, "RFC1939-6.QUIT-1", "QUIT removes the marked messages")
-        elif keyword == "NOOP":
-            exp = Expectation(OK, "RFC1939-5.NOOP-1", "NOOP replies with a positive response")
-        else:
-            exp = Expectation(OK, "RFC1939-5.RSET-1", "RSET unmarks and replies positively")
-        return lenient_extra(exp) if args else exp
-
-    @staticmethod
-    def _dele(view: SessionView, args: list[str]) -> Expectation:
-        spec = COMMANDS["DELE"]
-        problem = check_arguments(spec, args)
-        if problem is not None and problem.kind != "bad":
-            return Expectation(ERR, problem.requirement, problem.reason)
-        n = view.number(spec, args[0])
-        if isinstance(n, Expectation):
-            return n
-        exp = Expectation(OK, "RFC1939-5.DELE-1", f"message {n} is marked as deleted")
-        return lenient_padding(exp, args[0])
+            return Expectation(OK, "RFC1939-4.QUIT-1", "QUIT ends the session")
+        if keyword == "QUIT":
+            return Expectation(OK, "RFC1939-6.QUIT-1", "QUIT removes the marked messages")
+        if keyword == "NOOP":
+            return Expectation(OK, "RFC1939-5.NOOP-1", "NOOP replies with a positive response")
+        return Expectation(OK, "RFC1939-5.RSET-1", "RSET unmarks and replies positively")
 
     def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
         if keyword == "DELE" and args and args[0].isascii() and args[0].isdigit():

@@ -4,14 +4,24 @@ No sockets, no scenarios, no grading (the h11 shape).  The pieces, in the
 order data flows through them:
 
 - :mod:`~conformance.pop3.spec`: every command keyword, described once;
+- :mod:`~conformance.pop3.arguments`: its argument grammar, and the one grading rule;
 - :mod:`~conformance.pop3.transitions`: the state machine made from it;
 - :mod:`~conformance.pop3.wire`: commands encoded, bodies stuffed;
 - :mod:`~conformance.pop3.reader`: bytes cut into responses, bounded;
 - :mod:`~conformance.pop3.grammar`: the response grammars, parsed once each;
+- :mod:`~conformance.pop3.capabilities`: each CAPA line against its registration;
 - :mod:`~conformance.pop3.connection`: the client connection that owns the state;
 - :mod:`~conformance.pop3.errors`: who broke the protocol.
 """
 
+from conformance.pop3.arguments import (
+    NUMBER_VARIANTS,
+    RULE,
+    ArgumentProblem,
+    check_arguments,
+    check_line,
+)
+from conformance.pop3.capabilities import CAPA_FINDINGS, REGISTRY, capability_findings
 from conformance.pop3.connection import GREETING, Answer, ClientConnection, Command, Death
 from conformance.pop3.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from conformance.pop3.events import CRLF, FINDING_REQUIREMENTS, Finding, Response, finding
@@ -35,9 +45,7 @@ from conformance.pop3.spec import (
     KNOWN_KEYWORDS,
     OPTIONAL_KEYWORDS,
     SECRET_KEYWORDS,
-    ArgumentProblem,
     CommandSpec,
-    check_arguments,
     secret_offset,
     spec_for,
 )
@@ -57,6 +65,7 @@ from conformance.pop3.transitions import (
 from conformance.pop3.wire import encode_command, stuff, unstuff
 
 __all__ = [
+    "CAPA_FINDINGS",
     "COMMANDS",
     "CRLF",
     "DEFAULT_LIMITS",
@@ -67,8 +76,11 @@ __all__ = [
     "MAX_COMMAND_LINE",
     "MAX_STATUS_LINE",
     "NEED_DATA",
+    "NUMBER_VARIANTS",
     "ON_CLOSE",
     "OPTIONAL_KEYWORDS",
+    "REGISTRY",
+    "RULE",
     "SASL_RESPONSE",
     "SECRET_KEYWORDS",
     "TRANSITIONS",
@@ -92,8 +104,10 @@ __all__ = [
     "State",
     "UidLine",
     "apop_timestamp",
+    "capability_findings",
     "capability_names",
     "check_arguments",
+    "check_line",
     "command_keyword",
     "encode_command",
     "finding",

@@ -7,7 +7,8 @@ shows the same table: nothing here is written by hand.
 
 from __future__ import annotations
 
-from conformance.pop3.spec import COMMANDS, CommandSpec
+from conformance.pop3.arguments import RULE
+from conformance.pop3.spec import COMMANDS, LINE_COUNT, MESSAGE_NUMBER, CommandSpec
 from conformance.pop3.states import Shape, State
 from conformance.pop3.transitions import ON_CLOSE, SASL_RESPONSE, TRANSITIONS
 
@@ -106,6 +107,44 @@ def by_state() -> str:
     return "\n".join(out)
 
 
+def _arity(spec: CommandSpec) -> str:
+    most = spec.max_args
+    if most is None:
+        return f"{spec.required}, the last to the end of the line"
+    return str(most) if most == spec.required else f"{spec.required} to {most}"
+
+
+def argument_rule() -> str:
+    """The one grading rule for arguments, and what each command's grammar is."""
+    rows = [
+        "| problem | for example | -ERR | +OK | graded against | why |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in RULE:
+        rows.append(
+            f"| {t.kind} | {t.examples} | {t.refused} | {t.accepted} | {t.requirement} | {t.why} |"
+        )
+    rows += [
+        "",
+        "| command | arguments | numbers (`1*DIGIT`) | missing or bad | one too many | tried by |",
+        "|---|---|---|---|---|---|",
+    ]
+    for keyword, spec in COMMANDS.items():
+        numbers = [a.name for a in spec.args if a.grammar in (MESSAGE_NUMBER, LINE_COUNT)]
+        extra = (
+            "n/a (spaces belong to the argument)"
+            if spec.max_args is None
+            else (spec.extra_requirement)
+        )
+        name = keyword.lower()
+        rows.append(
+            f"| `{spec.usage()}` | {_arity(spec)} | {', '.join(numbers) or 'none'} "
+            f"| {spec.invalid_requirement} | {extra} "
+            f"| [core.arguments.{name}](../suites/core/arguments/{name}.pop3) |"
+        )
+    return "\n".join(rows)
+
+
 def document() -> str:
     """The whole of ``docs/state-machine.md``."""
     return "\n".join(
@@ -136,6 +175,26 @@ def document() -> str:
             "## By state",
             "",
             by_state(),
+            "",
+            "## Arguments: one grammar, one grading rule",
+            "",
+            "The spec above is the grammar of every command: how many arguments it takes, "
+            "and that a message-number or a line count is `1*DIGIT`.  One rule grades what "
+            "a server answers to a line that breaks it, for every command in every state "
+            "(`conformance/pop3/arguments.py`; the mailbox model applies it before any "
+            "command's own oracle).  What the grammar forbids is a syntactically invalid "
+            "command, which RFC 1939 section 3 says a server MUST refuse: `+OK` is a `fail` "
+            "against the command's own requirement for invalid use.  A lesser grade only "
+            "where the catalog quotes a sentence for it: spacing other than one SP "
+            "(RFC1939-3-5) and leading zeros (RFC1939-4-8) are recorded as `info`; a "
+            "tolerated `+OK` must still carry the answer the command gets when written "
+            "correctly, or the content's own requirement fails.  In a state where a command "
+            "is not valid, every form of it gets `-ERR` (RFC1939-3-13).  "
+            "`tools/build_argument_suites.py` writes a scenario per command from the spec "
+            "that tries each problem in each state; the explorer draws the same number "
+            "variants.",
+            "",
+            argument_rule(),
             "",
         ]
     )

@@ -16,7 +16,7 @@ Sources: RFC 1939 sections 4 to 7, RFC 2449 (CAPA), RFC 2595 (STLS), RFC 5034
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from conformance.pop3.states import Shape, State
@@ -356,39 +356,3 @@ def secret_offset(line: str) -> int | None:
     if spec is None or spec.secret_from is None or len(words) <= 1 + spec.secret_from:
         return None
     return words[1 + spec.secret_from].start()
-
-
-@dataclass(frozen=True)
-class ArgumentProblem:
-    """Why a command's arguments break its grammar, and which requirement that breaks."""
-
-    requirement: str
-    reason: str
-    kind: str  # "missing", "extra" or "bad"
-    index: int = field(default=0)
-
-
-def check_arguments(spec: CommandSpec, args: list[str]) -> ArgumentProblem | None:
-    """Whether ``args`` fit ``spec``'s arity and argument grammar (None: they do).
-
-    Only the arity and the grammars of message-numbers and line counts are
-    judged: the other arguments are the server's to accept or refuse (a user
-    name, a mechanism, a password).
-    """
-    if len(args) < spec.required:
-        return ArgumentProblem(
-            spec.invalid_requirement,
-            f"{spec.keyword} needs {' and '.join(a.name for a in spec.args[: spec.required])}",
-            "missing",
-        )
-    most = spec.max_args
-    if most is not None and len(args) > most:
-        takes = "no argument" if most == 0 else f"at most {most} argument{'s' * (most > 1)}"
-        return ArgumentProblem(
-            spec.extra_requirement, f"{spec.keyword} takes {takes}", "extra", most
-        )
-    for i, (arg, text) in enumerate(zip(spec.args, args, strict=False)):
-        if arg.grammar in (MESSAGE_NUMBER, LINE_COUNT) and not arg.grammar.accepts(text):
-            what = "message-number" if arg.grammar is MESSAGE_NUMBER else "non-negative number"
-            return ArgumentProblem(spec.invalid_requirement, f"{text!r} is not a {what}", "bad", i)
-    return None

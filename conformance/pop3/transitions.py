@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from conformance.pop3.arguments import words
 from conformance.pop3.spec import COMMANDS, KNOWN_KEYWORDS
 from conformance.pop3.states import Shape, State
 
@@ -80,11 +81,17 @@ __all__ = [
 
 
 def split_command(line: str) -> tuple[str, list[str]]:
-    """Split a command line into its upper-cased keyword and arguments."""
-    if " " not in line:
-        return line.upper(), []
-    parts = line.split(" ")
-    return parts[0].upper(), [p for p in parts[1:] if p != ""]
+    """Split a command line into its upper-cased keyword and arguments.
+
+    Words are split at runs of SP, TAB and CR, as a lenient server splits
+    them: a -ERR is one line whatever the line was, so the shape only matters
+    for a +OK, and a +OK to ``RETR<TAB>1`` is the message.  Whether the spacing
+    itself was right is :func:`conformance.pop3.arguments.check_line`'s to say.
+    """
+    found = words(line)
+    if not found:
+        return "", []
+    return found[0].upper(), found[1:]
 
 
 def command_keyword(state: State, line: str) -> str:

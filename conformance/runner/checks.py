@@ -8,7 +8,7 @@ the greeting, QUIT and the close after it, TLS, snapshots and retried logins.
 from __future__ import annotations
 
 from conformance.outcomes import Outcome
-from conformance.pop3 import Response
+from conformance.pop3 import MAX_COMMAND_LINE, Response
 from conformance.results import CheckResult
 from conformance.verdicts import broken, make_check
 
@@ -21,6 +21,7 @@ TLS_AFTER_CRLF = "RFC2595-4-4"  # nothing in the clear after the +OK to STLS
 CIPHER_SUITE = "RFC8314-4-5"  # a suite RFC 7525 recommends
 QUIT_CLOSE_WITHIN_S = 5.0
 CLOSE_AFTER_AUTHORIZATION_ERR = "RFC1939-4-6"
+LINE_END = "RFC1939-3-4"  # "All commands are terminated by a CRLF pair."
 
 
 def _graded(requirement: str, ok: bool) -> Outcome:
@@ -202,14 +203,26 @@ def harness_error(
 
 def unsolicited(requirement: str, where: str, stray: bytes, file: str) -> CheckResult:
     """RFC 1939 section 3: the server answers commands; nothing arrives unasked."""
+    note = "a flood of unsolicited data: no later answer on this session can be trusted"
+    if requirement == LINE_END:
+        note = "a second answer to one line: the server ran part of it as a command of its own"
     return make_check(
         requirement,
         broken(requirement),
         f"nothing from the server {where} until the next command",
         f"{len(stray)} octets unasked: {stray[:80]!r}",
         file,
-        "a flood of unsolicited data: no later answer on this session can be trusted",
+        note,
     )
+
+
+def split_line(line: str) -> str | None:
+    """What in a command line a server may have cut it at: a bare CR, or a length over
+    the 255 octets of RFC 2449 section 4 (None: neither)."""
+    if "\r" in line:
+        return "a bare CR inside"
+    octets = len(line.encode("utf-8", "surrogatepass")) + 2
+    return f"{octets} octets" if octets > MAX_COMMAND_LINE else None
 
 
 def permitted_close(previous_keyword: str, where: str) -> CheckResult:

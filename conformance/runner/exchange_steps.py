@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from conformance.outcomes import Outcome
-from conformance.placeholders import PlaceholderError, expand
+from conformance.placeholders import PLACEHOLDER, PlaceholderError, expand, expand_raw
 from conformance.pop3 import apop_timestamp
 from conformance.runner import checks
 from conformance.runner.permitted import permitted_close
@@ -24,12 +24,16 @@ def check(run: ScenarioRun, step: st.Check) -> None:
 
 def send(run: ScenarioRun, step: st.Send) -> None:
     slot = run.slot(step.session, step)
-    if step.raw:
-        slot.session.send_raw(step.data)
-        run.last = None
-        return
+    values = session_values(run, slot)
     try:
-        line = expand(step.text, run.accounts, slot.model, session_values(run, slot), run.secrets)
+        if step.raw:
+            data = step.data
+            if PLACEHOLDER.search(step.text):
+                data = expand_raw(step.text, run.accounts, slot.model, values, run.secrets)
+            slot.session.send_raw(data)
+            run.last = None
+            return
+        line = expand(step.text, run.accounts, slot.model, values, run.secrets)
     except PlaceholderError as exc:
         run.error(step, str(exc))
     run.command(slot, line)

@@ -20,7 +20,7 @@ from conformance.catalog import section_of
 from conformance.health import Health, TargetDown
 from conformance.model import Discrepancy, SessionModel
 from conformance.outcomes import Outcome, worst
-from conformance.pop3 import Answer, Finding, Response, State
+from conformance.pop3 import Answer, Finding, Response, State, capability_findings
 from conformance.probe import ServerProfile
 from conformance.results import CheckResult, ScenarioResult
 from conformance.runner import checks
@@ -250,6 +250,10 @@ class ScenarioRun:
         after_greeting = slot.answered is None
         requirement = "RFC1939-3-2" if after_greeting else "RFC1939-3-8"
         where = "after the greeting" if after_greeting else "after the last answer"
+        split = None if slot.answered is None else checks.split_line(slot.answered.command.line)
+        if split is not None:
+            # One line answered twice: part of it was taken as a command of its own.
+            requirement, where = checks.LINE_END, f"after the answer to a line with {split}"
         self.checks.append(checks.unsolicited(requirement, where, stray, self.scenario.file))
         detail = f"the server sent {len(stray)} octets {where} unasked"
         connection.die("unsolicited", detail, by_server=True)
@@ -259,7 +263,7 @@ class ScenarioRun:
 
     def after_answer(self, slot: Slot, answer: Answer) -> None:
         session, response, line = slot.session, answer.response, answer.command.line
-        self.passive(slot, response)
+        self.passive(slot, response, answer)
         death = session.connection.dead
         if death is not None and death.by_server:
             self.gone[session.label] = f"session {session.label}: {death.detail}"
@@ -280,8 +284,12 @@ class ScenarioRun:
             session.label, line, response, discrepancies, model_requirement, model_expected
         )
 
-    def passive(self, slot: Slot, response: Response) -> None:
-        for found in response.findings:
+    def passive(self, slot: Slot, response: Response, answer: Answer | None = None) -> None:
+        findings = list(response.findings)
+        if answer is not None and answer.command.keyword == "CAPA" and response.kind == "multi":
+            # Every CAPA line against its registration, in the state it was sent in.
+            findings += capability_findings(response.lines, answer.before)
+        for found in findings:
             self.on_finding(found, self.scenario.id)
         stray = slot.session.connection.stray_finding(response)
         if stray is not None:

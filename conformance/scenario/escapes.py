@@ -40,10 +40,11 @@ def decode_escapes(text: str) -> bytes:
     return bytes(out)
 
 
-_NAMED = {13: "\\r", 10: "\\n", 9: "\\t", 0: "\\0", ord("\\"): "\\\\"}
+_NAMED = {13: "\\r", 10: "\\n", 9: "\\t", 0: "\\0", ord("\\"): "\\\\", ord("{"): "\\x7b"}
 
 
 def encode_escapes(data: bytes) -> str:
     """``data`` as a ``raw:`` line writes it (what :func:`decode_escapes` reads back):
-    printable ASCII as it is, the backslash doubled, anything else escaped."""
+    printable ASCII as it is, the backslash doubled, anything else escaped, and
+    ``{`` as ``\\x7b`` (a ``raw:`` line expands ``{placeholders}``)."""
     return "".join(_NAMED.get(b) or (chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}") for b in data)

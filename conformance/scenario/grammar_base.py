@@ -40,7 +40,7 @@ PLACEHOLDERS: Final = frozenset(
     | {"plain", "plainjunk", "b64user", "b64password", "apop", "cram"}
 )
 INDEXED_PLACEHOLDER_RE: Final = re.compile(
-    r"(size|uid|plain|plainjunk|b64user|b64password|apop|cram):([1-9][0-9]*)"
+    r"(size|uid|plain|plainjunk|b64user|b64password|apop|cram|spaces):([1-9][0-9]*)"
 )
 # Words a label may not take: "when capa X" and "when not X" would become ambiguous.
 RESERVED_LABELS: Final = frozenset({"capa", "not"})
@@ -59,6 +59,7 @@ class GrammarBase:
         if self.lines and self.lines[-1] == "":
             self.lines.pop()
         self.accounts = 1
+        self.mailbox = "standard"  # the header's, once read
         self.opened: set[str] = set()
         self.current: str | None = None
         self.labels: set[str] = set()
@@ -102,7 +103,9 @@ class GrammarBase:
             name = match.group(1)
             if name in PLACEHOLDERS or INDEXED_PLACEHOLDER_RE.fullmatch(name):
                 needs_two = name in ("user2", "password2") or (
-                    ":" in name and not name.startswith(("size", "uid")) and name[-1] != "1"
+                    ":" in name
+                    and not name.startswith(("size", "uid", "spaces"))
+                    and name[-1] != "1"
                 )
                 if needs_two and self.accounts < 2:
                     raise self.error(number, f"{{{name}}} needs 'accounts: 2' in the header")

@@ -146,6 +146,7 @@ class HeaderGrammar(GrammarBase):
             # holds no account, so it cannot keep one from the others.
             if scenario.accounts == 0 and scenario.mailbox != "none":
                 raise self.error(f.line, "'accounts: 0' has no mailbox: set 'mailbox: none'")
+        self.mailbox = scenario.mailbox
         if "destructive" in fields:
             f = fields["destructive"]
             if f.value not in ("yes", "no"):

@@ -124,7 +124,11 @@ class StepGrammar(ExpectationGrammar):
             )
         if not block.pending:
             block.pending_line = number
-        block.pending.append(self.parse_expectation(text, number))
+        alternative = self.parse_expectation(text, number)
+        if alternative.form == "model" and self.mailbox == "none":
+            # Without known content there is no model: "model" would pass anything.
+            raise self.error(number, "'S: model' needs known content: not with 'mailbox: none'")
+        block.pending.append(alternative)
 
     def parse_step(self, line: str, stripped: str, number: int) -> Step:
         where = self.where(number)
@@ -134,6 +138,7 @@ class StepGrammar(ExpectationGrammar):
             return self.send(where, text=text, data=b"", raw=False)
         if stripped.startswith("raw:"):
             text = self.after_prefix(line.lstrip(), "raw:", number)
+            self.check_placeholders(text, number)
             data = self.decode_escapes(text, number)
             if not data:
                 raise self.error(number, "'raw:' sends nothing")

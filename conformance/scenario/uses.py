@@ -16,7 +16,9 @@ from typing import Final
 
 from conformance.scenario import steps as st
 
-_NUMBERED: Final = re.compile(r"(?i)\b(?:RETR|TOP|DELE|LIST|UIDL)[ \t]+([0-9]+)")
+# A number of ten digits or more names no message any mailbox has: the
+# argument suites send 2^32 + 1 and 2^64 + 1 to see them refused.
+_NUMBERED: Final = re.compile(r"(?i)\b(?:RETR|TOP|DELE|LIST|UIDL)[ \t]+0*([0-9]{1,9})(?![0-9])")
 _PLACEHOLDER: Final = re.compile(r"\{(?:size|uid):([0-9]+)\}")
 
 

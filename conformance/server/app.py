@@ -25,7 +25,7 @@ from typing import Final
 from conformance.server import defects as d
 from conformance.server.channel import READ_SIZE, Channel, server_context
 from conformance.server.config import ServerConfig
-from conformance.server.session import Session
+from conformance.server.session import Phase, Session
 
 log = logging.getLogger(__name__)
 
@@ -192,17 +192,25 @@ class Pop3Server:
         channel.write(session.greeting())
         buffer = bytearray()
         discarding = False  # inside an over-long line that was already refused
+        defects = self.config.defects
         while True:
             out: list[bytes] = []
             pending = 0
+            lines = 0
             while (end := buffer.find(b"\n")) >= 0:
                 line = bytes(buffer[: end + 1])
                 del buffer[: end + 1]
+                lines += 1
                 if discarding:
                     discarding = False
                     continue
+                before = session.phase
                 if len(line) > session.line_limit:
                     reply = session.line_too_long()
+                    if "long-line-tail-runs" in defects:
+                        # A fixed buffer: the rest of the line, spaces skipped,
+                        # is read as the next command line.
+                        buffer[:0] = line[session.line_limit :].lstrip(b" ")
                 else:
                     reply = session.receive_line(_strip_terminator(line))
                 if session.pending_lock is not None:
@@ -212,6 +220,12 @@ class Pop3Server:
                     session.take_pending_lock()
                 out.append(reply.data)
                 pending += len(reply.data)
+                if (
+                    "pipeline-dropped-after-login" in defects
+                    and session.phase is Phase.TRANSACTION
+                    and before is not Phase.TRANSACTION
+                ):
+                    buffer.clear()  # the login process hands over no pending input
                 if reply.close:
                     await _send(channel, out, idle)
                     return
@@ -223,19 +237,25 @@ class Pop3Server:
                     # client wait ("MUST NOT issue further commands until a server
                     # response is seen and the TLS negotiation is complete"), so
                     # it can only be an injection.  It is dropped, never run.
-                    kept = bytes(buffer) if "stls-keeps-plaintext" in self.config.defects else b""
+                    kept = bytes(buffer) if "stls-keeps-plaintext" in defects else b""
                     buffer.clear()
                     await self._handshake(channel)
                     session.tls_started()
                     buffer += kept
             if discarding:
                 buffer.clear()
+            elif lines and "pipeline-partial-line-lost" in defects:
+                buffer.clear()  # a read is taken as whole lines: the unfinished one is lost
             elif len(buffer) >= session.line_limit:
                 # No terminator yet and already too long: answer now rather
                 # than wait for a line end that may never come.
                 out.append(session.line_too_long().data)
-                buffer.clear()
-                discarding = True
+                if "long-line-tail-runs" in defects:
+                    del buffer[: session.line_limit]
+                    buffer[:] = buffer.lstrip(b" ")
+                else:
+                    buffer.clear()
+                    discarding = True
             if out:
                 await _send(channel, out, idle)
             async with asyncio.timeout(idle):

@@ -139,6 +139,17 @@ _TABLE: Final = (
     ),
     Defect("unknown-command-ok", "RFC1939-3-12", "an unknown command is answered +OK"),
     Defect(
+        "arguments-ignored",
+        "RFC1939-3-12",
+        "STAT, NOOP, RSET, CAPA and QUIT after login answer as if an argument they do not "
+        "take were not there (NOOP x is +OK)",
+    ),
+    Defect(
+        "retr-number-wraps",
+        "RFC1939-5.RETR-3",
+        "RETR reads its message-number into 32 bits: RETR 4294967297 retrieves message 1",
+    ),
+    Defect(
         "case-sensitive-keywords",
         "RFC1939-3-3",
         "keywords are matched case-sensitively: 'stat' is an unknown command",
@@ -218,6 +229,11 @@ _TABLE: Final = (
         "base64 in AUTH is decoded leniently: characters outside the alphabet are dropped, so "
         "a valid PLAIN token with an inserted '-' or '.' still logs in",
     ),
+    Defect(
+        "expire-glued",
+        "RFC2449-6.7-1",
+        "CAPA lists EXPIRENEVER, the EXPIRE tag glued to its argument (as GNU Mailutils 3.15 does)",
+    ),
     # -- TLS -----------------------------------------------------------------
     Defect(
         "stls-in-transaction",
@@ -258,6 +274,24 @@ _TABLE: Final = (
         "RFC2449-4-1",
         f"the session dies (connection closed) on a command line over {CRASH_LINE_OCTETS} "
         "octets, although CAPA is supported",
+    ),
+    Defect(
+        "pipeline-dropped-after-login",
+        "RFC2449-6.6-1",
+        "commands pipelined behind a successful PASS, APOP or AUTH in the same read are "
+        "dropped (the login hands no pending input over to the mailbox session)",
+    ),
+    Defect(
+        "pipeline-partial-line-lost",
+        "RFC2449-6.6-1",
+        "a read that holds whole command lines loses the unfinished line after them: a "
+        "pipelined command split across two writes is never answered",
+    ),
+    Defect(
+        "long-line-tail-runs",
+        "RFC1939-3-4",
+        "a command line over 255 octets is answered -ERR for its first 255 octets, and the "
+        "rest, spaces skipped, is read as a command of its own (a fixed line buffer)",
     ),
     Defect(
         "crash-on-nul",

@@ -43,6 +43,8 @@ def capabilities(session: Session) -> list[str]:
     if session.config.login_delay:
         # RFC 2449 section 6.5: the same delay for every user, so no USER token.
         capabilities.append(f"LOGIN-DELAY {session.config.login_delay:g}")
+    if session.defect("expire-glued"):
+        capabilities.append("EXPIRENEVER")  # "EXPIRE" and "NEVER" without the space
     left_out = set()
     if session.behaves("no-resp-codes"):
         left_out |= {"RESP-CODES", "AUTH-RESP-CODE"}
@@ -52,7 +54,7 @@ def capabilities(session: Session) -> list[str]:
 
 
 def capa_cmd(session: Session, command: Command) -> Reply:
-    if command.args:
+    if command.args and not session.defect("arguments-ignored"):
         return Reply(err("CAPA takes no argument"))
     body = b"".join(c.encode() + CRLF for c in capabilities(session))
     return Reply(multiline("capability list follows", body))

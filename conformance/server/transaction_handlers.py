@@ -77,7 +77,7 @@ def _read(session: Session, index: int) -> bytes | Reply:
 
 
 def stat_cmd(session: Session, command: Command) -> Reply:
-    if command.args:
+    if command.args and not session.defect("arguments-ignored"):
         return Reply(err("STAT takes no argument"))
     live = _live(session, deleted_too=session.defect("stat-counts-deleted"))
     size = sum(_size(session, i) for i in live)
@@ -122,7 +122,10 @@ def uidl_cmd(session: Session, command: Command) -> Reply:
 def retr_cmd(session: Session, command: Command) -> Reply:
     if len(command.args) != 1:
         return Reply(err("RETR takes one argument"))
-    index = _message(session, command.args[0], deleted_ok=session.defect("retr-deleted"))
+    argument = command.args[0]
+    if session.defect("retr-number-wraps") and _DIGITS.fullmatch(argument):
+        argument = str(int(argument) % (1 << 32))  # read into a 32-bit counter
+    index = _message(session, argument, deleted_ok=session.defect("retr-deleted"))
     if isinstance(index, Reply):
         return index
     data = _read(session, index)
@@ -175,13 +178,13 @@ def dele_cmd(session: Session, command: Command) -> Reply:
 
 
 def noop_cmd(session: Session, command: Command) -> Reply:
-    if command.args:
+    if command.args and not session.defect("arguments-ignored"):
         return Reply(err("NOOP takes no argument"))
     return Reply(b"+ok\r\n" if session.defect("lower-case-ok") else ok(""))
 
 
 def rset_cmd(session: Session, command: Command) -> Reply:
-    if command.args:
+    if command.args and not session.defect("arguments-ignored"):
         return Reply(err("RSET takes no argument"))
     if not session.defect("rset-ignored"):
         session.deleted = set()
@@ -191,7 +194,7 @@ def rset_cmd(session: Session, command: Command) -> Reply:
 
 def quit_cmd(session: Session, command: Command) -> Reply:
     """Enter UPDATE: remove exactly the marked messages, release the lock, close."""
-    if command.args:
+    if command.args and not session.defect("arguments-ignored"):
         return Reply(err("QUIT takes no argument"))
     marked = session.deleted
     if session.defect("quit-keeps-deleted"):

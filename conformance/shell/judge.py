@@ -24,7 +24,7 @@ from conformance.pop3 import GREETING, Answer, ClientConnection, Response
 from conformance.probe import ServerProfile
 from conformance.results import CheckResult
 from conformance.runner import checks
-from conformance.verdicts import broken, make_check
+from conformance.verdicts import discrepancy_outcome, make_check
 
 WRONG = (Outcome.FAIL, Outcome.NON_STRICT)
 
@@ -88,7 +88,8 @@ def model_checks(
         )
         return [passed], expectation
     graded = [
-        make_check(d.requirement, broken(d.requirement), d.expected, d.actual, where) for d in found
+        make_check(d.requirement, discrepancy_outcome(d), d.expected, d.actual, where)
+        for d in found
     ]
     return graded, expectation
 

@@ -130,7 +130,8 @@ class Recorder:
             return
         if judged:
             self._check(_requirement(judged[0]))
-        self.lines.append(f"raw: {text}")
+        # A scenario's raw: line expands {placeholders}; the shell's :raw does not.
+        self.lines.append("raw: " + text.replace("{", "\\x7b"))
         for index, judgement in enumerate(judged):
             if index:
                 self.lines.append("read")
