@@ -89,6 +89,22 @@ class Stat(Oracle):
             return [Discrepancy(exp.requirement, exp.describe(), response.describe())]
         return []
 
+    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+        """A right total shows the session every message's size (none may change now)."""
+        if not args and parse_stat(response.text) == (view.count, view.size):
+            view.seen.saw_totals("STAT")
+
+
+def size_problem(view: SessionView, n: int, size: int) -> str:
+    """What is wrong with ``size`` as message ``n``'s size ("" if nothing)."""
+    expected = view.octets(n)
+    if size == expected:
+        return ""
+    seen = view.seen.size(n)
+    if seen is not None:
+        return f"message {n}: {size} octets, but {seen[0]} in this session's {seen[1]}"
+    return f"message {n}: {size} octets, not {expected}"
+
 
 class List(Oracle):
     keywords = ("LIST",)
@@ -112,7 +128,7 @@ class List(Oracle):
             OK,
             "RFC1939-5.LIST-1",
             f"the scan listing of message {n}",
-            values=(n, view.message(n).size),
+            values=(n, view.octets(n)),
         )
         return lenient_padding(exp, args[0])
 
@@ -125,7 +141,7 @@ class List(Oracle):
         response: Response,
     ) -> list[Discrepancy]:
         if args:
-            return self._check_one(exp, response)
+            return self._check_one(view, exp, response)
         problems = Problems()
         listed: list[int] = []
         for raw in response.lines:
@@ -137,15 +153,13 @@ class List(Oracle):
             listed.append(n)
             if n in view.deleted:
                 problems.add("RFC1939-5.LIST-6", f"message {n} is marked as deleted but listed")
-            elif 1 <= n <= view.last and view.message(n).size != size:
-                problems.add(
-                    "RFC1939-5.LIST-5", f"message {n}: {size} octets, not {view.message(n).size}"
-                )
+            elif 1 <= n <= view.last and size_problem(view, n, size):
+                problems.add("RFC1939-5.LIST-5", size_problem(view, n, size))
         check_numbering(view, listed, "RFC1939-5.LIST-2", problems)
         return problems.discrepancies(LIST_EXPECTED)
 
     @staticmethod
-    def _check_one(exp: Expectation, response: Response) -> list[Discrepancy]:
+    def _check_one(view: SessionView, exp: Expectation, response: Response) -> list[Discrepancy]:
         if exp.values is None:
             return []
         got = parse_stat(response.text)
@@ -153,8 +167,22 @@ class List(Oracle):
         if got is None or got[0] != n:
             return [Discrepancy("RFC1939-5.LIST-1", f"+OK {n} {size}", response.describe())]
         if got[1] != size:
-            return [Discrepancy("RFC1939-5.LIST-5", f"+OK {n} {size}", response.describe())]
+            seen = view.seen.size(n)
+            shown = f" (as this session's {seen[1]} said)" if seen is not None else ""
+            return [Discrepancy("RFC1939-5.LIST-5", f"+OK {n} {size}{shown}", response.describe())]
         return []
+
+    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+        """Sizes that agreed with the model are what this session has seen."""
+        if args:
+            got = parse_stat(response.text)
+            n = got[0] if got is not None else 0
+            scans = [got] if got is not None and str(n) == args[0].lstrip("0") else []
+        else:
+            scans = [s for s in map(parse_scan_line, response.lines) if s is not None]
+        for n, size in scans:
+            if 1 <= n <= view.last and n not in view.deleted and not size_problem(view, n, size):
+                view.seen.saw_size(n, size, f"LIST {n}" if args else "LIST")
 
 
 def _valid_uid(line: UidLine, problems: Problems) -> str | None:

@@ -44,11 +44,13 @@ class Maildrop:
         """The committed messages, in order."""
         return [self.content[i] for i in self.order]
 
-    def append(self, message: Message) -> None:
-        """A message delivered to the mailbox (seen by sessions that log in afterwards)."""
-        self.content[self._next_id] = message
-        self.order.append(self._next_id)
+    def append(self, message: Message) -> int:
+        """A message delivered to the mailbox (seen by sessions that log in afterwards); its id."""
+        mid = self._next_id
+        self.content[mid] = message
+        self.order.append(mid)
         self._next_id += 1
+        return mid
 
     def open_session(
         self,
