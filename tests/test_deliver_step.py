@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 from conformance.campaign import PassiveCollector, run_leased
 from conformance.cli_common import embedded_target
 from conformance.mailbox_access import Pop3Access, prepare_target
-from conformance.provision import MaildirProvisioner
+from conformance.messages import Message
+from conformance.provision import MaildirProvisioner, ProvisionError
 from conformance.results import ScenarioResult
 from conformance.scenario.loader import ScenarioError, parse_scenario
 from conformance.scenario.steps import Deliver
@@ -135,3 +137,89 @@ def test_on_existing_mail_the_delivered_message_is_removed_afterwards(
     assert len(reading.contents) == len(few)
     assert not any(b"m01" in c for c in reading.contents)
     assert any(c.endswith(few[0].data) and c != few[0].data for c in reading.contents)
+
+
+# -- mail that arrives while a session holds the mailbox ----------------------------------
+
+# Delivered while A is in TRANSACTION, with and without a DELE before A's QUIT.
+SURVIVES = """\
+id: t.deliver.survives
+title: mail delivered during a session survives its QUIT
+requirements: RFC1939-6.QUIT-2
+mailbox: small
+destructive: yes
+---
+login A
+C: RETR 1
+S: model
+{dele}deliver m01-plain
+quit A
+login B
+C: STAT
+S: model
+C: RETR {{last}}
+S: model
+"""
+
+
+def test_mail_lost_at_quit_is_a_fail_against_quit_2_and_judged_once() -> None:
+    with EmbeddedServer(extra_args=("--defect", "quit-loses-new-mail")) as lossy:
+        t = embedded_target(lossy, 5.0)
+        for dele in ("", "C: DELE 2\nS: +OK\n"):
+            result = run(SURVIVES.format(dele=dele), t)
+            assert result.outcome.value == "fail", result.reason
+            [lost] = [c for c in result.checks if c.outcome.value == "fail"]
+            assert lost.requirement == "RFC1939-6.QUIT-2"
+            assert "m01-plain, delivered while session A was in TRANSACTION" in lost.expected
+            assert "gone" in lost.actual and "STAT shows" in lost.actual
+            # The rest is judged on what is there: STAT and RETR {last} pass.
+            assert all(c.outcome.value == "pass" for c in result.checks if c is not lost)
+
+
+def test_the_clean_server_keeps_it(server: EmbeddedServer) -> None:
+    for dele in ("", "C: DELE 2\nS: +OK\n"):
+        result = run(SURVIVES.format(dele=dele), embedded_target(server, 10.0))
+        assert result.outcome.value == "pass", result.reason
+
+
+class SlowStore(MaildirProvisioner):
+    """A store that keeps a delivery waiting (as an mbox locked by the session would)."""
+
+    def __init__(self, template: str, seconds: float, fail: bool = False) -> None:
+        super().__init__(template)
+        self.seconds = seconds
+        self.fail = fail
+        self.ended: list[float] = []
+
+    def deliver(self, user: str, message: Message) -> None:
+        time.sleep(self.seconds)
+        if self.fail:
+            raise ProvisionError(f"the store refused {message.name}")
+        super().deliver(user, message)
+        self.ended.append(time.monotonic())
+
+
+def test_a_delivery_the_store_keeps_waiting_runs_while_the_session_goes_on(
+    server: EmbeddedServer,
+) -> None:
+    t = embedded_target(server, 10.0)
+    slow = SlowStore(server.maildir_template, 1.5)
+    t.provisioner = slow
+    result = run(SURVIVES.format(dele=""), t)
+    assert result.outcome.value == "pass", result.reason
+    # A went on to QUIT while the store kept the delivery waiting; the message
+    # came in after the QUIT (so no QUIT could have lost it) and B sees it.
+    sent = {e.text: e.t_ms for e in result.transcript if e.session == "A" and e.direction == "C"}
+    assert sent["QUIT"] - sent["RETR 1"] < 1000
+    assert len(slow.ended) == 1
+
+
+def test_a_delivery_that_fails_in_the_background_is_an_error_naming_it(
+    server: EmbeddedServer,
+) -> None:
+    t = embedded_target(server, 10.0)
+    t.provisioner = SlowStore(server.maildir_template, 0.2, fail=True)
+    result = run(SURVIVES.format(dele=""), t)
+    assert result.outcome.value == "error"
+    assert "delivering m01-plain to account" in result.reason
+    assert "the store refused m01-plain" in result.reason

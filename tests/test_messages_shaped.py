@@ -117,7 +117,7 @@ def test_twins_share_what_their_names_say() -> None:
     assert d05.header_block == d01.header_block and d05.size == d01.size
     assert d05.data != d01.data
     assert SHAPES["near-duplicates"].holds(corpus("twins"), 5)
-    assert not SHAPES["near-duplicates"].holds(corpus("twins")[:4] + [d02], 5)
+    assert not SHAPES["near-duplicates"].holds([*corpus("twins")[:4], d02], 5)
     # Four contents among five messages: only 1 and 4 may share a unique-id.
     assert len({m.sha256 for m in corpus("twins")}) == 4
 

@@ -95,6 +95,12 @@ class Provisioner(Protocol):
     can_deliver: bool  # deliver() can add a message
     wait: float  # seconds a delivered message may take to show in POP3
 
+    @property
+    def synchronous(self) -> bool:
+        """deliver() returns once the message is in the store (a file written, an
+        LMTP or IMAP answer), not once a relay has queued it."""
+        ...
+
     def prepare(self, access: MailboxAccess) -> None:
         """Before any scenario: check the way in (ConnectError if not), learn what it needs."""
         ...
@@ -155,6 +161,7 @@ class Defaults:
     owns_store = False
     rewrites = False
     can_deliver = False
+    synchronous = False
     wait = DEFAULT_WAIT
 
     def prepare(self, access: MailboxAccess) -> None:
@@ -173,3 +180,4 @@ class OwnStore(Defaults):
     available = True
     owns_store = True
     can_deliver = True
+    synchronous = True

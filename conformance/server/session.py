@@ -124,6 +124,7 @@ class Session:
         self.user: str | None = None
         self.maildrop: Maildrop | None = None
         self.deleted: set[int] = set()  # 0-based indices marked by DELE
+        self.retrieved: set[int] = set()  # 0-based indices RETR has sent
         self.lock_key: str | None = None  # the maildrop lock held in TRANSACTION
         self.sasl_step: SaslStep | None = None  # what takes the next SASL response
 

@@ -54,12 +54,36 @@ def _size(session: Session, index: int) -> int:
     if session.defect("size-lf-count"):
         data = _read(session, index)
         size -= data.count(CRLF) if isinstance(data, bytes) else 0
+    if session.defect("status-field-after-retr") and index in session.retrieved:
+        size += len(d.STATUS_FIELD)
+    if session.defect("size-without-final-crlf") or session.defect("size-counts-stored-cr"):
+        size = _size_of_file(session, index, size)
+    return size
+
+
+def _size_of_file(session: Session, index: int, size: int) -> int:
+    """The two size defects that count the stored file instead of what is served."""
+    try:
+        raw = session.drop.raw(index)
+    except OSError:
+        return size
+    if session.defect("size-counts-stored-cr"):
+        size = len(raw) + raw.count(b"\n") + (0 if raw.endswith(b"\n") else len(CRLF))
+    if session.defect("size-without-final-crlf") and raw and not raw.endswith(b"\n"):
+        size -= len(CRLF)
     return size
 
 
 def _uid(session: Session, index: int) -> str:
     if session.defect("uidl-duplicate") and index == 1:
         index = 0
+    if session.defect("uidl-from-headers") or session.defect("uidl-from-body"):
+        data = _read(session, index)
+        if isinstance(data, bytes):
+            end = data.find(CRLF + CRLF)
+            head, body = (data, b"") if end < 0 else (data[: end + 4], data[end + 4 :])
+            part = head if session.defect("uidl-from-headers") else body
+            return hashlib.sha1(part).hexdigest()
     uid = session.drop[index].uid
     if session.defect("uidl-unstable"):
         uid = hashlib.sha1((session.timestamp + uid).encode()).hexdigest()
@@ -70,10 +94,13 @@ def _uid(session: Session, index: int) -> str:
 
 def _read(session: Session, index: int) -> bytes | Reply:
     try:
-        return session.drop.read(index)
+        data = session.drop.read(index)
     except OSError:
         log.exception("cannot read message %d", index + 1)
         return Reply(err("[SYS/TEMP] cannot read message"))
+    if session.defect("status-field-after-retr") and index in session.retrieved:
+        return d.STATUS_FIELD + data
+    return data
 
 
 def stat_cmd(session: Session, command: Command) -> Reply:
@@ -133,6 +160,7 @@ def retr_cmd(session: Session, command: Command) -> Reply:
     if session.defect("retr-drops-last-line"):
         data = data[: data.rfind(CRLF, 0, len(data) - len(CRLF)) + len(CRLF)]
     stuffed = not session.defect("no-dot-stuffing")
+    session.retrieved.add(index)
     return Reply(multiline(f"{len(data)} octets", data, stuffed=stuffed))
 
 
@@ -199,6 +227,9 @@ def quit_cmd(session: Session, command: Command) -> Reply:
     elif session.defect("quit-removes-some"):
         marked = set(sorted(marked)[:1])
     failed = session.drop.remove(marked)
+    if session.defect("quit-loses-new-mail"):
+        for path in session.drop.unlisted():
+            path.unlink(missing_ok=True)
     removed = len(marked) - len(failed)
     left = len(session.drop) - removed
     # Released before the +OK leaves, so a client that logs in again right
