@@ -14,6 +14,7 @@ from conformance.mailbox_access import Pop3Access, prepare_target
 from conformance.messages import Message
 from conformance.provision import MaildirProvisioner, ProvisionError
 from conformance.results import ScenarioResult
+from conformance.runner import deliveries
 from conformance.scenario.loader import ScenarioError, parse_scenario
 from conformance.scenario.steps import Deliver
 from conformance.server.embedded import EmbeddedServer
@@ -200,8 +201,9 @@ class SlowStore(MaildirProvisioner):
 
 
 def test_a_delivery_the_store_keeps_waiting_runs_while_the_session_goes_on(
-    server: EmbeddedServer,
+    server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(deliveries, "BLOCKED_S", 0.3)
     t = embedded_target(server, 10.0)
     slow = SlowStore(server.maildir_template, 1.5)
     t.provisioner = slow
@@ -212,6 +214,19 @@ def test_a_delivery_the_store_keeps_waiting_runs_while_the_session_goes_on(
     sent = {e.text: e.t_ms for e in result.transcript if e.session == "A" and e.direction == "C"}
     assert sent["QUIT"] - sent["RETR 1"] < 1000
     assert len(slow.ended) == 1
+    assert any("goes on in the background" in e.text for e in result.transcript)
+
+
+def test_a_delivery_into_a_held_mailbox_is_stored_before_the_scenario_goes_on(
+    server: EmbeddedServer,
+) -> None:
+    t = embedded_target(server, 10.0)
+    slow = SlowStore(server.maildir_template, 0.5)
+    t.provisioner = slow
+    result = run(SURVIVES.format(dele=""), t)
+    assert result.outcome.value == "pass", result.reason
+    sent = {e.text: e.t_ms for e in result.transcript if e.session == "A" and e.direction == "C"}
+    assert sent["QUIT"] - sent["RETR 1"] >= 500
 
 
 def test_a_delivery_that_fails_in_the_background_is_an_error_naming_it(

@@ -1,13 +1,15 @@
 """Mail delivered while a scenario runs (the ``deliver`` step), and what became of it.
 
-A message goes in through the target's provisioner.  While a session of the
-scenario holds the mailbox, the delivery runs in the background: a server may
-keep its store locked for the whole session (Mailutils holds its mbox's
-dot-lock), and a delivery then waits for the QUIT, as a mail system's would.
-Before the next login, once no session of the scenario holds the mailbox,
-the runner waits (bounded) for the delivery to end and for POP3 to show the
-message; at the end of the scenario it waits for every delivery, so that
-none lands in the next scenario's mailbox.
+A message goes in through the target's provisioner, and the scenario goes on
+once it is stored.  While a session of the scenario holds the mailbox, a
+server may keep its store locked for the whole session (Mailutils holds its
+mbox's dot-lock), and a delivery then waits for the QUIT, as a mail system's
+would: a delivery that has not ended after :data:`BLOCKED_S` goes on in the
+background, and the scenario with it.  Before the next login, once no
+session of the scenario holds the mailbox, the runner waits (bounded) for the
+delivery to end and for POP3 to show the message; at the end of the scenario
+it waits for every delivery, so that none lands in the next scenario's
+mailbox.
 
 RFC 1939 section 6: "In no case may the server remove any messages not
 marked as deleted."  A message that was in the store (the provisioner
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
     from conformance.runner.run import ScenarioRun
 
 LOST_AT_QUIT = "RFC1939-6.QUIT-2"
+# A delivery into a mailbox a session holds that takes longer than this is
+# waiting for that session (a lock): the scenario goes on without it.
+BLOCKED_S = 5.0
 # A background delivery ends within its provisioner's own bounds (a command's
 # timeout, a lock's patience); this is the harness's last word on it.
 JOIN_S = 120.0
@@ -103,6 +108,12 @@ def deliver(run: ScenarioRun, step: st.Deliver) -> Delivery | None:
 
     if delivery.holders:
         delivery.start(work)
+        if not delivery.join(BLOCKED_S):
+            run.transcript.event(
+                name,
+                f"the delivery of {message.name} has not ended after {BLOCKED_S:g} s "
+                "(the store is held by the session?): it goes on in the background",
+            )
     else:
         try:
             work()
