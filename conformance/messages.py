@@ -74,6 +74,21 @@ class Message:
         """Octets with CRLF line ends and without stuffing (RFC 1939 sections 5 LIST and 11)."""
         return len(self.data)
 
+    @property
+    def unended(self) -> bool:
+        """Stored without a line end after the last line: RETR adds the CRLF."""
+        return self.stored is not None and bool(self.stored) and not self.stored.endswith(b"\n")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """The sizes LIST may report: :attr:`size`, and for an :attr:`unended`
+        message also two octets less.  RFC 1939 section 3 ends a multi-line
+        answer with "the five octets CRLF.CRLF"; the CRLF the server adds
+        after an unended last line is read as the message's (what the client
+        receives) or as the terminator's (what the store holds).  Either
+        count is the message's size; a session must keep to one."""
+        return (self.size, self.size - len(CRLF)) if self.unended else (self.size,)
+
     @functools.cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()

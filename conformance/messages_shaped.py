@@ -14,10 +14,14 @@ the octets RETR transmits before the "." line: ``len(data)``.  LIST, STAT,
 RETR and TOP must agree on it, and keep agreeing for the whole session.
 
   1. ``x01-no-final-newline``  stored without a line end after the last line.
-     RETR adds the CRLF the last line lacks (the answer must end "CRLF.CRLF"),
-     and LIST and STAT count those two octets: they are transmitted.  An mbox
-     cannot store this form (an entry ends with a line end); there it is an
-     ordinary message.
+     RETR adds the CRLF the last line lacks: the answer must end with "the
+     five octets CRLF.CRLF".  Whether those two octets belong to the message
+     (what the client receives: ``len(data)``) or to the terminator (what the
+     store holds: two less) the RFC does not say, and Dovecot and Cyrus count
+     the second way; the model accepts either (:attr:`Message.sizes`), but a
+     session must keep to the one it gave first, and STAT's total must be the
+     sum of the scan listings.  An mbox cannot store this form (an entry ends
+     with a line end); there it is an ordinary message.
   2. ``x02-bare-lf``           the header lines stored with CRLF, the body lines
      with a bare LF.  RETR sends every line end as CRLF, whichever form the
      store has, and each counts two octets: never one (LF), never three (a
@@ -50,7 +54,8 @@ Messages 3 and 4 stand where the standard corpus has its empty body and its
 
 What the model does with these inside a session (:mod:`conformance.model.seen`):
 the first LIST, STAT, RETR or whole-message TOP of a message fixes, for that
-session, the size and content every later answer must have.  Calibration
+session, the size and content every later answer must have (the octets RETR
+sends fix the size too, except for message 1's two readings).  Calibration
 learns what the server stored only before a session has seen the message:
 a change between sessions is the store's business, a change inside one is a
 finding (RFC1939-5.LIST-5 for a size, RFC1939-5.RETR-1 or RFC1939-7.TOP-2 for

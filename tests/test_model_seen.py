@@ -129,3 +129,60 @@ def test_each_session_keeps_what_it_saw_when_another_learns() -> None:
     c = drop.open_session()
     c.login()
     assert c.observe("LIST 1", status(f"+OK 1 {len(marked(1))}")) == []
+
+
+# -- a message stored without a final newline: two readings, one per session -------------
+
+
+def shapes_session(server_fields: bool = False) -> tuple[Maildrop, SessionModel]:
+    drop = Maildrop(corpus("shapes"), server_fields=server_fields)
+    s = drop.open_session()
+    s.login()
+    return drop, s
+
+
+def test_an_unended_message_may_count_the_added_crlf_or_not_but_keeps_to_one() -> None:
+    x01 = corpus("shapes")[0]
+    assert x01.unended and x01.sizes == (x01.size, x01.size - 2)
+    for first, other in ((x01.size, x01.size - 2), (x01.size - 2, x01.size)):
+        _, s = shapes_session()
+        assert s.observe("LIST 1", status(f"+OK 1 {first}")) == []
+        assert s.observe("RETR 1", multi(x01.data)) == []  # the CRLF is sent either way
+        assert s.observe("LIST 1", status(f"+OK 1 {first}")) == []
+        found = s.observe("LIST 1", status(f"+OK 1 {other}"))
+        assert reqs(found) == ["RFC1939-5.LIST-5"]
+        assert "as this session's LIST 1 said" in found[0].expected
+    # Any other message counts its CRLF line ends, all of them.
+    _, s = shapes_session()
+    x02 = corpus("shapes")[1]
+    assert reqs(s.observe("LIST 2", status(f"+OK 2 {x02.size - 2}"))) == ["RFC1939-5.LIST-5"]
+
+
+def test_stat_and_list_must_add_up_whichever_reading() -> None:
+    ms = corpus("shapes")
+    full = sum(m.size for m in ms)
+    listing = b"".join(b"%d %d\r\n" % (n, m.size) for n, m in enumerate(ms, start=1))
+    short = listing.replace(b"1 %d\r\n" % ms[0].size, b"1 %d\r\n" % (ms[0].size - 2), 1)
+    for total, lines in ((full, listing), (full - 2, short)):
+        _, s = shapes_session()
+        assert s.observe("STAT", status(f"+OK 8 {total}")) == []
+        assert s.observe("LIST", multi(lines)) == []
+    # STAT counted the CRLF, LIST did not: both readings alone, not together.
+    _, s = shapes_session()
+    assert s.observe("STAT", status(f"+OK 8 {full}")) == []
+    found = s.observe("LIST", multi(short))
+    assert reqs(found) == ["RFC1939-5.STAT-3"]
+    assert f"add up to {full - 2} octets, and this session's STAT said {full}" in found[0].actual
+    _, s = shapes_session()
+    assert s.observe("LIST", multi(short)) == []
+    assert reqs(s.observe("STAT", status(f"+OK 8 {full}"))) == ["RFC1939-5.STAT-3"]
+    assert reqs(s.observe("STAT", status(f"+OK 8 {full - 4}"))) == ["RFC1939-5.STAT-3"]
+
+
+def test_a_learned_unended_message_keeps_both_readings() -> None:
+    drop, s = shapes_session(server_fields=True)
+    x01 = corpus("shapes")[0]
+    assert s.observe("RETR 1", multi(ADDED + x01.data)) == []  # learned: nothing seen yet
+    learned = drop.messages[0]
+    assert learned.data == ADDED + x01.data and learned.unended
+    assert s.observe("LIST 1", status(f"+OK 1 {learned.size - 2}")) == []

@@ -31,6 +31,7 @@ LIST_EXPECTED = {
     "RFC1939-5.LIST-4": "each line: message-number SP size",
     "RFC1939-5.LIST-5": "the exact size of each message in octets (CRLF line ends)",
     "RFC1939-5.LIST-6": "messages marked as deleted are not listed",
+    "RFC1939-5.STAT-3": "the sizes add up to the total STAT gave in this session",
 }
 
 
@@ -85,25 +86,42 @@ class Stat(Oracle):
                     response.describe(),
                 )
             ]
-        if exp.values is not None and got != exp.values:
+        if exp.values is not None and (got[0] != view.count or got[1] not in view.totals()):
             return [Discrepancy(exp.requirement, exp.describe(), response.describe())]
         return []
 
     def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
         """A right total shows the session every message's size (none may change now)."""
-        if not args and parse_stat(response.text) == (view.count, view.size):
-            view.seen.saw_totals("STAT")
+        got = parse_stat(response.text)
+        if not args and got is not None and got[0] == view.count and got[1] in view.totals():
+            view.seen.saw_totals(frozenset(view.live()), got[1], "STAT")
 
 
 def size_problem(view: SessionView, n: int, size: int) -> str:
     """What is wrong with ``size`` as message ``n``'s size ("" if nothing)."""
     expected = view.octets(n)
-    if size == expected:
+    if size in view.sizes(n):
         return ""
     seen = view.seen.size(n)
     if seen is not None:
         return f"message {n}: {size} octets, but {seen[0]} in this session's {seen[1]}"
     return f"message {n}: {size} octets, not {expected}"
+
+
+def _add_up(view: SessionView, response: Response, problems: Problems) -> None:
+    """A whole listing after STAT, with the same messages marked: its sizes make STAT's total."""
+    if view.seen.total is None:
+        return
+    live, total = view.seen.total
+    scans = [s for s in map(parse_scan_line, response.lines) if s is not None]
+    if {n for n, _ in scans} != live or live != set(view.live()):
+        return
+    listed = sum(size for _, size in scans)
+    if listed != total:
+        problems.add(
+            "RFC1939-5.STAT-3",
+            f"the sizes add up to {listed} octets, and this session's STAT said {total}",
+        )
 
 
 class List(Oracle):
@@ -156,6 +174,7 @@ class List(Oracle):
             elif 1 <= n <= view.last and size_problem(view, n, size):
                 problems.add("RFC1939-5.LIST-5", size_problem(view, n, size))
         check_numbering(view, listed, "RFC1939-5.LIST-2", problems)
+        _add_up(view, response, problems)
         return problems.discrepancies(LIST_EXPECTED)
 
     @staticmethod
@@ -166,7 +185,7 @@ class List(Oracle):
         n, size = exp.values
         if got is None or got[0] != n:
             return [Discrepancy("RFC1939-5.LIST-1", f"+OK {n} {size}", response.describe())]
-        if got[1] != size:
+        if got[1] not in view.sizes(n):
             seen = view.seen.size(n)
             shown = f" (as this session's {seen[1]} said)" if seen is not None else ""
             return [Discrepancy("RFC1939-5.LIST-5", f"+OK {n} {size}{shown}", response.describe())]

@@ -158,7 +158,10 @@ class Retrieval(Oracle):
         if n is None or response.kind != "multi":
             return
         seen = view.seen.content(n)
-        right = payload_digest(view.message(n)) if seen is None else seen[0]
+        message = view.message(n)
+        right = payload_digest(message) if seen is None else seen[0]
         if response.payload_sha256 == right:
             by = f"{keyword} {' '.join(args)}"
-            view.seen.saw_content(n, right, response.payload_octets, by)
+            # The octets of an unended message do not say which size LIST keeps to.
+            size = response.payload_octets if len(message.sizes) == 1 else None
+            view.seen.saw_content(n, right, size, by)

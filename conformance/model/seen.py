@@ -40,8 +40,10 @@ class Seen:
 
     def __init__(self) -> None:
         self._by_number: dict[int, Sighting] = {}
-        # The STAT whose total covered every message ("" before one).
+        # The STAT whose total covered every message ("" before one), and the
+        # total it gave for the messages then not marked as deleted.
         self.totals_by = ""
+        self.total: tuple[frozenset[int], int] | None = None
 
     def get(self, n: int) -> Sighting | None:
         return self._by_number.get(n)
@@ -61,15 +63,18 @@ class Seen:
         if s.size is None:
             s.size, s.size_by = size, by
 
-    def saw_content(self, n: int, sha256: str, size: int, by: str) -> None:
+    def saw_content(self, n: int, sha256: str, size: int | None, by: str) -> None:
+        """``size`` None: the octets received do not fix the size (an unended message)."""
         s = self._by_number.setdefault(n, Sighting())
         if s.sha256 is None:
             s.sha256, s.sha256_by = sha256, by
-        if s.size is None:
+        if s.size is None and size is not None:
             s.size, s.size_by = size, by
 
-    def saw_totals(self, by: str) -> None:
+    def saw_totals(self, live: frozenset[int], total: int, by: str) -> None:
         self.totals_by = self.totals_by or by
+        if self.total is None:
+            self.total = (live, total)
 
     def anything(self, n: int) -> str:
         """The first command that showed this session message ``n``'s size or content.

@@ -45,10 +45,22 @@ class SessionView:
         """Octets of the messages not marked as deleted, as STAT must say."""
         return sum(self.octets(n) for n in self.live())
 
-    def octets(self, n: int) -> int:
-        """The size of message ``n`` for this session: as it saw it first, else the model's."""
+    def sizes(self, n: int) -> tuple[int, ...]:
+        """The sizes message ``n`` may have in this session: the one it saw first,
+        else the model's (two for an unended message: :attr:`Message.sizes`)."""
         seen = self.seen.size(n)
-        return seen[0] if seen is not None else self.message(n).size
+        return (seen[0],) if seen is not None else self.message(n).sizes
+
+    def octets(self, n: int) -> int:
+        """The size of message ``n`` for this session (the first of :meth:`sizes`)."""
+        return self.sizes(n)[0]
+
+    def totals(self) -> set[int]:
+        """Every total STAT may give now: each message at one of its :meth:`sizes`."""
+        totals = {0}
+        for n in self.live():
+            totals = {t + s for t in totals for s in self.sizes(n)}
+        return totals
 
     def message(self, n: int) -> Message:
         """Message ``n`` (1-based) as this session sees it; KeyError if there is none."""

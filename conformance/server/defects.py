@@ -160,10 +160,16 @@ _TABLE: Final = (
         "LIST and STAT sizes count each line end as one octet (LF), not two (CRLF)",
     ),
     Defect(
-        "size-without-final-crlf",
-        "RFC1939-5.LIST-5",
-        "LIST and STAT leave out the CRLF that RETR adds after a last line stored without a "
-        "line end",
+        "size-final-crlf-in-stat-only",
+        "RFC1939-5.STAT-3",
+        "STAT counts the CRLF that RETR adds after a last line stored without a line end, "
+        "LIST does not: STAT's total is not the sum of the scan listings",
+    ),
+    Defect(
+        "no-crlf-before-terminator",
+        "RFC1939-3-10",
+        "RETR and TOP of a message stored without a line end after its last line send the "
+        "'.' line right after that line's text: the answer never ends with CRLF.CRLF",
     ),
     Defect(
         "size-counts-stored-cr",

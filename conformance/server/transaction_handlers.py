@@ -49,14 +49,17 @@ def _live(session: Session, *, deleted_too: bool = False) -> list[int]:
     return [i for i in range(len(session.drop)) if deleted_too or i not in session.deleted]
 
 
-def _size(session: Session, index: int) -> int:
+def _size(session: Session, index: int, *, listing: bool = True) -> int:
+    """Message ``index``'s size for LIST (``listing``) or for STAT's total."""
     size = session.drop[index].size
     if session.defect("size-lf-count"):
         data = _read(session, index)
         size -= data.count(CRLF) if isinstance(data, bytes) else 0
     if session.defect("status-field-after-retr") and index in session.retrieved:
         size += len(d.STATUS_FIELD)
-    if session.defect("size-without-final-crlf") or session.defect("size-counts-stored-cr"):
+    if session.defect("size-counts-stored-cr") or (
+        listing and session.defect("size-final-crlf-in-stat-only")
+    ):
         size = _size_of_file(session, index, size)
     return size
 
@@ -69,9 +72,13 @@ def _size_of_file(session: Session, index: int, size: int) -> int:
         return size
     if session.defect("size-counts-stored-cr"):
         size = len(raw) + raw.count(b"\n") + (0 if raw.endswith(b"\n") else len(CRLF))
-    if session.defect("size-without-final-crlf") and raw and not raw.endswith(b"\n"):
+    if session.defect("size-final-crlf-in-stat-only") and _unended(raw):
         size -= len(CRLF)
     return size
+
+
+def _unended(raw: bytes) -> bool:
+    return bool(raw) and not raw.endswith(b"\n")
 
 
 def _uid(session: Session, index: int) -> str:
@@ -95,11 +102,14 @@ def _uid(session: Session, index: int) -> str:
 def _read(session: Session, index: int) -> bytes | Reply:
     try:
         data = session.drop.read(index)
+        unended = session.defect("no-crlf-before-terminator") and _unended(session.drop.raw(index))
     except OSError:
         log.exception("cannot read message %d", index + 1)
         return Reply(err("[SYS/TEMP] cannot read message"))
     if session.defect("status-field-after-retr") and index in session.retrieved:
         return d.STATUS_FIELD + data
+    if unended:
+        return data[: -len(CRLF)]
     return data
 
 
@@ -107,7 +117,7 @@ def stat_cmd(session: Session, command: Command) -> Reply:
     if command.args:
         return Reply(err("STAT takes no argument"))
     live = _live(session, deleted_too=session.defect("stat-counts-deleted"))
-    size = sum(_size(session, i) for i in live)
+    size = sum(_size(session, i, listing=False) for i in live)
     if session.defect("bare-lf"):
         return Reply(ok(f"{len(live)} {size}")[: -len(CRLF)] + b"\n")
     return Reply(ok(f"{len(live)} {size}"))
