@@ -12,7 +12,12 @@ from conformance.campaign import PassiveCollector, run_leased
 from conformance.cli_common import embedded_target
 from conformance.mailbox_access import Pop3Access, prepare_target
 from conformance.messages import Message
-from conformance.provision import MaildirProvisioner, ProvisionError
+from conformance.provision import (
+    DeliveryOptions,
+    MaildirProvisioner,
+    ProvisionError,
+    make_deliverer,
+)
 from conformance.results import ScenarioResult
 from conformance.runner import deliveries
 from conformance.scenario.loader import ScenarioError, parse_scenario
@@ -122,6 +127,20 @@ def test_without_a_way_to_deliver_the_scenario_says_so(server: EmbeddedServer) -
         result = run(ARRIVES_BETWEEN_SESSIONS, with_provisioner(server, spec))
         assert result.outcome.value == "unsupported"
         assert reason in result.reason
+
+
+def test_on_existing_mail_with_trace_fields_the_delivered_message_is_learned(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    # The mail already there came through the mail system too: its trace
+    # fields are no news, and the message delivered in the scenario carries
+    # its own.  It is learned as the server stored it, once read back.
+    with mail_system(server, tmp_path) as ms:
+        spec = f"lmtp:127.0.0.1:{ms.lmtp_port}"
+        make_deliverer(spec, DeliveryOptions()).deliver("alice", ordinary_messages(4))
+        t = with_provisioner(server, f"existing:{spec}")
+        result = run(ARRIVES_DURING_A_SESSION, t)
+        assert result.outcome.value == "pass", result.reason
 
 
 def test_on_existing_mail_the_delivered_message_is_removed_afterwards(

@@ -186,3 +186,12 @@ def test_a_learned_unended_message_keeps_both_readings() -> None:
     learned = drop.messages[0]
     assert learned.data == ADDED + x01.data and learned.unended
     assert s.observe("LIST 1", status(f"+OK 1 {learned.size - 2}")) == []
+
+
+def test_part_of_a_message_with_server_fields_is_accepted_until_the_session_saw_it() -> None:
+    drop, s = calibrated()
+    top = marked(2)[: marked(2).index(b"\r\n\r\n") + 4]
+    assert s.observe("TOP 2 0", multi(top)) == []  # the server's, from before the session
+    assert drop.messages[1].data == small()[1].data  # a part is never learned
+    assert s.observe("LIST 2", status(f"+OK 2 {small()[1].size}")) == []
+    assert reqs(s.observe("TOP 2 0", multi(top))) == ["RFC1939-7.TOP-1"]

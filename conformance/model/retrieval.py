@@ -41,20 +41,22 @@ def payload_digest(message: Message) -> str:
     return message.sha256 if payload is message.data else sha256_hex(payload)
 
 
-def _number(view: SessionView, keyword: str, args: list[str]) -> int | None:
-    """The message a RETR or whole-message TOP names, or None (part of one, or no message)."""
+def _number(view: SessionView, args: list[str]) -> int | None:
+    """The message a RETR or TOP names, or None (no such message, or one marked as deleted)."""
     if not args or not args[0].isascii() or not args[0].isdigit():
         return None
     n = int(args[0])
-    if not 1 <= n <= view.last or n in view.deleted:
+    return n if 1 <= n <= view.last and n not in view.deleted else None
+
+
+def _whole(view: SessionView, keyword: str, args: list[str], n: int | None) -> int | None:
+    """``n`` if the answer is the whole message (RETR, or TOP beyond the body), else None."""
+    if n is None or keyword == "RETR":
+        return n
+    lines = args[1] if len(args) > 1 else ""
+    if not (lines.isascii() and lines.isdigit()):
         return None
-    if keyword == "TOP":
-        lines = args[1] if len(args) > 1 else ""
-        if not (lines.isascii() and lines.isdigit()):
-            return None
-        if int(lines) <= len(view.message(n).body_lines):
-            return None
-    return n
+    return n if int(lines) > len(view.message(n).body_lines) else None
 
 
 def _octets(data: bytes, digest: str) -> str:
@@ -110,8 +112,9 @@ class Retrieval(Oracle):
         expected = exp.payload
         if expected is None:
             return []
-        n = _number(view, keyword, args)
-        seen = view.seen.content(n) if n is not None else None
+        n = _number(view, args)
+        whole = _whole(view, keyword, args, n)
+        seen = view.seen.content(whole) if whole is not None else None
         digest = exp.payload_sha256 or sha256_hex(expected)
         wanted = digest if seen is None else seen[0]
         if response.payload_sha256 == wanted:
@@ -154,7 +157,7 @@ class Retrieval(Oracle):
 
     def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
         """A whole message that agreed with the model is what this session has received."""
-        n = _number(view, keyword, args)
+        n = _whole(view, keyword, args, _number(view, args))
         if n is None or response.kind != "multi":
             return
         seen = view.seen.content(n)

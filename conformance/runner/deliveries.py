@@ -59,6 +59,7 @@ class Delivery:
     mid: int | None = None  # its id in the maildrop model (None: the content is not known)
     error: str = ""
     awaited: bool = False
+    learned: bool = False  # read back since it was delivered (calibration)
     # A holder whose QUIT came once the message was stored.
     stored_before_quit_of: str = ""
     _done: threading.Event = field(default_factory=threading.Event)
@@ -183,6 +184,24 @@ def await_delivered(run: ScenarioRun, index: int, step: st.Step) -> None:
         f"{provisioner.kind} provisioner, did not show up in POP3 within "
         f"{within:g} s (STAT: {seen} messages, {expected} expected)",
     )
+
+
+def unread(run: ScenarioRun, index: int) -> list[int]:
+    """The 0-based positions in account ``index``'s maildrop of messages delivered
+    during the scenario and never read back since."""
+    order = run.mailboxes.maildrops[index].order
+    return [
+        order.index(d.mid)
+        for d in run.mailboxes.deliveries
+        if d.account == index and not d.learned and d.mid in order
+    ]
+
+
+def read(run: ScenarioRun, index: int) -> None:
+    """Account ``index``'s mailbox was read back: its deliveries are learned."""
+    for d in run.mailboxes.deliveries:
+        if d.account == index:
+            d.learned = True
 
 
 def settle_all(run: ScenarioRun) -> None:

@@ -95,9 +95,19 @@ def relearn(run: ScenarioRun, index: int, name: str | None, step: st.Step) -> No
         deliveries.await_delivered(run, index, step)
     if not run.target.calibrate or index not in boxes.dirty:
         return
-    learned = recalibrate(run.target, account, maildrop, run.profile, run.transcript, boxes.seeded)
+    fresh = deliveries.unread(run, index)
+    learned = recalibrate(
+        run.target,
+        account,
+        maildrop,
+        run.profile,
+        run.transcript,
+        boxes.seeded,
+        frozenset(fresh),
+    )
     if learned is not None:
         boxes.dirty.discard(index)
+        deliveries.read(run, index)
 
 
 @dataclass
