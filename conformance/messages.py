@@ -21,7 +21,7 @@ Corpora (the ``mailbox:`` header of a scenario names one):
   7. ``m07-large``       about 1.1 MB, lines of at most 78 characters, some starting with "."
 ``small``
   three short messages, each under 300 octets
-``shapes``, ``twins``
+``shapes``, ``long-line``, ``twins``
   the shapes real stores mangle (sizes) and near-duplicates (UIDL): see
   :mod:`conformance.messages_shaped`, which says what RETR must return for each
 ``empty``
@@ -46,7 +46,8 @@ from dataclasses import dataclass
 
 CRLF = b"\r\n"
 
-CORPORA: tuple[str, ...] = ("standard", "small", "empty", "utf8", "shapes", "twins", "huge")
+CORPORA: tuple[str, ...] = ("standard", "small", "empty", "utf8", "shapes", "long-line")
+CORPORA += ("twins", "huge")  # utf8 and every corpus after it: messages_shaped.py
 # Corpora for benchmarks, not for the suites or the explorer.
 BENCHMARK_CORPORA: tuple[str, ...] = ("huge",)
 # Messages up to this size keep their LF form once made (see Message.lf_pieces).
@@ -176,6 +177,7 @@ def _built(name: str) -> tuple[Message, ...]:
         "empty": _empty,
         "utf8": messages_shaped.utf8,
         "shapes": messages_shaped.shapes,
+        "long-line": messages_shaped.long_lines,
         "twins": messages_shaped.twins,
         "huge": messages_shaped.huge,
     }

@@ -85,12 +85,12 @@ def _from_lines(messages: Sequence[Message], named: int) -> bool:
 
 
 def _long_line(messages: Sequence[Message], named: int) -> bool:
-    m = _nth(messages, 7)
+    m = _nth(messages, 1)
     return m is not None and any(len(line) > LONG_LINE for line in m.data.split(CRLF))
 
 
 def _header_only(messages: Sequence[Message], named: int) -> bool:
-    m = _nth(messages, 8)
+    m = _nth(messages, 7)
     return m is not None and not m.body_lines and not m.header_block.endswith(CRLF + CRLF)
 
 
@@ -146,9 +146,9 @@ _ALL: Final = (
     Shape(
         "from-lines", "a message 6 with body lines that start with 'From ' or '>From '", _from_lines
     ),
-    Shape("long-line", f"a message 7 with a line over {LONG_LINE} octets", _long_line),
+    Shape("long-line", f"a message 1 with a line over {LONG_LINE} octets", _long_line),
     Shape(
-        "header-only", "a message 8 of header fields with no empty line after them", _header_only
+        "header-only", "a message 7 of header fields with no empty line after them", _header_only
     ),
     Shape(
         "near-duplicates",

@@ -165,18 +165,18 @@ def test_stat_and_list_must_add_up_whichever_reading() -> None:
     short = listing.replace(b"1 %d\r\n" % ms[0].size, b"1 %d\r\n" % (ms[0].size - 2), 1)
     for total, lines in ((full, listing), (full - 2, short)):
         _, s = shapes_session()
-        assert s.observe("STAT", status(f"+OK 8 {total}")) == []
+        assert s.observe("STAT", status(f"+OK 7 {total}")) == []
         assert s.observe("LIST", multi(lines)) == []
     # STAT counted the CRLF, LIST did not: both readings alone, not together.
     _, s = shapes_session()
-    assert s.observe("STAT", status(f"+OK 8 {full}")) == []
+    assert s.observe("STAT", status(f"+OK 7 {full}")) == []
     found = s.observe("LIST", multi(short))
     assert reqs(found) == ["RFC1939-5.STAT-3"]
     assert f"add up to {full - 2} octets, and this session's STAT said {full}" in found[0].actual
     _, s = shapes_session()
     assert s.observe("LIST", multi(short)) == []
-    assert reqs(s.observe("STAT", status(f"+OK 8 {full}"))) == ["RFC1939-5.STAT-3"]
-    assert reqs(s.observe("STAT", status(f"+OK 8 {full - 4}"))) == ["RFC1939-5.STAT-3"]
+    assert reqs(s.observe("STAT", status(f"+OK 7 {full}"))) == ["RFC1939-5.STAT-3"]
+    assert reqs(s.observe("STAT", status(f"+OK 7 {full - 4}"))) == ["RFC1939-5.STAT-3"]
 
 
 def test_a_learned_unended_message_keeps_both_readings() -> None:

@@ -24,6 +24,13 @@ class ProvisionError(Exception):
     """Seeding, clearing or delivering failed; the message says what, where and for whom."""
 
 
+class Refused(ProvisionError):
+    """The mail system refused a message for what it is (a permanent answer to its
+    content: SMTP or LMTP 5xx after DATA, IMAP NO to APPEND), not for where it
+    goes: RFC 5321 section 4.5.3.1.6 lets an SMTP server refuse a line over
+    1000 octets.  The setup cannot give a scenario that message."""
+
+
 @dataclass(frozen=True)
 class Reading:
     """A mailbox as read-only POP3 sessions returned it (two reads that agree)."""

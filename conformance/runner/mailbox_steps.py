@@ -11,7 +11,7 @@ from conformance.drift import same_but_server_fields, seeded_names
 from conformance.messages import corpus
 from conformance.model import Maildrop
 from conformance.pop3 import Response, parse_scan_line, parse_stat, parse_uid_line
-from conformance.provision import ProvisionError
+from conformance.provision import ProvisionError, Refused
 from conformance.runner import checks, deliveries
 from conformance.runner.existing import existing_of, learn, put_back
 from conformance.scenario import steps as st
@@ -38,6 +38,13 @@ def provision(run: ScenarioRun) -> None:
     for index, account in enumerate(run.accounts[: scenario.accounts], start=1):
         try:
             run.target.provisioner.seed(account.user, messages)
+        except Refused as exc:
+            from conformance.runner.run import Unseedable
+
+            raise Unseedable(
+                f"needs the {scenario.mailbox} corpus, and the {run.target.provisioner.kind} "
+                f"provisioner's mail system refused it: {exc}"
+            ) from exc
         except ProvisionError as exc:
             _cannot(run, "the mailbox is seeded before the scenario", str(exc))
         maildrop = Maildrop(messages, server_fields=run.target.calibrate)
