@@ -161,32 +161,17 @@ def test_on_existing_mail_the_delivered_message_is_removed_afterwards(
 
 # -- mail that arrives while a session holds the mailbox ----------------------------------
 
-# Delivered while A is in TRANSACTION, with and without a DELE before A's QUIT.
-SURVIVES = """\
-id: t.deliver.survives
-title: mail delivered during a session survives its QUIT
-requirements: RFC1939-6.QUIT-2
-mailbox: small
-destructive: yes
----
-login A
-C: RETR 1
-S: model
-{dele}deliver m01-plain
-quit A
-login B
-C: STAT
-S: model
-C: RETR {{last}}
-S: model
-"""
+# The suite's own: delivered while A is in TRANSACTION, with and without a DELE.
+DELIVERY = Path(__file__).resolve().parents[1] / "suites" / "core" / "deletion"
+SURVIVES = DELIVERY / "new-mail-survives-quit.pop3"
+SURVIVES_DELE = DELIVERY / "new-mail-survives-dele-quit.pop3"
 
 
 def test_mail_lost_at_quit_is_a_fail_against_quit_2_and_judged_once() -> None:
     with EmbeddedServer(extra_args=("--defect", "quit-loses-new-mail")) as lossy:
         t = embedded_target(lossy, 5.0)
-        for dele in ("", "C: DELE 2\nS: +OK\n"):
-            result = run(SURVIVES.format(dele=dele), t)
+        for path in (SURVIVES, SURVIVES_DELE):
+            result = run(path.read_text(), t)
             assert result.outcome.value == "fail", result.reason
             [lost] = [c for c in result.checks if c.outcome.value == "fail"]
             assert lost.requirement == "RFC1939-6.QUIT-2"
@@ -197,8 +182,8 @@ def test_mail_lost_at_quit_is_a_fail_against_quit_2_and_judged_once() -> None:
 
 
 def test_the_clean_server_keeps_it(server: EmbeddedServer) -> None:
-    for dele in ("", "C: DELE 2\nS: +OK\n"):
-        result = run(SURVIVES.format(dele=dele), embedded_target(server, 10.0))
+    for path in (SURVIVES, SURVIVES_DELE):
+        result = run(path.read_text(), embedded_target(server, 10.0))
         assert result.outcome.value == "pass", result.reason
 
 
@@ -219,18 +204,26 @@ class SlowStore(MaildirProvisioner):
         self.ended.append(time.monotonic())
 
 
+def with_slow_store(
+    server: EmbeddedServer, seconds: float, fail: bool = False
+) -> tuple[ScenarioResult, SlowStore, dict[str, float]]:
+    """SURVIVES with a store that keeps each delivery waiting; the times A sent its commands."""
+    t = embedded_target(server, 10.0)
+    slow = SlowStore(server.maildir_template, seconds, fail)
+    t.provisioner = slow
+    result = run(SURVIVES.read_text(), t)
+    sent = {e.text: e.t_ms for e in result.transcript if e.session == "A" and e.direction == "C"}
+    return result, slow, sent
+
+
 def test_a_delivery_the_store_keeps_waiting_runs_while_the_session_goes_on(
     server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(deliveries, "BLOCKED_S", 0.3)
-    t = embedded_target(server, 10.0)
-    slow = SlowStore(server.maildir_template, 1.5)
-    t.provisioner = slow
-    result = run(SURVIVES.format(dele=""), t)
+    result, slow, sent = with_slow_store(server, 1.5)
     assert result.outcome.value == "pass", result.reason
     # A went on to QUIT while the store kept the delivery waiting; the message
     # came in after the QUIT (so no QUIT could have lost it) and B sees it.
-    sent = {e.text: e.t_ms for e in result.transcript if e.session == "A" and e.direction == "C"}
     assert sent["QUIT"] - sent["RETR 1"] < 1000
     assert len(slow.ended) == 1
     assert any("goes on in the background" in e.text for e in result.transcript)
@@ -239,21 +232,15 @@ def test_a_delivery_the_store_keeps_waiting_runs_while_the_session_goes_on(
 def test_a_delivery_into_a_held_mailbox_is_stored_before_the_scenario_goes_on(
     server: EmbeddedServer,
 ) -> None:
-    t = embedded_target(server, 10.0)
-    slow = SlowStore(server.maildir_template, 0.5)
-    t.provisioner = slow
-    result = run(SURVIVES.format(dele=""), t)
+    result, _, sent = with_slow_store(server, 0.5)
     assert result.outcome.value == "pass", result.reason
-    sent = {e.text: e.t_ms for e in result.transcript if e.session == "A" and e.direction == "C"}
     assert sent["QUIT"] - sent["RETR 1"] >= 500
 
 
 def test_a_delivery_that_fails_in_the_background_is_an_error_naming_it(
     server: EmbeddedServer,
 ) -> None:
-    t = embedded_target(server, 10.0)
-    t.provisioner = SlowStore(server.maildir_template, 0.2, fail=True)
-    result = run(SURVIVES.format(dele=""), t)
+    result, _, _ = with_slow_store(server, 0.2, fail=True)
     assert result.outcome.value == "error"
     assert "delivering m01-plain to account" in result.reason
     assert "the store refused m01-plain" in result.reason
