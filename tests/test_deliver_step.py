@@ -181,6 +181,14 @@ def test_mail_lost_at_quit_is_a_fail_against_quit_2_and_judged_once() -> None:
             assert all(c.outcome.value == "pass" for c in result.checks if c is not lost)
 
 
+def test_more_mail_than_expected_after_the_quit_is_the_scenario_s_to_judge() -> None:
+    # A QUIT that removed nothing: the new message is there, and so is message 1.
+    with EmbeddedServer(extra_args=("--defect", "quit-keeps-deleted")) as keeping:
+        result = run(SURVIVES_DELE.read_text(), embedded_target(keeping, 5.0))
+    assert result.outcome.value == "fail", result.reason
+    assert not any(c.outcome.value == "error" for c in result.checks)
+
+
 def test_the_clean_server_keeps_it(server: EmbeddedServer) -> None:
     for path in (SURVIVES, SURVIVES_DELE):
         result = run(path.read_text(), embedded_target(server, 10.0))
