@@ -172,14 +172,18 @@ def recalibrate(
     profile: ServerProfile,
     transcript: Transcript,
     seeded: frozenset[bytes],
+    fresh: frozenset[int] = frozenset(),
 ) -> list[int] | None:
     """After a session ended: learn header fields the server added since (Mailutils).
 
     Only a message that differs in nothing but fields the seed did not have
     is learned again; any other difference (a lost message, a changed body)
-    stays for the scenario's own checks to find.  Returns the 0-based indexes
-    learned again, or None when the mailbox cannot be read now (a lock, or a
-    message count the model does not expect).
+    stays for the scenario's own checks to find.  The messages at the 0-based
+    indexes ``fresh`` (delivered during the scenario, never read) are learned
+    as they are, as calibration learns a seeded mailbox: a mail system adds
+    trace fields the seed may already have had (mail judged as it is).
+    Returns the 0-based indexes learned again, or None when the mailbox
+    cannot be read now (a lock, or a message count the model does not expect).
     """
     count = len(maildrop.messages)
     if count == 0:
@@ -190,7 +194,9 @@ def recalibrate(
         return None
     learned = []
     for index, (known, data) in enumerate(zip(maildrop.messages, reading.contents, strict=True)):
-        if known.data != data and same_but_server_fields(known.data, data, seeded):
+        if known.data != data and (
+            index in fresh or same_but_server_fields(known.data, data, seeded)
+        ):
             maildrop.replace_content(index, data)
             learned.append(index)
     return learned

@@ -51,3 +51,10 @@ def same_but_server_fields(old: bytes, new: bytes, seeded: frozenset[bytes]) -> 
         return [f for f in fields if field_name(f) in seeded]
 
     return kept(old_fields) == kept(new_fields)
+
+
+def added_names(old: bytes, new: bytes) -> list[str]:
+    """The names of the header fields ``new`` has and ``old`` does not, in ``new``'s order."""
+    before = {field_name(f) for f in split_message(old)[0]}
+    names = [field_name(f) for f in split_message(new)[0]]
+    return [n.decode("latin-1") for n in dict.fromkeys(names) if n not in before]

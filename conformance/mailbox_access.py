@@ -86,11 +86,12 @@ class Pop3Access:
         except (ConnectError, LoginError) as e:
             raise self._fail(user, "cannot count the messages", e) from e
 
-    def await_count(self, user: str, count: int, within: float) -> int:
+    def await_count(self, user: str, count: int, within: float, at_least: bool = False) -> int:
+        """``at_least``: ``count`` messages or more will do (more is for the caller to judge)."""
         deadline = time.monotonic() + within
         while True:
             seen = self.count(user)
-            if seen == count or time.monotonic() >= deadline:
+            if seen == count or (at_least and seen > count) or time.monotonic() >= deadline:
                 return seen
             time.sleep(POLL_S)
 

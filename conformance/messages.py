@@ -3,8 +3,10 @@
 Each message is kept exactly as a conforming server must return it from RETR
 after unstuffing: CRLF line ends, ending in CRLF.  Servers store mail with LF
 line ends (maildir, mbox), so :meth:`Message.as_lf` gives the form that is
-written to disk; RFC 1939 section 11 says the server counts each stored LF as
-two octets, which makes :attr:`Message.size` the value LIST must report.
+written to disk (a message of the ``shapes`` corpus has a stored form of its
+own: no final newline, mixed line ends); RFC 1939 section 11 says the server
+counts each stored line end as two octets, which makes :attr:`Message.size`
+the value LIST must report.
 
 Corpora (the ``mailbox:`` header of a scenario names one):
 
@@ -19,11 +21,16 @@ Corpora (the ``mailbox:`` header of a scenario names one):
   7. ``m07-large``       about 1.1 MB, lines of at most 78 characters, some starting with "."
 ``small``
   three short messages, each under 300 octets
+``shapes``, ``long-line``, ``twins``
+  the shapes real stores mangle (sizes) and near-duplicates (UIDL): see
+  :mod:`conformance.messages_shaped`, which says what RETR must return for each
 ``empty``
   no message
 
-Every message has its own Message-ID, Date, From, To and Subject.  No body line
-matches ``^>*From `` (mbox servers would quote it, so the bytes would change).
+Every message of ``standard`` and ``small`` has its own Message-ID, Date,
+From, To and Subject.  No body line there matches ``^>*From `` (mbox servers
+would quote it, so the bytes would change; the ``shapes`` corpus has such
+lines on purpose).
 Generation draws only on :meth:`random.Random.random` with fixed seeds, the one
 part of :mod:`random` whose sequence Python promises to keep across versions, so
 the corpus is the same bytes on every run and every machine.
@@ -39,7 +46,8 @@ from dataclasses import dataclass
 
 CRLF = b"\r\n"
 
-CORPORA: tuple[str, ...] = ("standard", "small", "empty", "utf8", "huge")
+CORPORA: tuple[str, ...] = ("standard", "small", "empty", "utf8", "shapes", "long-line")
+CORPORA += ("twins", "huge")  # utf8 and every corpus after it: messages_shaped.py
 # Corpora for benchmarks, not for the suites or the explorer.
 BENCHMARK_CORPORA: tuple[str, ...] = ("huge",)
 # Messages up to this size keep their LF form once made (see Message.lf_pieces).
@@ -58,11 +66,29 @@ class Message:
 
     name: str
     data: bytes
+    # The octets a store holds, when they are not ``data`` with LF line ends
+    # (the shapes corpus: a last line without a newline, mixed line ends).
+    stored: bytes | None = None
 
     @property
     def size(self) -> int:
         """Octets with CRLF line ends and without stuffing (RFC 1939 sections 5 LIST and 11)."""
         return len(self.data)
+
+    @property
+    def unended(self) -> bool:
+        """Stored without a line end after the last line: RETR adds the CRLF."""
+        return self.stored is not None and bool(self.stored) and not self.stored.endswith(b"\n")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """The sizes LIST may report: :attr:`size`, and for an :attr:`unended`
+        message also two octets less.  RFC 1939 section 3 ends a multi-line
+        answer with "the five octets CRLF.CRLF"; the CRLF the server adds
+        after an unended last line is read as the message's (what the client
+        receives) or as the terminator's (what the store holds).  Either
+        count is the message's size; a session must keep to one."""
+        return (self.size, self.size - len(CRLF)) if self.unended else (self.size,)
 
     @functools.cached_property
     def sha256(self) -> str:
@@ -105,7 +131,7 @@ class Message:
         return self.header_block + b"".join(line + CRLF for line in body[:lines])
 
     def as_lf(self) -> bytes:
-        """The message with LF line ends, as maildir and mbox files store it."""
+        """The message as maildir and mbox files store it: LF line ends, or its stored form."""
         return b"".join(self.lf_pieces())
 
     def lf_pieces(self, size: int = 1 << 20) -> Iterator[bytes]:
@@ -114,6 +140,9 @@ class Message:
         A provisioner writes a 50 MB message piece by piece: a second whole
         copy of it in LF form would double what the harness holds.
         """
+        if self.stored is not None:
+            yield self.stored
+            return
         if self.size <= LF_CACHED:
             yield self._lf
             return
@@ -140,12 +169,17 @@ def corpus(name: str) -> list[Message]:
 def _built(name: str) -> tuple[Message, ...]:
     # Built once per process: the corpus is deterministic, and the 1.1 MB
     # message costs more to build than a whole exploration step.
+    from conformance import messages_shaped
+
     builders: dict[str, Callable[[], tuple[Message, ...]]] = {
         "standard": _standard,
         "small": _small,
         "empty": _empty,
-        "utf8": _utf8,
-        "huge": _huge,
+        "utf8": messages_shaped.utf8,
+        "shapes": messages_shaped.shapes,
+        "long-line": messages_shaped.long_lines,
+        "twins": messages_shaped.twins,
+        "huge": messages_shaped.huge,
     }
     try:
         build = builders[name]
@@ -178,7 +212,7 @@ def _pick(rng: random.Random, n: int) -> int:
     return int(rng.random() * n)
 
 
-def _sentence(rng: random.Random, width: int) -> str:
+def sentence(rng: random.Random, width: int) -> str:
     """Words up to ``width`` characters (at least one word)."""
     out = _WORDS[_pick(rng, len(_WORDS))]
     while True:
@@ -191,12 +225,12 @@ def _sentence(rng: random.Random, width: int) -> str:
 def _text_lines(rng: random.Random, count: int, width: int = 72) -> list[str]:
     lines = []
     for _ in range(count):
-        line = _sentence(rng, _pick(rng, width - 30) + 30)
+        line = sentence(rng, _pick(rng, width - 30) + 30)
         lines.append(line[0].upper() + line[1:] + ".")
     return lines
 
 
-def _headers(
+def corpus_headers(
     n: str,
     subject: str,
     date: str,
@@ -217,7 +251,7 @@ def _headers(
     ]
 
 
-def _assemble(name: str, headers: list[str], body: list[bytes]) -> Message:
+def assemble(name: str, headers: list[str], body: list[bytes]) -> Message:
     head = b"".join(h.encode("ascii") + CRLF for h in headers) + CRLF
     return Message(name, head + b"".join(line + CRLF for line in body))
 
@@ -234,17 +268,17 @@ def _standard() -> tuple[Message, ...]:
     rng = random.Random(1939)
     day = "Thu, 01 Jan 2026"
 
-    m01 = _assemble(
+    m01 = assemble(
         "m01-plain",
-        _headers("m01", "m01: a short plain message", f"{day} 00:01:00 +0000"),
+        corpus_headers("m01", "m01: a short plain message", f"{day} 00:01:00 +0000"),
         _ascii(["Hello,", "", "This is a short plain message.", "", "-- ", "pop3-conformance"]),
     )
 
     # Each dot-leading line must come back from RETR (and TOP) unstuffed; a
     # server that does not stuff ends the response early at the bare ".".
-    m02 = _assemble(
+    m02 = assemble(
         "m02-dots",
-        _headers("m02", "m02: lines that start with a dot", f"{day} 00:02:00 +0000"),
+        corpus_headers("m02", "m02: lines that start with a dot", f"{day} 00:02:00 +0000"),
         _ascii(
             [
                 "The next lines start with the termination octet.",
@@ -262,16 +296,16 @@ def _standard() -> tuple[Message, ...]:
         ),
     )
 
-    m03 = _assemble(
+    m03 = assemble(
         "m03-empty-body",
-        _headers("m03", "m03: headers only, empty body", f"{day} 00:03:00 +0000"),
+        corpus_headers("m03", "m03: headers only, empty body", f"{day} 00:03:00 +0000"),
         [],
     )
 
     boundary = "=_pop3-conformance-8bit"
-    m04 = _assemble(
+    m04 = assemble(
         "m04-8bit",
-        _headers(
+        corpus_headers(
             "m04",
             "m04: 8-bit body in UTF-8 and latin-1",
             f"{day} 00:04:00 +0000",
@@ -305,9 +339,9 @@ def _standard() -> tuple[Message, ...]:
         if p:
             paragraphs.append("")
         paragraphs.extend(_text_lines(rng, 5))
-    m05 = _assemble(
+    m05 = assemble(
         "m05-paragraphs",
-        _headers(
+        corpus_headers(
             "m05",
             "m05: a message of several paragraphs,\r\n with a folded subject",
             f"{day} 00:05:00 +0000",
@@ -321,9 +355,9 @@ def _standard() -> tuple[Message, ...]:
     )
     assert len(m05.body_lines) == 59  # ten paragraphs of five lines and nine blank lines
 
-    m06 = _assemble(
+    m06 = assemble(
         "m06-medium",
-        _headers("m06", "m06: about ten kilobytes", f"{day} 00:06:00 +0000"),
+        corpus_headers("m06", "m06: about ten kilobytes", f"{day} 00:06:00 +0000"),
         _ascii(_text_lines(rng, 195)),
     )
 
@@ -336,12 +370,12 @@ def _standard() -> tuple[Message, ...]:
         # Some lines start with a dot so that stuffing is exercised across the
         # server's buffer boundaries, not only in a short message.
         prefix = "." if n % 997 == 0 else ""
-        line = f"{prefix}{n:06d} {_sentence(rng, 70)}"
+        line = f"{prefix}{n:06d} {sentence(rng, 70)}"
         large.append(line)
         total += len(line) + 2
-    m07 = _assemble(
+    m07 = assemble(
         "m07-large",
-        _headers("m07", "m07: a message over one megabyte", f"{day} 00:07:00 +0000"),
+        corpus_headers("m07", "m07: a message over one megabyte", f"{day} 00:07:00 +0000"),
         _ascii(large),
     )
 
@@ -353,7 +387,7 @@ def _small() -> tuple[Message, ...]:
     day = "Fri, 02 Jan 2026"
     bodies = ("First small message.", "Second small message.", "Third small message.")
     return tuple(
-        _assemble(
+        assemble(
             f"s0{i}-small",
             [
                 f"From: Small {i} <small{i}@example.test>",
@@ -370,37 +404,6 @@ def _small() -> tuple[Message, ...]:
 
 def _empty() -> tuple[Message, ...]:
     return ()
-
-
-def _utf8() -> tuple[Message, ...]:
-    """One message with raw UTF-8 in its header fields (RFC 6532), for RFC 6856."""
-    head = (
-        "From: Zoë Ångström <zoe@example.test>\r\n"
-        "To: Rcpt <rcpt-u1@example.test>\r\n"
-        "Subject: u01: Grüße aus Köln\r\n"
-        "Date: Sat, 03 Jan 2026 00:01:00 +0000\r\n"
-        "Message-ID: <u01.corpus@pop3-conformance.example.test>\r\n"
-        "MIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n"
-        "Content-Transfer-Encoding: 8bit\r\n\r\n"
-    ).encode()
-    return (Message("u01-utf8-headers", head + "Grüße.\r\n".encode()),)
-
-
-def _huge() -> tuple[Message, ...]:
-    """One message of about 50 MB (benchmarks: a RETR that must stream, not pile up)."""
-    head = (
-        b"From: Bench <bench@example.test>\r\n"
-        b"To: Rcpt <rcpt@example.test>\r\n"
-        b"Subject: h01: a large message\r\n"
-        b"Date: Sat, 03 Jan 2026 00:02:00 +0000\r\n"
-        b"Message-ID: <h01.corpus@pop3-conformance.example.test>\r\n\r\n"
-    )
-    rng = random.Random(1939)
-    lines = [("." if n % 16 == 0 else "") + _sentence(rng, 72) for n in range(64)]
-    block = b"".join(line.encode() + CRLF for line in lines)
-    # One join: the message is built without a second whole copy of it.
-    return (Message("h01-huge", b"".join([head] + [block] * (HUGE_OCTETS // len(block)))),)
 
 
 def message_named(name: str) -> Message:

@@ -17,13 +17,17 @@ must satisfy its shapes (``tests/test_shapes.py``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from conformance.messages import Message
+from conformance.messages import CRLF, Message
 
 LARGE_OCTETS: Final = 1_000_000
+LONG_LINE: Final = 998  # RFC 5322 section 2.1.1: a line of a message is at most this long
+_BARE_CR: Final = re.compile(rb"\r(?!\n)")
+_FROM_LINE: Final = re.compile(rb"^>*From ", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,52 @@ def _large(messages: Sequence[Message], named: int) -> bool:
     return m is not None and m.size > LARGE_OCTETS
 
 
+def _no_final_newline(messages: Sequence[Message], named: int) -> bool:
+    m = _nth(messages, 1)
+    return m is not None and m.stored is not None and not m.stored.endswith(b"\n")
+
+
+def _bare_lf(messages: Sequence[Message], named: int) -> bool:
+    m = _nth(messages, 2)
+    stored = m.stored if m is not None else None
+    return stored is not None and CRLF in stored and stored.count(b"\n") > stored.count(CRLF)
+
+
+def _bare_cr(messages: Sequence[Message], named: int) -> bool:
+    m = _nth(messages, 5)
+    return m is not None and _BARE_CR.search(m.data) is not None
+
+
+def _from_lines(messages: Sequence[Message], named: int) -> bool:
+    m = _nth(messages, 6)
+    return m is not None and _FROM_LINE.search(m.data[len(m.header_block) :]) is not None
+
+
+def _long_line(messages: Sequence[Message], named: int) -> bool:
+    m = _nth(messages, 1)
+    return m is not None and any(len(line) > LONG_LINE for line in m.data.split(CRLF))
+
+
+def _header_only(messages: Sequence[Message], named: int) -> bool:
+    m = _nth(messages, 7)
+    return m is not None and not m.body_lines and not m.header_block.endswith(CRLF + CRLF)
+
+
+def _near_duplicates(messages: Sequence[Message], named: int) -> bool:
+    if len(messages) < 5:
+        return False
+    first, same_head, same_body, copy, same_size = messages[:5]
+    distinct = len({m.sha256 for m in (first, same_head, same_body, same_size)}) == 4
+    return (
+        distinct
+        and same_head.header_block == first.header_block
+        and same_body.body_lines == first.body_lines
+        and copy.data == first.data
+        and same_size.header_block == first.header_block
+        and same_size.size == first.size
+    )
+
+
 def _ascii(messages: Sequence[Message], named: int) -> bool:
     return all(m.data.isascii() for m in messages)
 
@@ -78,6 +128,34 @@ _ALL: Final = (
     Shape("8bit", "a message 4 with 8-bit octets in its body", _eight_bit),
     Shape("large", f"a message 7 over {LARGE_OCTETS:,} octets", _large),
     Shape("ascii", "a mailbox whose messages are ASCII only", _ascii),
+    # The shapes corpus (conformance.messages_shaped): forms a store keeps.
+    Shape(
+        "no-final-newline",
+        "a message 1 stored without a line end after its last line (the shapes corpus's x01)",
+        _no_final_newline,
+        corpus_only=True,
+    ),
+    Shape(
+        "bare-lf",
+        "a message 2 stored with CRLF header lines and bare LF body lines (the shapes corpus's "
+        "x02)",
+        _bare_lf,
+        corpus_only=True,
+    ),
+    Shape("bare-cr", "a message 5 with a CR inside a line", _bare_cr),
+    Shape(
+        "from-lines", "a message 6 with body lines that start with 'From ' or '>From '", _from_lines
+    ),
+    Shape("long-line", f"a message 1 with a line over {LONG_LINE} octets", _long_line),
+    Shape(
+        "header-only", "a message 7 of header fields with no empty line after them", _header_only
+    ),
+    Shape(
+        "near-duplicates",
+        "messages 1 to 5 as the twins corpus has them: 2 with 1's header block, 3 with 1's "
+        "body, 4 a copy of 1, 5 with 1's header block and size",
+        _near_duplicates,
+    ),
     Shape(
         "exact-count",
         "a mailbox that holds exactly the messages the scenario names",

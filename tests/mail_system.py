@@ -5,7 +5,9 @@ STARTTLS) come from aiosmtpd; IMAP is a minimal server of our own (LOGIN,
 SELECT, APPEND, STORE, EXPUNGE, CLOSE, LOGOUT).  Every delivery lands in the
 embedded server's maildir as an MTA would leave it: with Return-Path,
 Delivered-To and Received fields in front of the message, so that what POP3
-returns is never the file that was sent.
+returns is never the file that was sent.  LMTP takes lines of any length, as
+Dovecot's does; SMTP refuses a line over 1000 octets, as RFC 5321 section
+4.5.3.1.6 lets a relay do (aiosmtpd's default).
 """
 
 from __future__ import annotations
@@ -85,14 +87,18 @@ class _Handler:
         return "250 2.0.0 stored"
 
 
+class _Lmtp(LMTP):
+    line_length_limit = 1 << 16  # lines of any length, as Dovecot's LMTP takes them
+
+
 class _LmtpController(Controller):
     def factory(self) -> LMTP:
-        return LMTP(self.handler)
+        return _Lmtp(self.handler)
 
 
 class _LmtpSocketController(UnixSocketController):
     def factory(self) -> LMTP:
-        return LMTP(self.handler)
+        return _Lmtp(self.handler)
 
 
 def _authenticator(user: str, password: str) -> Callable[[Any, Any, Any, str, Any], AuthResult]:

@@ -131,3 +131,62 @@ def test_a_message_built_anew_for_each_session_does_not_stop_the_scenario(
     assert calibrate(target, target.accounts[0], maildrop, profile, transcript) == 4
     assert maildrop.messages[0].data == b"boundary 3\r\n"
     assert any("differ in each" in e.text for e in transcript.entries)
+
+
+# A server that marks a message read inside the session (a Status field added
+# at RETR, as mbox servers do when they rewrite): calibration must not learn it.
+WITHIN_ONE_SESSION = """\
+id: t.calibrate.within
+title: a message changes inside one session
+requirements: RFC1939-5.RETR-1
+mailbox: small
+---
+login A
+C: LIST 1
+S: model
+C: RETR 1
+S: model
+C: RETR 1
+S: model
+C: LIST 1
+S: model
+"""
+
+SNAPSHOT_WITHIN = """\
+id: t.calibrate.snapshot-within
+title: a snapshot taken twice in one session
+requirements: RFC1939-5.RETR-1
+mailbox: small
+---
+login A
+snapshot A as before
+unchanged A since before
+"""
+
+
+def test_a_change_inside_one_session_is_never_learned() -> None:
+    from conformance.campaign import PassiveCollector, run_leased
+    from conformance.mailbox_access import prepare_target
+    from conformance.scenario.loader import parse_scenario
+    from conformance.target import AccountPool
+
+    with EmbeddedServer(extra_args=("--defect", "status-field-after-retr")) as marking:
+        t = _target(marking, calibrate_on=True)
+        t.provisioner = make_provisioner(f"maildir:{marking.maildir_template}")
+        profile = prepare_target(t)
+
+        def run(text: str) -> list[tuple[str, str, str]]:
+            scenario = parse_scenario(text, "t.pop3")
+            result = run_leased(scenario, t, profile, AccountPool(t.accounts), PassiveCollector())
+            return [(c.outcome.value, c.requirement, c.actual) for c in result.checks]
+
+        checks = run(WITHIN_ONE_SESSION)
+        assert [c[:2] for c in checks] == [
+            ("pass", "RFC1939-5.LIST-1"),
+            ("pass", "RFC1939-5.RETR-1"),
+            ("fail", "RFC1939-5.RETR-1"),
+            ("fail", "RFC1939-5.LIST-5"),
+        ]
+        assert "header fields added within the session: status" in checks[2][2]
+        unchanged = run(SNAPSHOT_WITHIN)[-1]
+        assert unchanged[0] == "fail" and "differ within one session" in unchanged[2]

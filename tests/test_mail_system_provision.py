@@ -288,3 +288,24 @@ def run_cli(server: EmbeddedServer, tmp_path: Path, *extra: str) -> int:
 def run_one(t: Target, profile: ServerProfile, scenario_id: str) -> ScenarioResult:
     [scenario] = scenarios([scenario_id])
     return run_leased(scenario, t, profile, AccountPool(t.accounts), PassiveCollector())
+
+
+def test_a_corpus_the_mail_system_refuses_is_unsupported_not_an_error(
+    server: EmbeddedServer, system: MailSystem
+) -> None:
+    # SMTP refuses a line over 1000 octets (RFC 5321 section 4.5.3.1.6); LMTP here,
+    # as Dovecot's, takes it.
+    relay = {"auth_user": "relay", "auth_password": "relay-secret"}
+    part = scenarios(["core.sizes.long-line", "core.sizes.bare-cr"])
+    run = run_campaign(part, target(server, ways(system)["smtp"], **relay), RunOptions())
+    judged = {s.id: s for s in run.scenarios}
+    refused = judged["core.sizes.long-line"]
+    assert refused.outcome.value == "unsupported" and refused.setup == "--provision"
+    assert "needs the long-line corpus, and the smtp provisioner's mail system refused it" in (
+        refused.reason
+    )
+    assert "did not take message l01-long-line" in refused.reason and "500" in refused.reason
+    # The rest of the shapes goes through the same relay.
+    assert judged["core.sizes.bare-cr"].outcome.value == "pass"
+    lmtp = run_campaign(part, target(server, ways(system)["lmtp"]), RunOptions())
+    assert {s.outcome.value for s in lmtp.scenarios} == {"pass"}

@@ -38,7 +38,7 @@ CATALOG_JSON = ROOT / "conformance" / "data" / "requirements.json"
 # machine and in CI; the JSON one is generated from it and shipped.
 CATALOG_MD = ROOT.parent / "shared" / "requirements.md"
 HEADING = re.compile(r"^\*\*(RFC[0-9A-Z.-]+)\*\*", re.MULTILINE)
-CORE_FOLDERS = ("basic", "state", "locking", "deletion", "drop", "arguments")
+CORE_FOLDERS = ("basic", "state", "locking", "deletion", "drop", "arguments", "sizes")
 
 
 def catalog_ids() -> set[str]:

@@ -29,6 +29,7 @@ LIST_EXPECTED = {
     "RFC1939-5.LIST-4": "each line: message-number SP size",
     "RFC1939-5.LIST-5": "the exact size of each message in octets (CRLF line ends)",
     "RFC1939-5.LIST-6": "messages marked as deleted are not listed",
+    "RFC1939-5.STAT-3": "the sizes add up to the total STAT gave in this session",
 }
 
 
@@ -82,9 +83,42 @@ class Stat(Oracle):
                     response.describe(),
                 )
             ]
-        if exp.values is not None and got != exp.values:
+        if exp.values is not None and (got[0] != view.count or got[1] not in view.totals()):
             return [Discrepancy(exp.requirement, exp.describe(), response.describe())]
         return []
+
+    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+        """A right total shows the session every message's size (none may change now)."""
+        got = parse_stat(response.text)
+        if not args and got is not None and got[0] == view.count and got[1] in view.totals():
+            view.seen.saw_totals(frozenset(view.live()), got[1], "STAT")
+
+
+def size_problem(view: SessionView, n: int, size: int) -> str:
+    """What is wrong with ``size`` as message ``n``'s size ("" if nothing)."""
+    expected = view.octets(n)
+    if size in view.sizes(n):
+        return ""
+    seen = view.seen.size(n)
+    if seen is not None:
+        return f"message {n}: {size} octets, but {seen[0]} in this session's {seen[1]}"
+    return f"message {n}: {size} octets, not {expected}"
+
+
+def _add_up(view: SessionView, response: Response, problems: Problems) -> None:
+    """A whole listing after STAT, with the same messages marked: its sizes make STAT's total."""
+    if view.seen.total is None:
+        return
+    live, total = view.seen.total
+    scans = [s for s in map(parse_scan_line, response.lines) if s is not None]
+    if {n for n, _ in scans} != live or live != set(view.live()):
+        return
+    listed = sum(size for _, size in scans)
+    if listed != total:
+        problems.add(
+            "RFC1939-5.STAT-3",
+            f"the sizes add up to {listed} octets, and this session's STAT said {total}",
+        )
 
 
 class List(Oracle):
@@ -106,7 +140,7 @@ class List(Oracle):
             OK,
             "RFC1939-5.LIST-1",
             f"the scan listing of message {n}",
-            values=(n, view.message(n).size),
+            values=(n, view.octets(n)),
         )
 
     def check(
@@ -118,7 +152,7 @@ class List(Oracle):
         response: Response,
     ) -> list[Discrepancy]:
         if args:
-            return self._check_one(exp, response)
+            return self._check_one(view, exp, response)
         problems = Problems()
         listed: list[int] = []
         for raw in response.lines:
@@ -130,24 +164,37 @@ class List(Oracle):
             listed.append(n)
             if n in view.deleted:
                 problems.add("RFC1939-5.LIST-6", f"message {n} is marked as deleted but listed")
-            elif 1 <= n <= view.last and view.message(n).size != size:
-                problems.add(
-                    "RFC1939-5.LIST-5", f"message {n}: {size} octets, not {view.message(n).size}"
-                )
+            elif 1 <= n <= view.last and size_problem(view, n, size):
+                problems.add("RFC1939-5.LIST-5", size_problem(view, n, size))
         check_numbering(view, listed, "RFC1939-5.LIST-2", problems)
+        _add_up(view, response, problems)
         return problems.discrepancies(LIST_EXPECTED)
 
     @staticmethod
-    def _check_one(exp: Expectation, response: Response) -> list[Discrepancy]:
+    def _check_one(view: SessionView, exp: Expectation, response: Response) -> list[Discrepancy]:
         if exp.values is None:
             return []
         got = parse_stat(response.text)
         n, size = exp.values
         if got is None or got[0] != n:
             return [Discrepancy("RFC1939-5.LIST-1", f"+OK {n} {size}", response.describe())]
-        if got[1] != size:
-            return [Discrepancy("RFC1939-5.LIST-5", f"+OK {n} {size}", response.describe())]
+        if got[1] not in view.sizes(n):
+            seen = view.seen.size(n)
+            shown = f" (as this session's {seen[1]} said)" if seen is not None else ""
+            return [Discrepancy("RFC1939-5.LIST-5", f"+OK {n} {size}{shown}", response.describe())]
         return []
+
+    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+        """Sizes that agreed with the model are what this session has seen."""
+        if args:
+            got = parse_stat(response.text)
+            n = got[0] if got is not None else 0
+            scans = [got] if got is not None and str(n) == args[0].lstrip("0") else []
+        else:
+            scans = [s for s in map(parse_scan_line, response.lines) if s is not None]
+        for n, size in scans:
+            if 1 <= n <= view.last and n not in view.deleted and not size_problem(view, n, size):
+                view.seen.saw_size(n, size, f"LIST {n}" if args else "LIST")
 
 
 def _valid_uid(line: UidLine, problems: Problems) -> str | None:

@@ -9,6 +9,7 @@ remember each message's unique-id across sessions (RFC1939-7.UIDL-5).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -44,11 +45,13 @@ class Maildrop:
         """The committed messages, in order."""
         return [self.content[i] for i in self.order]
 
-    def append(self, message: Message) -> None:
-        """A message delivered to the mailbox (seen by sessions that log in afterwards)."""
-        self.content[self._next_id] = message
-        self.order.append(self._next_id)
+    def append(self, message: Message) -> int:
+        """A message delivered to the mailbox (seen by sessions that log in afterwards); its id."""
+        mid = self._next_id
+        self.content[mid] = message
+        self.order.append(mid)
         self._next_id += 1
+        return mid
 
     def open_session(
         self,
@@ -78,7 +81,9 @@ class Maildrop:
         self.replace(self.order[index], data)
 
     def replace(self, mid: int, data: bytes) -> None:
-        self.content[mid] = Message(self.content[mid].name, data)
+        # The name and the form the harness stored stay (an unended last line
+        # still allows its two sizes); the content is the server's.
+        self.content[mid] = dataclasses.replace(self.content[mid], data=data)
 
     def commit(self, removed: Iterable[int]) -> None:
         gone = set(removed)

@@ -3,11 +3,17 @@
 Bodies are compared by SHA-256: the reader hashes the whole body while it
 streams, so a large message is judged without a second copy of it.  Where
 the answer was kept whole, a difference is also located.
+
+A whole message (RETR, or TOP of more lines than the body has) must be what
+this session received before, if it did (:mod:`conformance.model.seen`).
+Header fields a server adds to stored mail are learned only for a message the
+session has seen nothing of: the server changed it between sessions.  Inside
+a session the same difference is a finding.
 """
 
 from __future__ import annotations
 
-from conformance.drift import same_but_server_fields
+from conformance.drift import added_names, same_but_server_fields
 from conformance.messages import Message
 from conformance.model.expectation import (
     ERR,
@@ -26,6 +32,34 @@ def retr_payload(message: Message) -> bytes:
     """What RETR must return: the message, its last line ended by CRLF (RFC 1939 section 3)."""
     data = message.data
     return data if not data or data.endswith(CRLF) else data + CRLF
+
+
+def payload_digest(message: Message) -> str:
+    """The SHA-256 of what RETR must return for ``message``."""
+    payload = retr_payload(message)
+    return message.sha256 if payload is message.data else sha256_hex(payload)
+
+
+def _number(view: SessionView, args: list[str]) -> int | None:
+    """The message a RETR or TOP names, or None (no such message, or one marked as deleted)."""
+    if not args or not args[0].isascii() or not args[0].isdigit():
+        return None
+    n = int(args[0])
+    return n if 1 <= n <= view.last and n not in view.deleted else None
+
+
+def _whole(view: SessionView, keyword: str, args: list[str], n: int | None) -> int | None:
+    """``n`` if the answer is the whole message (RETR, or TOP beyond the body), else None."""
+    if n is None or keyword == "RETR":
+        return n
+    lines = args[1] if len(args) > 1 else ""
+    if not (lines.isascii() and lines.isdigit()):
+        return None
+    return n if int(lines) > len(view.message(n).body_lines) else None
+
+
+def _octets(data: bytes, digest: str) -> str:
+    return f"{len(data)} octets, sha256 {digest[:16]}"
 
 
 class Retrieval(Oracle):
@@ -69,25 +103,59 @@ class Retrieval(Oracle):
         expected = exp.payload
         if expected is None:
             return []
+        n = _number(view, args)
+        whole = _whole(view, keyword, args, n)
+        seen = view.seen.content(whole) if whole is not None else None
         digest = exp.payload_sha256 or sha256_hex(expected)
-        if response.payload_sha256 == digest:
+        wanted = digest if seen is None else seen[0]
+        if response.payload_sha256 == wanted:
             return []
+        described = _octets(expected, digest)
+        if seen is not None:
+            described = (
+                f"the message as this session's {seen[1]} returned it (sha256 {wanted[:16]})"
+            )
         seeded = view.maildrop.seeded
-        if seeded and not response.truncated:
+        if n is not None and seeded and not response.truncated:
             got = response.payload
             if same_but_server_fields(expected, got, seeded):
                 # The server added header fields of its own (Mailutils writes
-                # X-UIDL and Status into stored mail): the same message.
-                if keyword == "RETR":
-                    view.calibrate(int(args[0]), got)
-                return []
+                # X-UIDL and Status into stored mail): the same message, if it
+                # did so between sessions.
+                by = view.seen.anything(n)
+                if not by:
+                    if keyword == "RETR":
+                        view.calibrate(n, got)
+                    return []
+                added = ", ".join(added_names(expected, got)) or "none"
+                return [
+                    Discrepancy(
+                        exp.requirement,
+                        f"message {n} as this session's {by} showed it: {described}",
+                        f"{len(got)} octets: header fields added within the session: {added}",
+                    )
+                ]
         if response.truncated:
             actual = (
                 f"{response.payload_octets} octets, sha256 {response.payload_sha256[:16]} "
                 "(too large to keep: compared by digest)"
             )
-        else:
+        elif wanted == digest:
             actual = first_difference(expected, response.payload)
-        return [
-            Discrepancy(exp.requirement, f"{len(expected)} octets, sha256 {digest[:16]}", actual)
-        ]
+        else:
+            actual = _octets(response.payload, response.payload_sha256)
+        return [Discrepancy(exp.requirement, described, actual)]
+
+    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+        """A whole message that agreed with the model is what this session has received."""
+        n = _whole(view, keyword, args, _number(view, args))
+        if n is None or response.kind != "multi":
+            return
+        seen = view.seen.content(n)
+        message = view.message(n)
+        right = payload_digest(message) if seen is None else seen[0]
+        if response.payload_sha256 == right:
+            by = f"{keyword} {' '.join(args)}"
+            # The octets of an unended message do not say which size LIST keeps to.
+            size = response.payload_octets if len(message.sizes) == 1 else None
+            view.seen.saw_content(n, right, size, by)

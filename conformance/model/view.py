@@ -10,6 +10,7 @@ from __future__ import annotations
 from conformance.messages import Message
 from conformance.model.expectation import ERR, Expectation
 from conformance.model.maildrop import Maildrop
+from conformance.model.seen import Seen
 from conformance.pop3 import CommandSpec
 from conformance.pop3.spec import MESSAGE_NUMBER
 
@@ -21,11 +22,13 @@ class SessionView:
         self.serial = serial
         self.view: list[int] = []  # message ids; number n is view[n - 1]
         self.deleted: set[int] = set()  # message numbers marked as deleted
+        self.seen = Seen()  # sizes and contents this session saw (model/seen.py)
 
     def fix_numbering(self) -> None:
         """Entering TRANSACTION: the numbering is fixed now, with no message marked."""
         self.view = list(self.maildrop.order)
         self.deleted = set()
+        self.seen = Seen()
 
     @property
     def last(self) -> int:
@@ -40,7 +43,24 @@ class SessionView:
     @property
     def size(self) -> int:
         """Octets of the messages not marked as deleted, as STAT must say."""
-        return sum(self.message(n).size for n in self.live())
+        return sum(self.octets(n) for n in self.live())
+
+    def sizes(self, n: int) -> tuple[int, ...]:
+        """The sizes message ``n`` may have in this session: the one it saw first,
+        else the model's (two for an unended message: :attr:`Message.sizes`)."""
+        seen = self.seen.size(n)
+        return (seen[0],) if seen is not None else self.message(n).sizes
+
+    def octets(self, n: int) -> int:
+        """The size of message ``n`` for this session (the first of :meth:`sizes`)."""
+        return self.sizes(n)[0]
+
+    def totals(self) -> set[int]:
+        """Every total STAT may give now: each message at one of its :meth:`sizes`."""
+        totals = {0}
+        for n in self.live():
+            totals = {t + s for t in totals for s in self.sizes(n)}
+        return totals
 
     def message(self, n: int) -> Message:
         """Message ``n`` (1-based) as this session sees it; KeyError if there is none."""
@@ -68,7 +88,11 @@ class SessionView:
         self.maildrop.learn(self._id(n), uid, self.serial)
 
     def calibrate(self, n: int, data: bytes) -> None:
-        """Like :meth:`Maildrop.replace_content`, for message ``n`` of this session."""
+        """Like :meth:`Maildrop.replace_content`, for message ``n`` of this session.
+
+        Only for a message this session has seen nothing of (:mod:`.seen`):
+        what changed before the session is the store's business.
+        """
         self.maildrop.replace(self._id(n), data)
 
     def live(self) -> list[int]:

@@ -43,6 +43,7 @@ from conformance.provision.interface import (
     Provisioner,
     ProvisionError,
     Reading,
+    Refused,
 )
 from conformance.provision.mail_system import MailSystemProvisioner
 from conformance.provision.maildir import MaildirProvisioner
@@ -67,6 +68,7 @@ __all__ = [
     "ProvisionError",
     "Provisioner",
     "Reading",
+    "Refused",
     "make_deliverer",
     "make_provisioner",
     "mbox_entry",

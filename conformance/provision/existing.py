@@ -65,6 +65,10 @@ class ExistingMail:
         self._access: MailboxAccess | None = None
         self._learned: dict[str, Learned] = {}
 
+    @property
+    def synchronous(self) -> bool:
+        return self.deliverer is not None and self.deliverer.synchronous
+
     def prepare(self, access: MailboxAccess) -> None:
         self._access = access
         if self.deliverer is not None:

@@ -14,7 +14,7 @@ import imaplib
 from collections.abc import Iterator, Sequence
 
 from conformance.messages import Message
-from conformance.provision.interface import MailboxAccess, ProvisionError
+from conformance.provision.interface import MailboxAccess, ProvisionError, Refused
 from conformance.provision.options import Address, DeliveryOptions
 from conformance.secrets import Secrets
 from conformance.transport import ConnectError
@@ -85,7 +85,7 @@ class ImapDeliverer:
             for message in messages:
                 status, data = client.append("INBOX", "", None, message.data)
                 if status != "OK":
-                    raise ProvisionError(
+                    raise (Refused if status == "NO" else ProvisionError)(
                         f"{self.spec} did not APPEND message {message.name} for account "
                         f"{user!r}: {status} {data!r}"
                     )

@@ -24,6 +24,13 @@ class ProvisionError(Exception):
     """Seeding, clearing or delivering failed; the message says what, where and for whom."""
 
 
+class Refused(ProvisionError):
+    """The mail system refused a message for what it is (a permanent answer to its
+    content: SMTP or LMTP 5xx after DATA, IMAP NO to APPEND), not for where it
+    goes: RFC 5321 section 4.5.3.1.6 lets an SMTP server refuse a line over
+    1000 octets.  The setup cannot give a scenario that message."""
+
+
 @dataclass(frozen=True)
 class Reading:
     """A mailbox as read-only POP3 sessions returned it (two reads that agree)."""
@@ -95,6 +102,12 @@ class Provisioner(Protocol):
     can_deliver: bool  # deliver() can add a message
     wait: float  # seconds a delivered message may take to show in POP3
 
+    @property
+    def synchronous(self) -> bool:
+        """deliver() returns once the message is in the store (a file written, an
+        LMTP or IMAP answer), not once a relay has queued it."""
+        ...
+
     def prepare(self, access: MailboxAccess) -> None:
         """Before any scenario: check the way in (ConnectError if not), learn what it needs."""
         ...
@@ -155,6 +168,7 @@ class Defaults:
     owns_store = False
     rewrites = False
     can_deliver = False
+    synchronous = False
     wait = DEFAULT_WAIT
 
     def prepare(self, access: MailboxAccess) -> None:
@@ -173,3 +187,4 @@ class OwnStore(Defaults):
     available = True
     owns_store = True
     can_deliver = True
+    synchronous = True

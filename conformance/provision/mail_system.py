@@ -61,6 +61,10 @@ class MailSystemProvisioner:
         self.wait = wait
         self._access: MailboxAccess | None = None
 
+    @property
+    def synchronous(self) -> bool:
+        return self.deliverer.synchronous
+
     def prepare(self, access: MailboxAccess) -> None:
         self._access = access
         # Only the disposable accounts are ever seeded: those are checked.

@@ -13,7 +13,7 @@ import smtplib
 from collections.abc import Sequence
 
 from conformance.messages import Message
-from conformance.provision.interface import MailboxAccess, ProvisionError
+from conformance.provision.interface import MailboxAccess, ProvisionError, Refused
 from conformance.provision.options import Address, DeliveryOptions
 from conformance.secrets import Secrets
 from conformance.transport import ConnectError
@@ -111,7 +111,7 @@ class SmtpDeliverer:
                 self._rcpt(client, user)
                 code, reply = client.data(message.data)
                 if code != 250:
-                    raise ProvisionError(
+                    raise (Refused if 500 <= code < 600 else ProvisionError)(
                         f"{self.spec} did not take message {message.name} for account "
                         f"{user!r}: {code} {_text(reply)}"
                     )

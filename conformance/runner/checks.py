@@ -151,6 +151,21 @@ def unchanged(
     )
 
 
+def lost_at_quit(
+    requirement: str, message: str, holder: str, seen: int, expected: int, where: str
+) -> CheckResult:
+    """A message stored while a session was in TRANSACTION is gone after its QUIT."""
+    return make_check(
+        requirement,
+        broken(requirement),
+        f"{message}, delivered while session {holder} was in TRANSACTION, still in the "
+        f"maildrop after {holder}'s QUIT",
+        f"gone: STAT shows {seen} messages, {expected} expected",
+        where,
+        "RFC 1939 section 6: in no case may the server remove any messages not marked as deleted",
+    )
+
+
 def snapshot_refused(
     requirement: str, expected: str, response: Response, where: str
 ) -> CheckResult:

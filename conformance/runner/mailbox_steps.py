@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, NoReturn
 
 from conformance.calibration import CalibrationError, calibrate, recalibrate
 from conformance.drift import same_but_server_fields, seeded_names
-from conformance.mailbox_access import Pop3Access
-from conformance.messages import corpus, message_named
+from conformance.messages import corpus
 from conformance.model import Maildrop
 from conformance.pop3 import Response, parse_scan_line, parse_stat, parse_uid_line
-from conformance.provision import ProvisionError
-from conformance.runner import checks
+from conformance.provision import ProvisionError, Refused
+from conformance.runner import checks, deliveries
 from conformance.runner.existing import existing_of, learn, put_back
 from conformance.scenario import steps as st
 from conformance.transport import ConnectError
@@ -39,6 +38,13 @@ def provision(run: ScenarioRun) -> None:
     for index, account in enumerate(run.accounts[: scenario.accounts], start=1):
         try:
             run.target.provisioner.seed(account.user, messages)
+        except Refused as exc:
+            from conformance.runner.run import Unseedable
+
+            raise Unseedable(
+                f"needs the {scenario.mailbox} corpus, and the {run.target.provisioner.kind} "
+                f"provisioner's mail system refused it: {exc}"
+            ) from exc
         except ProvisionError as exc:
             _cannot(run, "the mailbox is seeded before the scenario", str(exc))
         maildrop = Maildrop(messages, server_fields=run.target.calibrate)
@@ -63,31 +69,20 @@ def _cannot(run: ScenarioRun, expected: str, actual: str) -> NoReturn:
 
 
 def after_scenario(run: ScenarioRun) -> None:
-    """Once every session has ended: put an existing mailbox back as it was learned."""
+    """Once every session has ended: every delivery has ended, and an existing
+    mailbox is put back as it was learned."""
+    deliveries.settle_all(run)
     existing = existing_of(run.target)
     if existing is not None:
         put_back(run, existing)
 
 
 def deliver(run: ScenarioRun, step: st.Deliver) -> None:
-    """Deliver a corpus message into a session's mailbox; the model learns it for later logins."""
-    name = run.name(step.session, step)
-    index = run.accounts_of.get(name, 1)
-    account = run.accounts[index - 1]
-    message = message_named(step.message)
-    try:
-        run.target.provisioner.deliver(account.user, message)
-    except ProvisionError as exc:
-        run.error(step, f"delivering {message.name} to account {account.user!r}: {exc}")
-    run.mailboxes.delivered.setdefault(index, []).append(message)
-    maildrop = run.mailboxes.maildrops.get(index)
-    if maildrop is None:
-        return  # the scenario knows nothing of this mailbox's content
-    maildrop.append(message)
-    run.mailboxes.pending.add(index)
-    run.mailboxes.dirty.add(index)
-    # Every session counts as a holder here, the one named in the step too.
-    relearn(run, index, None, step)
+    """The deliver step (runner/deliveries.py); awaited at once if no session holds the mailbox."""
+    delivery = deliveries.deliver(run, step)
+    if delivery is not None:
+        # Every session counts as a holder here, the one named in the step too.
+        relearn(run, delivery.account, None, step)
 
 
 def relearn(run: ScenarioRun, index: int, name: str | None, step: st.Step) -> None:
@@ -99,29 +94,27 @@ def relearn(run: ScenarioRun, index: int, name: str | None, step: st.Step) -> No
     """
     boxes = run.mailboxes
     maildrop = boxes.maildrops.get(index)
-    holders = [n for n, s in run.slots.items() if n != name and s.logged_in and s.account == index]
-    if maildrop is None or holders:
+    if maildrop is None or deliveries.holders(run, index, but=name):
         return
     account = run.accounts[index - 1]
     if index in boxes.pending:
         boxes.pending.discard(index)
-        expected = len(maildrop.messages)
-        seen = Pop3Access(run.target, run.profile).await_count(
-            account.user, expected, run.target.provisioner.wait
-        )
-        if seen != expected:
-            late = (boxes.delivered.get(index) or [maildrop.messages[-1]])[-1]
-            run.error(
-                step,
-                f"account {account.user!r}: {late.name}, delivered through the "
-                f"{run.target.provisioner.kind} provisioner, did not show up in POP3 within "
-                f"{run.target.provisioner.wait:g} s (STAT: {seen} messages, {expected} expected)",
-            )
+        deliveries.await_delivered(run, index, step)
     if not run.target.calibrate or index not in boxes.dirty:
         return
-    learned = recalibrate(run.target, account, maildrop, run.profile, run.transcript, boxes.seeded)
+    fresh = deliveries.unread(run, index)
+    learned = recalibrate(
+        run.target,
+        account,
+        maildrop,
+        run.profile,
+        run.transcript,
+        boxes.seeded,
+        frozenset(fresh),
+    )
     if learned is not None:
         boxes.dirty.discard(index)
+        deliveries.read(run, index)
 
 
 @dataclass
@@ -133,6 +126,9 @@ class Snap:
     uids: list[str] | None
     hashes: list[str]
     contents: list[bytes]
+    # The connection it was taken on: inside one session nothing may change,
+    # not even header fields a server adds to stored mail between sessions.
+    taken_on: object = None
 
     def describe(self) -> str:
         uids = "n/a" if self.uids is None else ",".join(self.uids)
@@ -180,7 +176,7 @@ def take_snapshot(run: ScenarioRun, slot: Slot, step: st.Step, judged: str | Non
         contents.append(retr.payload)
         hashes.append(retr.payload_sha256 or hashlib.sha256(retr.payload).hexdigest())
     run.last = None
-    return Snap(count, size, uids, hashes, contents)
+    return Snap(count, size, uids, hashes, contents, slot.session)
 
 
 def snapshot(run: ScenarioRun, step: st.Snapshot) -> None:
@@ -199,12 +195,18 @@ def unchanged(run: ScenarioRun, step: st.Unchanged) -> None:
         differences.append(f"UIDLs missing: {', '.join(lost) or 'none'}; set changed")
     if before.hashes != after.hashes:
         # Header fields the server adds to stored mail (Status, X-UIDL)
-        # leave a message the same message; only other changes count.
+        # leave a message the same message between sessions; only other
+        # changes count.  Inside one session every change counts.
         pairs = zip(before.contents, after.contents, strict=False)
+        seeded = run.mailboxes.seeded if before.taken_on is not after.taken_on else frozenset()
         if before.count != after.count or not all(
-            same_but_server_fields(old, new, run.mailboxes.seeded) for old, new in pairs
+            old == new or (seeded and same_but_server_fields(old, new, seeded))
+            for old, new in pairs
         ):
-            differences.append("message contents (SHA-256) differ")
+            differences.append(
+                "message contents (SHA-256) differ"
+                + (" within one session" if before.taken_on is after.taken_on else "")
+            )
     run.checks.append(
         checks.unchanged(
             run.requirement,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from conformance.messages import Message
 from conformance.model import Maildrop
+
+if TYPE_CHECKING:
+    from conformance.runner.deliveries import Delivery
 
 
 @dataclass
@@ -19,6 +23,8 @@ class Mailboxes:
     dirty: set[int] = field(default_factory=set)
     # account index -> the messages 'deliver' steps put into it
     delivered: dict[int, list[Message]] = field(default_factory=dict)
+    # Every 'deliver' step, in order, with what became of it (runner/deliveries.py).
+    deliveries: list[Delivery] = field(default_factory=list)
     # Accounts with a delivery POP3 has not shown yet: awaited (as the
     # model's count then) once no session of the scenario holds the mailbox.
     pending: set[int] = field(default_factory=set)

@@ -37,6 +37,12 @@ class Abort(Exception):
     """Stop the scenario here; the outcome is already recorded as a check."""
 
 
+class Unseedable(Exception):
+    """The mail system refused a message of the scenario's corpus for what it is
+    (RFC 5321 lets it refuse a line over 1000 octets): the setup cannot give
+    the scenario its mailbox, and the scenario is ``unsupported``, saying so."""
+
+
 class Unjudged(Exception):
     """The rest of the scenario cannot be judged: a session it needs is gone or
     untrustworthy through the server's doing (closed, reset, timed out, half
@@ -125,11 +131,14 @@ class ScenarioRun:
         if cannot is not None:
             self.setup = cannot.setup
             return self.result(Outcome.UNSUPPORTED, cannot.reason, started)
+        refused = ""
         try:
             provision(self)
             self.perform_steps(self.scenario.steps)
         except Abort:
             pass
+        except Unseedable as exc:
+            refused, self.setup = str(exc), "--provision"
         except Unjudged as stop:
             self.unjudged = str(stop)
         except TargetDown:
@@ -147,6 +156,8 @@ class ScenarioRun:
         finally:
             teardown(self)
         after_scenario(self)
+        if refused:
+            return self.result(Outcome.UNSUPPORTED, refused, started)
         if not self.checks and self.unjudged:
             # Nothing was judged before the server made the rest unjudgeable.
             return self.result(Outcome.INFO, f"nothing could be judged: {self.unjudged}", started)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from conformance.login import log_in
 from conformance.pop3 import Response, State, apop_timestamp
 from conformance.runner import checks
+from conformance.runner.deliveries import quit_ended
 from conformance.runner.mailbox_steps import relearn
 from conformance.runner.permitted import permitted_close
 from conformance.runner.tls_steps import client_context, done, failed
@@ -192,6 +193,8 @@ def end(run: ScenarioRun, step: st.End) -> None:
         if session.tls_version and checks.CLOSE_NOTIFY in run.scenario.requirements:
             run.checks.append(checks.close_notify(session.tls_closed_without_notify, where))
         session.abandon()
+        if in_transaction:
+            quit_ended(run, slot.account, name)
         forget(run, name, dropped=False)
         return
     if step.how == "close":

@@ -32,6 +32,8 @@ LONG_STATUS: Final = 600
 # "lock-check-then-set": how long the lock stays unset after the check (the
 # time a slow maildrop scan would take); a second login inside it gets in too.
 LOCK_RACE_WINDOW_S: Final = 0.05
+# "status-field-after-retr": the header field a retrieved message gains.
+STATUS_FIELD: Final = b"Status: RO\r\n"
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,12 @@ _TABLE: Final = (
         concurrent=True,
     ),
     Defect(
+        "quit-loses-new-mail",
+        "RFC1939-6.QUIT-2",
+        "QUIT writes the maildrop back as it was at login (as an mbox server that rewrites "
+        "the file from its snapshot): mail delivered during the session is lost",
+    ),
+    Defect(
         "drop-applies-deletions",
         "RFC1939-6-2",
         "a session that ends without QUIT removes its marked messages anyway",
@@ -183,6 +191,30 @@ _TABLE: Final = (
         "RFC1939-5.LIST-5",
         "LIST and STAT sizes count each line end as one octet (LF), not two (CRLF)",
     ),
+    Defect(
+        "size-final-crlf-in-stat-only",
+        "RFC1939-5.STAT-3",
+        "STAT counts the CRLF that RETR adds after a last line stored without a line end, "
+        "LIST does not: STAT's total is not the sum of the scan listings",
+    ),
+    Defect(
+        "no-crlf-before-terminator",
+        "RFC1939-3-10",
+        "RETR and TOP of a message stored without a line end after its last line send the "
+        "'.' line right after that line's text: the answer never ends with CRLF.CRLF",
+    ),
+    Defect(
+        "size-counts-stored-cr",
+        "RFC1939-5.LIST-5",
+        "LIST and STAT count each stored LF as two octets without looking before it: a line "
+        "stored with CRLF counts three",
+    ),
+    Defect(
+        "status-field-after-retr",
+        "RFC1939-5.RETR-1",
+        "RETR marks the message read within the session: later answers for it (RETR, TOP, "
+        "LIST, STAT) carry a 'Status: RO' header field it did not have",
+    ),
     Defect("retr-drops-last-line", "RFC1939-5.RETR-1", "RETR leaves out the message's last line"),
     Defect("top-extra-line", "RFC1939-7.TOP-1", "TOP n k sends k + 1 body lines"),
     Defect(
@@ -196,6 +228,18 @@ _TABLE: Final = (
         "uidl-duplicate",
         "RFC1939-7.UIDL-4",
         "message 2 gets the unique-id of message 1 (different content, same id)",
+    ),
+    Defect(
+        "uidl-from-headers",
+        "RFC1939-7.UIDL-4",
+        "the unique-id is a digest of the header block alone: messages with the same header "
+        "fields and different bodies share it",
+    ),
+    Defect(
+        "uidl-from-body",
+        "RFC1939-7.UIDL-4",
+        "the unique-id is a digest of the body alone: messages with the same body and "
+        "different header fields share it",
     ),
     Defect(
         "uidl-too-long",

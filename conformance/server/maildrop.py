@@ -82,8 +82,9 @@ class StoredMessage:
 class Maildrop:
     """The messages of one maildir as listed at login (index 0 is message 1)."""
 
-    def __init__(self, messages: Sequence[StoredMessage]) -> None:
+    def __init__(self, messages: Sequence[StoredMessage], directory: Path | None = None) -> None:
         self._messages = tuple(messages)
+        self.directory = directory
 
     @classmethod
     def load(cls, directory: Path) -> Maildrop:
@@ -111,7 +112,7 @@ class Maildrop:
                 uid = _digest(f"{sub}/{name}")
             seen.add(uid)
             messages.append(StoredMessage(path, uid, size))
-        return cls(messages)
+        return cls(messages, directory)
 
     def __len__(self) -> int:
         return len(self._messages)
@@ -125,6 +126,17 @@ class Maildrop:
     def read(self, index: int) -> bytes:
         """The message's normalised text; raises OSError when the file cannot be read."""
         return normalise(self._messages[index].path.read_bytes())
+
+    def raw(self, index: int) -> bytes:
+        """The message's file as stored (line ends as they are); OSError if unreadable."""
+        return self._messages[index].path.read_bytes()
+
+    def unlisted(self) -> list[Path]:
+        """Files in ``new/`` and ``cur/`` now that were not there at login: mail delivered since."""
+        if self.directory is None:
+            return []
+        listed = {m.path for m in self._messages}
+        return [m.path for m in Maildrop.load(self.directory) if m.path not in listed]
 
     def remove(self, indices: Iterable[int]) -> list[int]:
         """Remove the given messages from disk; return the indices that could not be removed."""

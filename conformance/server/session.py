@@ -134,6 +134,7 @@ class Session:
         self.user: str | None = None
         self.maildrop: Maildrop | None = None
         self.deleted: set[int] = set()  # 0-based indices marked by DELE
+        self.retrieved: set[int] = set()  # 0-based indices RETR has sent
         self.lock_key: str | None = None  # the maildrop lock held in TRANSACTION
         # "lock-check-then-set": the lock checked free at login, to be set later.
         self.pending_lock: str | None = None

@@ -49,17 +49,48 @@ def _live(session: Session, *, deleted_too: bool = False) -> list[int]:
     return [i for i in range(len(session.drop)) if deleted_too or i not in session.deleted]
 
 
-def _size(session: Session, index: int) -> int:
+def _size(session: Session, index: int, *, listing: bool = True) -> int:
+    """Message ``index``'s size for LIST (``listing``) or for STAT's total."""
     size = session.drop[index].size
     if session.defect("size-lf-count"):
         data = _read(session, index)
         size -= data.count(CRLF) if isinstance(data, bytes) else 0
+    if session.defect("status-field-after-retr") and index in session.retrieved:
+        size += len(d.STATUS_FIELD)
+    if session.defect("size-counts-stored-cr") or (
+        listing and session.defect("size-final-crlf-in-stat-only")
+    ):
+        size = _size_of_file(session, index, size)
     return size
+
+
+def _size_of_file(session: Session, index: int, size: int) -> int:
+    """The two size defects that count the stored file instead of what is served."""
+    try:
+        raw = session.drop.raw(index)
+    except OSError:
+        return size
+    if session.defect("size-counts-stored-cr"):
+        size = len(raw) + raw.count(b"\n") + (0 if raw.endswith(b"\n") else len(CRLF))
+    if session.defect("size-final-crlf-in-stat-only") and _unended(raw):
+        size -= len(CRLF)
+    return size
+
+
+def _unended(raw: bytes) -> bool:
+    return bool(raw) and not raw.endswith(b"\n")
 
 
 def _uid(session: Session, index: int) -> str:
     if session.defect("uidl-duplicate") and index == 1:
         index = 0
+    if session.defect("uidl-from-headers") or session.defect("uidl-from-body"):
+        data = _read(session, index)
+        if isinstance(data, bytes):
+            end = data.find(CRLF + CRLF)
+            head, body = (data, b"") if end < 0 else (data[: end + 4], data[end + 4 :])
+            part = head if session.defect("uidl-from-headers") else body
+            return hashlib.sha1(part).hexdigest()
     uid = session.drop[index].uid
     if session.defect("uidl-unstable"):
         uid = hashlib.sha1((session.timestamp + uid).encode()).hexdigest()
@@ -70,17 +101,23 @@ def _uid(session: Session, index: int) -> str:
 
 def _read(session: Session, index: int) -> bytes | Reply:
     try:
-        return session.drop.read(index)
+        data = session.drop.read(index)
+        unended = session.defect("no-crlf-before-terminator") and _unended(session.drop.raw(index))
     except OSError:
         log.exception("cannot read message %d", index + 1)
         return Reply(err("[SYS/TEMP] cannot read message"))
+    if session.defect("status-field-after-retr") and index in session.retrieved:
+        return d.STATUS_FIELD + data
+    if unended:
+        return data[: -len(CRLF)]
+    return data
 
 
 def stat_cmd(session: Session, command: Command) -> Reply:
     if command.args and not session.defect("arguments-ignored"):
         return Reply(err("STAT takes no argument"))
     live = _live(session, deleted_too=session.defect("stat-counts-deleted"))
-    size = sum(_size(session, i) for i in live)
+    size = sum(_size(session, i, listing=False) for i in live)
     if session.defect("bare-lf"):
         return Reply(ok(f"{len(live)} {size}")[: -len(CRLF)] + b"\n")
     return Reply(ok(f"{len(live)} {size}"))
@@ -136,6 +173,7 @@ def retr_cmd(session: Session, command: Command) -> Reply:
     if session.defect("retr-drops-last-line"):
         data = data[: data.rfind(CRLF, 0, len(data) - len(CRLF)) + len(CRLF)]
     stuffed = not session.defect("no-dot-stuffing")
+    session.retrieved.add(index)
     return Reply(multiline(f"{len(data)} octets", data, stuffed=stuffed))
 
 
@@ -205,6 +243,9 @@ def quit_cmd(session: Session, command: Command) -> Reply:
         failed = session.drop.rewrite(session.config.maildir_for(session.user), marked)
     else:
         failed = session.drop.remove(marked)
+    if session.defect("quit-loses-new-mail"):
+        for path in session.drop.unlisted():
+            path.unlink(missing_ok=True)
     removed = len(marked) - len(failed)
     left = len(session.drop) - removed
     # Released before the +OK leaves, so a client that logs in again right

@@ -98,3 +98,15 @@ def test_remove_reports_failures_and_tolerates_vanished_files(tmp_path):
     (tmp_path / "new" / "2" / "x").write_bytes(b"")
     assert drop.remove([0, 1, 2]) == [1]
     assert not (tmp_path / "new" / "3").exists()
+
+
+def test_mail_delivered_after_login_is_unlisted_and_raw_is_the_stored_file(tmp_path):
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "1.a").write_bytes(b"one\r\nlast")
+    drop = Maildrop.load(tmp_path)
+    assert drop.unlisted() == []
+    (tmp_path / "cur").mkdir()
+    (tmp_path / "cur" / "2.b:2,").write_bytes(b"two\n")
+    assert drop.unlisted() == [tmp_path / "cur" / "2.b:2,"]
+    assert drop.raw(0) == b"one\r\nlast" and drop.read(0) == b"one\r\nlast\r\n"
+    assert Maildrop([]).unlisted() == []  # no directory known: nothing to say
