@@ -347,8 +347,10 @@ def test_results_json_keeps_the_load_figures(tmp_path: Path) -> None:
 # -- the defects -------------------------------------------------------------------------
 def test_the_concurrency_defects_are_listed_with_the_others() -> None:
     concurrent = {d.name for d in DEFECTS.values() if d.concurrent}
-    assert concurrent == {"lock-check-then-set", "quit-rewrites-snapshot"}
-    assert listing().count("under concurrency: pop3-conformance stress") == 2
+    # quit-rewrites-snapshot needs only a delivery during a session, which the
+    # sequential suite makes (core.deletion.new-mail-survives-*).
+    assert concurrent == {"lock-check-then-set"}
+    assert listing().count("under concurrency: pop3-conformance stress") == 1
 
 
 def test_nothing_here_imported_locust() -> None:
