@@ -127,10 +127,16 @@ def test_stls_drops_what_was_queued_in_the_clear() -> None:
     conn = greeted()
     conn.send_raw(b"STLS\r\nCAPA\r\n")
     [stls] = feed(conn, b"+OK begin\r\n")
-    assert stls.response.ok and conn.awaiting == 1
+    assert stls.response.ok and conn.awaiting == 1 and conn.tls_pending
+    # The connection now belongs to TLS: no POP3 goes out, none is read.
+    with pytest.raises(LocalProtocolError):
+        conn.send_command("QUIT")
     conn.receive_data(b"junk")
+    assert isinstance(conn.next_event(), NeedData)
     assert conn.start_tls() == b"junk"
     assert conn.awaiting == 0  # the injected CAPA is not a command of the TLS layer
+    assert not conn.tls_pending
+    conn.send_command("CAPA")
 
 
 def test_a_timeout_answers_the_command_and_kills_the_connection() -> None:

@@ -78,6 +78,10 @@ class ClientConnection:
     _head: tuple[Command, Rule | None, Shape] | None = None
     # UTF-8 text is legal in answers (RFC 6856 UTF8 or LANG accepted).
     utf8_text: bool = False
+    # The server said +OK to STLS: the octets that follow belong to TLS (RFC
+    # 2595 section 4), so no POP3 command may go out and nothing that comes
+    # back is a POP3 answer until start_tls().
+    tls_pending: bool = False
 
     def __post_init__(self) -> None:
         self._reader = ResponseReader(self.limits)
@@ -136,6 +140,9 @@ class ClientConnection:
 
     def next_event(self) -> Answer | NeedData:
         """The next answer (the greeting first), or NEED_DATA."""
+        if self.tls_pending:
+            # h11's PAUSED after a protocol switch: what arrives now is TLS.
+            return NEED_DATA
         head = self._head
         if head is None:
             head = self._head = self._choose_reader()
@@ -157,6 +164,8 @@ class ClientConnection:
         before = self.state
         self._advance(rule, event)
         self._note_utf8(command, event)
+        if command.keyword == "STLS" and event.ok:
+            self.tls_pending = True
         return Answer(command, event, before, self.state)
 
     def _choose_reader(self) -> tuple[Command, Rule | None, Shape]:
@@ -273,6 +282,11 @@ class ClientConnection:
             raise LocalProtocolError(
                 f"the connection is dead ({self.dead.reason}: {self.dead.detail})"
             )
+        if self.tls_pending:
+            raise LocalProtocolError(
+                "the +OK to STLS handed the connection to TLS: no POP3 command or answer "
+                "until the handshake"
+            )
 
     def start_tls(self) -> bytes:
         """The +OK to STLS came: a new layer starts, with a new reader.
@@ -282,6 +296,7 @@ class ClientConnection:
         server sends none); they are never read as answers.
         """
         stray = self._reader.take_pending()
+        self.tls_pending = False
         self._reader = ResponseReader(self.limits)
         # Lines sent in the clear behind STLS (an injection) are not commands
         # of the new layer: a conforming server discards them.

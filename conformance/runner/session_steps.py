@@ -315,8 +315,9 @@ def teardown_session(run: ScenarioRun, name: str) -> None:
         run.closes.ended(name, "teardown")
     if session.connected:
         try:
-            if session.connection.awaiting:
-                # Answers are still owed: nothing read now would be QUIT's answer.
+            if session.connection.awaiting or session.connection.tls_pending:
+                # Answers are still owed, or the connection belongs to a TLS
+                # handshake that never began: nothing read now would be QUIT's answer.
                 session.reset()
             elif session.state is State.TRANSACTION and not _safe_to_quit(run, slot):
                 session.reset()
