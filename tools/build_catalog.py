@@ -212,6 +212,40 @@ NOTES: dict[str, tuple[str, str]] = {
 }
 
 
+# Implied requirements the catalog gives no quoted sentence for: the RFC
+# passage each is implied from, so that a fail still carries its quote
+# (reports, baselines).  Reviewed like NOTES against the level text.
+IMPLIED_QUOTES: dict[str, tuple[str, str]] = {
+    "RFC1939-5.LIST-7": (
+        'implied ("-ERR no such message")',
+        "LIST [msg] ... Arguments: a message-number (optional), which, if present, may NOT "
+        "refer to a message marked as deleted ... Possible Responses: +OK scan listing "
+        "follows / -ERR no such message",
+    ),
+    "RFC1939-5.RETR-3": (
+        'implied ("-ERR no such message")',
+        "RETR msg ... Arguments: a message-number (required) which may NOT refer to a "
+        "message marked as deleted ... Possible Responses: +OK message follows / "
+        "-ERR no such message",
+    ),
+    "RFC1939-5.DELE-5": (
+        "implied",
+        "DELE msg ... Arguments: a message-number (required) which may NOT refer to a "
+        "message marked as deleted ... Possible Responses: +OK message deleted / "
+        "-ERR no such message",
+    ),
+    "RFC1939-5.RSET-2": (
+        "implied",
+        "If any messages have been marked as deleted by the POP3 server, they are unmarked. "
+        "The POP3 server then replies with a positive response.",
+    ),
+    "RFC2595-4-3": (
+        'implied ("Only permitted in AUTHORIZATION state.")',
+        "STLS ... Restrictions: Only permitted in AUTHORIZATION state.",
+    ),
+}
+
+
 class CatalogError(Exception):
     """The Markdown catalog does not have the expected shape."""
 
@@ -363,6 +397,20 @@ def note_of(req_id: str, level: str) -> str:
     return note
 
 
+def implied_quote(req_id: str, level: str) -> str:
+    """The RFC passage an unquoted implied entry rests on (IMPLIED_QUOTES), or ""."""
+    added = IMPLIED_QUOTES.get(req_id)
+    if added is None:
+        return ""
+    reviewed_text, quote = added
+    if reviewed_text != level:
+        raise CatalogError(
+            f"{req_id}: the quote was reviewed for level {reviewed_text!r} "
+            f"but the catalog now says {level!r}; review IMPLIED_QUOTES"
+        )
+    return quote
+
+
 def parse_catalog(markdown: str, expected: int | None = EXPECTED_COUNT) -> list[dict[str, Any]]:
     """Parse the Markdown catalog into JSON-ready requirement dicts, in catalog order.
 
@@ -385,6 +433,8 @@ def parse_catalog(markdown: str, expected: int | None = EXPECTED_COUNT) -> list[
             seen[entry.id] = entry.line
             section_field, level, brackets = _heading_fields(entry)
             text, test = _text_and_test(entry)
+            if not text:
+                text = implied_quote(entry.id, level)
             flags, note = _flags(entry, brackets)
             note = " ".join(filter(None, (note, note_of(entry.id, level))))
             rfc = shape["rfc"]
@@ -406,7 +456,7 @@ def parse_catalog(markdown: str, expected: int | None = EXPECTED_COUNT) -> list[
             problems.append(str(exc))
     if expected is not None:
         # Checks that only make sense for the whole catalog, not an excerpt.
-        unused = sorted((set(GRADE_OVERRIDES) | set(NOTES)) - set(seen))
+        unused = sorted((set(GRADE_OVERRIDES) | set(NOTES) | set(IMPLIED_QUOTES)) - set(seen))
         problems.extend(f"{u}: an override or note for an ID no longer there" for u in unused)
         if len(seen) != expected:
             problems.append(f"found {len(seen)} requirement entries, expected {expected}")
