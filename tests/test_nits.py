@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from conformance.cli import build_parser, main
+from conformance.commands.certify import strictly_line
+from conformance.outcomes import Outcome
 from conformance.pop3 import parse_status_line
-from conformance.results import CheckResult
+from conformance.report.certification import certify, suite_digest
+from conformance.results import CheckResult, RunResult, ScenarioResult
 from conformance.scenario.loader import parse_scenario
 from conformance.verdicts import grade_check
 
@@ -100,3 +103,31 @@ def test_every_profile_key_is_documented() -> None:
     missing = sorted(k for k in keys if f"| `{k}` |" not in doc)
     assert missing == []
     assert "docs/profiles.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_certify_names_the_shoulds_that_are_not_met() -> None:
+    """'strictly conformant: no' used to leave the reader to find the SHOULDs."""
+    check = CheckResult("RFC1939-3-16", "SHOULD", "", Outcome.NON_STRICT, actual="closed")
+    scenario = ScenarioResult(
+        id="s",
+        title="s",
+        file="s.pop3",
+        section="RFC1939 §3",
+        requirements=["RFC1939-3-16"],
+        tags=[],
+        outcome=Outcome.NON_STRICT,
+        reason="",
+        checks=[check],
+    )
+    run = RunResult("0.1.0", "", 1.0, {"host": "h", "port": 1}, [scenario], [])
+    cert = certify(run, [], suite_digest([], []))
+    assert strictly_line(cert) == "strictly conformant: no (a SHOULD is not met: RFC1939-3-16)"
+
+
+def test_more_jobs_than_accounts_says_how_many_ran_at_once(tmp_path: Path) -> None:
+    """'--jobs 9' with six accounts (four USER/PASS, two APOP) ran six at a time, silently."""
+    report = tmp_path / "r"
+    select = ["--select", "core.basic.greeting"]
+    assert main(["run", *select, "--jobs", "9", "--report-dir", str(report)]) == 0
+    notes = (report / "results.json").read_text()
+    assert "--jobs 9, but 6 account(s): at most 6 scenario(s) ran at once" in notes

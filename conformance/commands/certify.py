@@ -35,6 +35,7 @@ from conformance.cli_common import (
 )
 from conformance.preflight import PreflightError
 from conformance.report.certification import (
+    Certification,
     certify,
     suite_digest,
     write_certification,
@@ -141,10 +142,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"verdict: {cert.verdict} ({count_line(waived)})")
     for reason in cert.reasons:
         print(f"  {reason}")
-    strictly = "yes" if cert.strictly_conformant else "no"
-    if cert.non_strict:
-        strictly += f" (a SHOULD is not met: {', '.join(cert.non_strict)})"
-    print(f"strictly conformant: {strictly}")
+    print(strictly_line(cert))
     for line in run_notes(waived):
         print(f"  {line}")
     for use in uses:
@@ -153,3 +151,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"suite sha256: {suite.sha256}")
     print(f"certification written to {report_dir}/certification.html", file=sys.stderr)
     return EXIT_OK if cert.conformant else EXIT_FAIL
+
+
+def strictly_line(cert: Certification) -> str:
+    """The console's strict verdict, naming the SHOULDs that keep it from "yes"."""
+    strictly = "yes" if cert.strictly_conformant else "no"
+    if cert.non_strict:
+        strictly += f" (a SHOULD is not met: {', '.join(cert.non_strict)})"
+    return f"strictly conformant: {strictly}"
