@@ -85,7 +85,7 @@ def test_a_correct_server_keeps_every_invariant_and_every_report_is_written(
     ("defect", "invariant", "requirement"),
     [
         ("lock-check-then-set", "stress.lock.one-view", "RFC1939-4-2"),
-        ("quit-rewrites-snapshot", "stress.mailbox.accounted", "RFC1939-6.QUIT-1"),
+        ("quit-rewrites-snapshot", "stress.mailbox.accounted", "RFC1939-6.QUIT-2"),
     ],
 )
 def test_each_concurrency_defect_fails_the_run(

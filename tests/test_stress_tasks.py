@@ -126,7 +126,7 @@ def test_a_delivery_during_a_session_shows_the_snapshot_rewrite() -> None:
         client.quit()
         account_all(world, ledger, reader)
     (lost,) = ledger.violations
-    assert lost.requirement == "RFC1939-6.QUIT-1" and client.label in lost.note
+    assert lost.requirement == "RFC1939-6.QUIT-2" and client.label in lost.note
 
 
 def test_nothing_here_imported_locust() -> None:

@@ -144,7 +144,7 @@ def test_a_message_delivered_during_a_session_and_gone_is_lost_with_the_suspect(
     ledger.apply(obs.quit_answered("s1", "alice", True, 3.1, quit_words))
     ledger.account("alice", reading("a"))
     (lost,) = ledger.violations
-    assert lost.requirement == "RFC1939-6.QUIT-1" and lost.invariant == "accounting"
+    assert lost.requirement == "RFC1939-6.QUIT-2" and lost.invariant == "accounting"
     assert "s1" in lost.note and any(e.session == "s1" for e in lost.transcript)
 
 

@@ -108,7 +108,7 @@ _TABLE: Final = (
     ),
     Defect(
         "quit-rewrites-snapshot",
-        "RFC1939-6.QUIT-1",
+        "RFC1939-6.QUIT-2",
         "QUIT rewrites the maildrop from the session's snapshot: mail delivered while the "
         "session ran is removed with the marked messages",
         # Not concurrent=True: the delivery scenarios (core.deletion.new-mail-

@@ -8,7 +8,8 @@ end every mailbox is read once more (:meth:`Ledger.account`) and compared:
 
 - a message that must be there and is not is lost; graded against RSET
   (RFC1939-5.RSET-1) or the drop rule (RFC1939-6-2) when a session had marked
-  it and then unmarked it or ended without QUIT, against RFC1939-6.QUIT-1
+  it and then unmarked it or ended without QUIT, against RFC1939-6.QUIT-2
+  ("In no case may the server remove any messages not marked as deleted")
   otherwise, with the sessions whose QUIT could have removed it as evidence;
 - a message there twice is duplicated; one removed at an UPDATE and still
   there was not removed (RFC1939-6.QUIT-1);
@@ -212,7 +213,7 @@ class Ledger:
             requirement = "RFC1939-6-2"
             why = f"it was marked in a session that ended by {'/'.join(sorted(kept)).upper()}"
         else:
-            requirement, why = "RFC1939-6.QUIT-1", "no session marked it as deleted"
+            requirement, why = "RFC1939-6.QUIT-2", "no session marked it as deleted"
         suspects = self._suspects(box, name)
         note = (
             "sessions that logged in before it arrived and sent QUIT after: "
@@ -221,7 +222,7 @@ class Ledger:
             else ""
         )
         evidence = reading.transcript + [e for q in suspects for e in q.transcript]
-        invariant = "accounting" if requirement == "RFC1939-6.QUIT-1" else "deletion"
+        invariant = "accounting" if requirement == "RFC1939-6.QUIT-2" else "deletion"
         self._found(invariant, requirement, where + f" ({why})", f"{name} is gone", evidence, note)
 
     def _suspects(self, box: Mailbox, name: str) -> list[Quit]:

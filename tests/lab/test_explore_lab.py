@@ -18,6 +18,25 @@ from conformance.explore import ExploreOptions, explore
 from tests.lab.conftest import require
 
 BUDGET_S = 60.0
+# Audited breaches exploration may run into, by server: requirement -> (a
+# marker of the server's answer, why it is the server's).  The same breach
+# fails a scenario of the baseline, with its explanation there.
+KNOWN: dict[str, dict[str, tuple[str, str]]] = {
+    "dovecot": {
+        "RFC1939-7.TOP-2": (
+            "Size too large",
+            "TOP with 2^64 + 1 lines is refused (core.arguments.top); RFC 1939 section 7 "
+            "sends the entire message when the count exceeds the body's lines",
+        ),
+    },
+    "cyrus": {
+        "RFC1939-7.TOP-2": (
+            "Invalid number of lines",
+            "TOP with 2^32 + 1 lines or more is refused (core.arguments.top); RFC 1939 "
+            "section 7 sends the entire message when the count exceeds the body's lines",
+        ),
+    },
+}
 
 
 @pytest.mark.lab
@@ -32,5 +51,13 @@ def test_exploring_a_real_server_for_a_minute(name: str, tmp_path: Path) -> None
         exploration = explore(target, options)
     result = exploration.result
     bad = [c for c in result.checks if c.outcome.value in ("fail", "error", "nondeterministic")]
-    assert result.outcome.value == "pass", [(c.requirement, c.expected, c.actual) for c in bad]
+    known = KNOWN.get(name, {})
+    unknown = [
+        (c.requirement, c.expected, c.actual)
+        for c in bad
+        if not (c.outcome.value == "fail" and c.requirement in known)
+        or known[c.requirement][0] not in c.actual
+    ]
+    assert unknown == []
+    assert result.outcome.value in (("pass", "fail") if bad else ("pass",))
     assert exploration.examples > 1 and exploration.commands > 50

@@ -303,6 +303,14 @@ shadow_gc() { # remove shadows whose DIR no longer points at them
 }
 
 # A passwd-file of accounts ("user:password" words), each with its Maildir.
+put_copy() { # $1=source $2=destination: a copy with mode 0644, renamed into place
+    local tmp
+    tmp=$(mktemp "$2.XXXXXX")
+    cat -- "$1" >"$tmp"
+    chmod 0644 "$tmp"
+    mv -f -- "$tmp" "$2"
+}
+
 write_users() { # $1=file $2=mail dir, rest: accounts
     local file=$1 mail=$2 a u p n tmp
     shift 2
@@ -346,8 +354,10 @@ ensure_layout() { # $1=dir [$2=port]
     write_users "$etc/users" "$mail" $ACCOUNTS
     # shellcheck disable=SC2086
     write_users "$etc/apop-users" "$mail" $APOP_ACCOUNTS
-    cp -p "$etc/apop-users" "$etc/apop-users-imap"
-    install -m 0644 /dev/null "$etc/apop-users-pop3"
+    # Two seeds of one instance may run at once: each file is written under a
+    # private name and renamed into place (install and cp fail on a race).
+    put_copy "$etc/apop-users" "$etc/apop-users-imap"
+    put_copy /dev/null "$etc/apop-users-pop3"
     if [[ -n $port ]]; then
         write_config "$dir" "$port"
     elif [[ ! -e $etc/dovecot.conf ]]; then
