@@ -18,6 +18,7 @@ from conformance.explore import ExploreOptions, explore
 from tests.lab.conftest import require
 
 BUDGET_S = 60.0
+SHRINK_BUDGET_S = 15.0
 # Audited breaches exploration may run into, by server: requirement -> (a
 # marker of the server's answer, why it is the server's).  The same breach
 # fails a scenario of the baseline, with its explanation there.
@@ -46,7 +47,12 @@ def test_exploring_a_real_server_for_a_minute(name: str, tmp_path: Path) -> None
     with _started(server) as instance:
         target = lab_target(instance, timeout=10.0)
         options = ExploreOptions(
-            budget_s=BUDGET_S, examples=100_000, seed=1939, emit_dir=tmp_path / "emitted"
+            budget_s=BUDGET_S,
+            examples=100_000,
+            seed=1939,
+            emit_dir=tmp_path / "emitted",
+            # A known breach found is shrunk only briefly: CI's time goes to the search.
+            shrink_budget_s=SHRINK_BUDGET_S,
         )
         exploration = explore(target, options)
     result = exploration.result
