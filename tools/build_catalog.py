@@ -33,6 +33,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -369,45 +370,40 @@ def _text_and_test(entry: _Entry) -> tuple[str, str]:
     return strip_single_quote(" ".join(quote)), "\n".join(test)
 
 
+def _reviewed(
+    table: Mapping[str, tuple[Any, ...]], name: str, what: str, req_id: str, level: str
+) -> tuple[Any, ...] | None:
+    """The entry of a reviewed table for ``req_id``, if any; its first field is the
+    level text it was reviewed against, which must still be the catalog's."""
+    entry = table.get(req_id)
+    if entry is not None and entry[0] != level:
+        raise CatalogError(
+            f"{req_id}: {what} was reviewed for level {entry[0]!r} "
+            f"but the catalog now says {level!r}; review {name}"
+        )
+    return entry
+
+
 def grade_of(req_id: str, level: str) -> Level:
     """The grading level: Level.parse, unless a reviewed override applies."""
-    override = GRADE_OVERRIDES.get(req_id)
+    override = _reviewed(GRADE_OVERRIDES, "GRADE_OVERRIDES", "grade override", req_id, level)
     if override is None:
         return Level.parse(level)
-    reviewed_text, grade, _why = override
-    if reviewed_text != level:
-        raise CatalogError(
-            f"{req_id}: grade override was reviewed for level {reviewed_text!r} "
-            f"but the catalog now says {level!r}; review GRADE_OVERRIDES"
-        )
+    grade: Level = override[1]
     return grade
 
 
 def note_of(req_id: str, level: str) -> str:
     """The harness's own note for an entry (NOTES), checked against the reviewed level."""
-    added = NOTES.get(req_id)
-    if added is None:
-        return ""
-    reviewed_text, note = added
-    if reviewed_text != level:
-        raise CatalogError(
-            f"{req_id}: the note was reviewed for level {reviewed_text!r} "
-            f"but the catalog now says {level!r}; review NOTES"
-        )
+    added = _reviewed(NOTES, "NOTES", "the note", req_id, level)
+    note: str = "" if added is None else added[1]
     return note
 
 
 def implied_quote(req_id: str, level: str) -> str:
     """The RFC passage an unquoted implied entry rests on (IMPLIED_QUOTES), or ""."""
-    added = IMPLIED_QUOTES.get(req_id)
-    if added is None:
-        return ""
-    reviewed_text, quote = added
-    if reviewed_text != level:
-        raise CatalogError(
-            f"{req_id}: the quote was reviewed for level {reviewed_text!r} "
-            f"but the catalog now says {level!r}; review IMPLIED_QUOTES"
-        )
+    added = _reviewed(IMPLIED_QUOTES, "IMPLIED_QUOTES", "the quote", req_id, level)
+    quote: str = "" if added is None else added[1]
     return quote
 
 
