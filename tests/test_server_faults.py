@@ -447,3 +447,43 @@ def test_a_wrong_password_ends_in_seconds_before_any_scenario(
     err = capsys.readouterr().err
     assert "account 'alice' cannot log in" in err and "-ERR [AUTH] invalid password" in err
     assert PASSWORD not in err
+
+
+STLS_IN_CLEAR = """\
+id: t.stls
+title: after +OK to STLS nothing more is sent in the clear
+requirements: RFC2595-4-3
+mailbox: none
+---
+login A
+C: STLS
+S: -ERR
+C: NOOP
+S: +OK
+"""
+
+
+def test_a_step_in_the_clear_after_an_accepted_stls_is_unjudged_not_an_error(
+    tmp_path: Path,
+) -> None:
+    """The server's +OK to STLS is its fault (a fail); the NOOP after it would be sent
+    into a TLS handshake, so the rest is unjudged rather than the harness's error."""
+    sent_after: list[bytes] = []
+
+    def accepts_stls(line: bytes) -> bytes | None:
+        if line.upper() == b"STLS":
+            return b"+OK begin TLS\r\n"
+        if line.upper().startswith(b"NOOP"):
+            sent_after.append(line)
+        return ordinary(line)
+
+    with ScriptedServer(pop3(accepts_stls)) as srv:
+        code, results = run(tmp_path, srv.port, STLS_IN_CLEAR, "--no-preflight")
+    scenario = only(results)
+    assert code == EXIT_FAIL
+    assert scenario["outcome"] == "fail", scenario
+    checks = scenario["checks"]
+    assert isinstance(checks, list)
+    assert [c["outcome"] for c in checks] == ["fail"]
+    assert "belongs to TLS" in str(scenario["unjudged"])
+    assert sent_after == []  # nothing went out in the clear after the +OK

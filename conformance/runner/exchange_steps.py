@@ -30,6 +30,7 @@ def send(run: ScenarioRun, step: st.Send) -> None:
             data = step.data
             if PLACEHOLDER.search(step.text):
                 data = expand_raw(step.text, run.accounts, slot.model, values, run.secrets)
+            run.in_clear(slot)
             slot.session.send_raw(data)
             run.last = None
             return

@@ -246,10 +246,21 @@ class ScenarioRun:
 
     def command(self, slot: Slot, line: str) -> Response:
         """Send a command, read its answer, and keep the model in step."""
+        self.in_clear(slot)
         self.unsolicited(slot)
         answer = slot.session.exchange(line)
         self.after_answer(slot, answer)
         return answer.response
+
+    def in_clear(self, slot: Slot) -> None:
+        """A step that would send in the clear after the server's +OK to STLS: the
+        server handed the connection to TLS (RFC 2595 section 4), so the rest of
+        this session cannot be judged; the answer to STLS was graded already."""
+        if not slot.session.connection.tls_pending:
+            return
+        name = slot.session.label
+        self.gone[name] = f"session {name}: after +OK to STLS the connection belongs to TLS"
+        raise Unjudged(self.gone[name])
 
     def unsolicited(self, slot: Slot) -> None:
         """Bytes the server sent that no command asked for: its fault, and the end of
