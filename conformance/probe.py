@@ -7,6 +7,7 @@ optional commands are found out by use.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from dataclasses import dataclass, field
 
@@ -21,6 +22,15 @@ from conformance.transport import ConnectError, Session
 RFC1939_OPTIONAL = frozenset(
     k for k, spec in COMMANDS.items() if spec.optional and spec.defined_in.startswith("RFC 1939")
 )
+
+
+@functools.lru_cache(maxsize=64)
+def _implements(has_capa: bool, capabilities: frozenset[str]) -> frozenset[str]:
+    # Asked at every session's start (an exploration opens thousands).
+    tagged = [k for k, spec in COMMANDS.items() if spec.optional and spec.capability == k]
+    if not has_capa:
+        return frozenset(k for k in tagged if k in RFC1939_OPTIONAL)
+    return frozenset(k for k in tagged if k in capabilities)
 
 
 @dataclass(frozen=True)
@@ -95,10 +105,7 @@ class ServerProfile:
         Those whose CAPA tag is their keyword, where CAPA lists it; without
         CAPA, the RFC 1939 ones are assumed and judged by use.
         """
-        tagged = [k for k, spec in COMMANDS.items() if spec.optional and spec.capability == k]
-        if not self.has_capa:
-            return frozenset(k for k in tagged if k in RFC1939_OPTIONAL)
-        return frozenset(k for k in tagged if self.advertises(k))
+        return _implements(self.has_capa, self.capabilities)
 
     def describe(self) -> dict[str, object]:
         described: dict[str, object] = {

@@ -79,6 +79,21 @@ class Transcript:
             self._done = len(raw)
         return self._rendered
 
+    def mark(self) -> int:
+        """A position in the recording, for :meth:`client_lines_since`."""
+        return len(self._raw)
+
+    def client_lines_since(self, mark: int) -> int:
+        """How many client lines were recorded after ``mark`` (as many as the C: entries
+        they render to), counted without rendering anything: an exploration counts
+        after every action and renders a transcript only for a failure."""
+        count = 0
+        for record in self._raw[mark:]:
+            if record[2] == "client" and record[3]:
+                data: bytes = record[3]
+                count += data.count(b"\r\n") + (0 if data.endswith(b"\r\n") else 1)
+        return count
+
     def clear(self) -> None:
         self._raw.clear()
         self._rendered.clear()

@@ -216,3 +216,28 @@ CORPUS_SHA256 = "04cbdef2cb5c0621b076d96db83945814bcd713f89ca1cbbb8d0e52ec894421
 
 def test_corpus_is_pinned() -> None:
     assert corpus_digest() == CORPUS_SHA256
+
+
+@pytest.mark.parametrize("name", [c for c in CORPORA if c not in BENCHMARK_CORPORA])
+def test_top_and_body_line_count_agree_with_the_split_body(name: str) -> None:
+    # top() finds line ends instead of splitting the body (a corpus message
+    # may be megabytes long): it must give what the definition gives.
+    for message in corpus(name):
+        lines = message.body_lines
+        assert message.body_line_count == len(lines), message.name
+        for k in (0, 1, 2, 5, len(lines) - 1, len(lines), len(lines) + 1):
+            if k < 0:
+                continue
+            wanted = (
+                message.data
+                if k >= len(lines)
+                else message.header_block + b"".join(line + b"\r\n" for line in lines[:k])
+            )
+            assert message.top(k) == wanted, (message.name, k)
+
+
+def test_body_line_count_counts_a_last_line_without_its_line_end() -> None:
+    assert Message("m", b"A: b\r\n\r\none\r\ntwo").body_line_count == 2
+    assert Message("m", b"A: b\r\n\r\none\r\ntwo\r\n").body_line_count == 2
+    assert Message("m", b"A: b\r\n\r\n").body_line_count == 0
+    assert Message("m", b"A: b\r\n\r\none\r\ntwo").top(1) == b"A: b\r\n\r\none\r\n"

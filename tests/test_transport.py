@@ -201,3 +201,19 @@ def test_a_long_client_line_is_kept_as_an_excerpt_with_its_digest() -> None:
     assert first.startswith("XYZZ ") and first.endswith(f"({len(line)} octets, sha256 {digest})")
     assert len(first) < 1200
     assert second == "PASS " + REDACTED
+
+
+def test_client_lines_since_counts_what_renders_as_client_entries() -> None:
+    from conformance.transcript import Transcript
+
+    transcript = Transcript(["s3cret"])
+    transcript.client("A", b"USER alice\r\n")
+    mark = transcript.mark()
+    transcript.client("A", b"PASS s3cret\r\n")
+    transcript.server_lines("A", [b"+OK\r\n"], 5)
+    transcript.client("A", b"STAT\r\nLIST\r\nN")  # a pipelined batch and a piece
+    transcript.client("A", b"")
+    transcript.event("A", "close")
+    rendered = [e for e in transcript.entries[1:] if e.direction == "C"]
+    assert transcript.client_lines_since(mark) == len(rendered) == 4
+    assert transcript.client_lines_since(0) == 5

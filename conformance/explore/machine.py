@@ -16,7 +16,7 @@ their parsed steps, so a failing example is already a scenario file.
 
 from __future__ import annotations
 
-import functools
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,30 +39,41 @@ from conformance.target import Account, Target
 # The argument rule's variants (a word, "1x", signs, leading zeros, numbers
 # past 2^32 and 2^64) are drawn for every number, judged by the same model.
 MAX_NUMBER = 9
-_VARIANTS = st.sampled_from([text for text, _ in NUMBER_VARIANTS])
-_NUMBER = st.integers(min_value=0, max_value=MAX_NUMBER).map(str) | _VARIANTS
-_LINES = st.sampled_from(["0", "1", "3", "100"]) | _VARIANTS
-# The argument generators, by the spec's argument grammar.  An argument whose
+_VARIANTS = tuple(text for text, _ in NUMBER_VARIANTS)
+# The argument values, by the spec's argument grammar.  An argument whose
 # grammar has none here (a user name, a language range) is never drawn.
-ARGUMENTS: dict[Grammar, st.SearchStrategy[str]] = {MESSAGE_NUMBER: _NUMBER, LINE_COUNT: _LINES}
+ARGUMENTS: dict[Grammar, tuple[str, ...]] = {
+    MESSAGE_NUMBER: (*(str(n) for n in range(MAX_NUMBER + 1)), *_VARIANTS),
+    LINE_COUNT: ("0", "1", "3", "100", *_VARIANTS),
+}
 
 
-def _joined(keyword: str, values: tuple[str, ...]) -> str:
-    return " ".join((keyword, *values))
+def lines_of(spec: CommandSpec) -> tuple[str, ...]:
+    """Every well-formed use of ``spec`` with the values above (valid or invalid ones).
 
-
-def command_lines(spec: CommandSpec) -> st.SearchStrategy[str]:
-    """Every well-formed use of ``spec`` the generators can draw (valid or invalid values)."""
-    forms: list[st.SearchStrategy[str]] = []
+    Fewest arguments first, then in the order of the values: sampled_from
+    shrinks towards the first item, so a minimal sequence prefers ``LIST``
+    to ``LIST 1`` and small message numbers to the variants.
+    """
+    out: list[str] = []
     for count in range(spec.required, len(spec.args) + 1):
         args = spec.args[:count]
         if not all(a.grammar in ARGUMENTS for a in args):
             continue
-        drawn = st.tuples(*(ARGUMENTS[a.grammar] for a in args))
-        forms.append(drawn.map(functools.partial(_joined, spec.keyword)))
-    if not forms:
-        raise ValueError(f"{spec.keyword}: no argument generator for its grammar")
-    return st.one_of(forms)
+        out += (
+            " ".join((spec.keyword, *values))
+            for values in itertools.product(*(ARGUMENTS[a.grammar] for a in args))
+        )
+    if not out:
+        raise ValueError(f"{spec.keyword}: no argument values for its grammar")
+    return tuple(out)
+
+
+def command_lines(spec: CommandSpec) -> st.SearchStrategy[str]:
+    """One use of ``spec``, drawn in a single choice: an exploration draws tens of
+    thousands, and nested strategies (a number, then a form) cost hypothesis
+    several draws each."""
+    return st.sampled_from(lines_of(spec))
 
 
 def _transaction(effect: str) -> list[CommandSpec]:
@@ -153,8 +164,6 @@ class Context:
     first_failure_at: float | None = None
     on_finding: Callable[[Finding, str], None] = lambda finding, scenario: None
     notify: Callable[[str], None] = lambda message: None
-    # When a list: every client line sent, in order (redacted), for the benchmark.
-    sent: list[str] | None = None
 
     def scenario(self) -> Scenario:
         """The scenario every example runs as (its header is the emitted file's too)."""
@@ -239,12 +248,9 @@ class ExploreMachine(RuleBasedStateMachine):
 
     def _do(self, lines: Sequence[str]) -> None:
         self.lines += lines
-        before = len(self.run.transcript.entries)
+        mark = self.run.transcript.mark()
         self.run.perform(fragments.parse_fragment(lines))
-        sent = [e.text for e in self.run.transcript.entries[before:] if e.direction == "C"]
-        self.context.commands += len(sent)
-        if self.context.sent is not None:
-            self.context.sent += sent
+        self.context.commands += self.run.transcript.client_lines_since(mark)
 
     @initialize()
     def log_in(self) -> None:

@@ -55,7 +55,7 @@ def _whole(view: SessionView, keyword: str, args: list[str], n: int | None) -> i
     lines = args[1] if len(args) > 1 else ""
     if not (lines.isascii() and lines.isdigit()):
         return None
-    return n if int(lines) > len(view.message(n).body_lines) else None
+    return n if int(lines) > view.message(n).body_line_count else None
 
 
 def _octets(data: bytes, digest: str) -> str:
@@ -80,7 +80,7 @@ class Retrieval(Oracle):
                 payload_sha256=message.sha256 if payload is message.data else None,
             )
         k = int(args[1])
-        body = len(message.body_lines)
+        body = message.body_line_count
         whole = k > body
         return Expectation(
             OK,
@@ -89,6 +89,7 @@ class Retrieval(Oracle):
             if whole
             else f"the header block of message {n} and {k} of its {body} body lines",
             payload=message.top(k),
+            payload_sha256=message.sha256 if whole else None,
             also_accepted=None if "TOP" in view.supports else ERR,
         )
 
