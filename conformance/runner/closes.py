@@ -33,6 +33,7 @@ GRADES: dict[str, Outcome] = {
 class CloseLog:
     _last: dict[str, Answer] = field(default_factory=dict)
     _ends: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _reopened: dict[str, int] = field(default_factory=dict)  # name -> its last "#n"
 
     def saw(self, session: str, answer: Answer) -> None:
         self._last[session] = answer
@@ -57,9 +58,10 @@ class CloseLog:
     def reset(self, session: str) -> None:
         """A session name opened again: its earlier ending stays recorded under a new key."""
         if session in self._ends:
-            n = 2
-            while f"{session}#{n}" in self._ends:
-                n += 1
+            # A counter, not a search for a free "#n": an exploration reopens a
+            # session hundreds of times.
+            n = self._reopened.get(session, 1) + 1
+            self._reopened[session] = n
             self._ends[f"{session}#{n}"] = self._ends.pop(session)
         self._last.pop(session, None)
 
