@@ -10,3 +10,8 @@ EXIT_USAGE: Final = 2  # bad flags, profile, scenario file or report folder
 EXIT_UNREACHABLE: Final = 3  # the target cannot be reached, or stopped answering
 EXIT_NOTHING: Final = 4  # nothing selected
 EXIT_INTERRUPTED: Final = 130  # Ctrl-C or SIGTERM: what was judged is written
+
+
+class UsageError(Exception):
+    """Bad flags, a bad profile or bad input: the run stops with EXIT_USAGE before
+    anything is sent to the server."""

@@ -87,7 +87,8 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from conformance.messages import CRLF, HUGE_OCTETS, Message, assemble, corpus_headers, sentence
+from conformance.messages import CRLF, HUGE_OCTETS, Message
+from conformance.messages_standard import assemble, corpus_headers, sentence
 
 LONG_LINE_OCTETS = 1499
 _SHAPES_DAY = "Sun, 04 Jan 2026"
