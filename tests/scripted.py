@@ -7,10 +7,12 @@ send greetings, garbage, nothing, or endless output, or reset the socket.
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 
@@ -71,3 +73,31 @@ def read_line(conn: socket.socket) -> bytes:
 def rst(conn: socket.socket) -> None:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     conn.close()
+
+
+def run_scenario(
+    tmp_path: Path,
+    port: int,
+    scenario: str,
+    *extra: str,
+    account: str | None = "alice:secret-pw",
+) -> tuple[int, dict[str, object]]:
+    """``pop3-conformance run`` of one scenario file against 127.0.0.1:``port``
+    (1 s timeout); the exit code and results.json (empty if none was written)."""
+    from conformance.cli import main
+
+    suites = tmp_path / "suites"
+    suites.mkdir(exist_ok=True)
+    (suites / "t.pop3").write_text(scenario)
+    report = tmp_path / "report"
+    code = main(
+        [
+            "run",
+            *("--suites", str(suites), "--host", "127.0.0.1", "--port", str(port)),
+            *(["--account", account] if account else []),
+            *("--report-dir", str(report), "--timeout", "1"),
+            *extra,
+        ]
+    )
+    written = report / "results.json"
+    return code, json.loads(written.read_text()) if written.exists() else {}

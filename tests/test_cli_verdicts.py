@@ -7,14 +7,13 @@ unreachable target and an empty selection have their own exit codes.
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 
 import pytest
 
 from conformance.cli import EXIT_FAIL, EXIT_NOTHING, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, main
-from tests.scripted import ScriptedServer, read_line
+from tests.scripted import ScriptedServer, read_line, run_scenario
 
 WRONG_STATE = """\
 id: t.stat-before-login
@@ -53,33 +52,8 @@ def fake_pop3(stat_before_login: bytes) -> ScriptedServer:
 
 
 def run_cli(tmp_path: Path, port: int, scenario: str, *extra: str) -> tuple[int, dict[str, object]]:
-    suites = tmp_path / "suites"
-    suites.mkdir(exist_ok=True)
-    (suites / "t.pop3").write_text(scenario)
-    report = tmp_path / "report"
-    code = main(
-        [
-            "run",
-            "--suites",
-            str(suites),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--account",
-            "alice:secret-pw",
-            "--report-dir",
-            str(report),
-            "--timeout",
-            "1",
-            # These peers answer only what each test is about: no login to check.
-            "--no-preflight",
-            *extra,
-        ]
-    )
-    written = report / "results.json"
-    results = json.loads(written.read_text()) if written.exists() else {}
-    return code, results
+    # These peers answer only what each test is about: no login to check.
+    return run_scenario(tmp_path, port, scenario, "--no-preflight", *extra)
 
 
 def test_wrong_answer_is_a_fail_citing_the_requirement(tmp_path: Path) -> None:

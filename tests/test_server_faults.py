@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conformance.cli import EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, main
-from tests.scripted import ScriptedServer, read_line
+from tests.scripted import ScriptedServer, read_line, run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "s3cret-Pw"
@@ -59,29 +59,9 @@ def ordinary(line: bytes) -> bytes | None:
 def run(
     tmp_path: Path, port: int, scenario: str, *extra: str, account: bool = True
 ) -> tuple[int, dict[str, object]]:
-    suites = tmp_path / "suites"
-    suites.mkdir(exist_ok=True)
-    (suites / "t.pop3").write_text(scenario)
-    report = tmp_path / "report"
-    code = main(
-        [
-            "run",
-            "--suites",
-            str(suites),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *(["--account", f"alice:{PASSWORD}"] if account else []),
-            "--report-dir",
-            str(report),
-            "--timeout",
-            "1",
-            *extra,
-        ]
+    return run_scenario(
+        tmp_path, port, scenario, *extra, account=f"alice:{PASSWORD}" if account else None
     )
-    written = report / "results.json"
-    return code, json.loads(written.read_text()) if written.exists() else {}
 
 
 def only(results: dict[str, object]) -> dict[str, object]:
