@@ -214,15 +214,19 @@ class Session:
     def exchange(self, line: str, timeout: float | None = None) -> Answer:
         """Send one command line and read its answer, shaped by the state table."""
         spawn = self._require()
-        if self.connection.awaiting:
+        connection = self.connection
+        if connection.awaiting:
             raise LocalProtocolError(
-                f"session {self.label}: {self.connection.awaiting} earlier answer(s) unread "
+                f"session {self.label}: {connection.awaiting} earlier answer(s) unread "
                 "(judge each answer of a raw: batch with S: or read before the next C:)"
             )
-        in_sasl = self.state is State.AUTHORIZATION_SASL
-        data = self.connection.send_command(line)
+        in_sasl = connection.state is State.AUTHORIZATION_SASL
+        data = connection.send_command(line)
         self.transcript.client(self.label, data, in_sasl=in_sasl)
-        self._write(spawn, data)
+        try:
+            spawn.send(data)
+        except OSError as exc:
+            self.transcript.event(self.label, f"send failed: {exc}")
         return self.read_answer(timeout)
 
     def command(self, line: str, timeout: float | None = None) -> Response:
@@ -232,14 +236,16 @@ class Session:
     # -- receiving --------------------------------------------------------
     def read_answer(self, timeout: float | None = None) -> Answer:
         """Read the next answer owed (the greeting first) before the deadline."""
-        spawn = self._require()
+        spawn = self._spawn
+        if spawn is None:
+            spawn = self._require()  # raises
         connection = self.connection
         limit = self.timeout if timeout is None else timeout
         start = time.monotonic()
         deadline = start + limit
-        partial = b""
+        partial = b""  # what arrived of an answer still incomplete (for a timeout)
         event = connection.next_event() if connection.buffered() else NEED_DATA
-        while not isinstance(event, Answer):
+        while event is NEED_DATA:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 event = connection.time_out(partial, limit)
@@ -254,10 +260,11 @@ class Session:
             except EOF:
                 self.closed_by_server = True
                 data = b""
-            if len(partial) < EXCERPT:
-                partial += data[: EXCERPT - len(partial)]
             connection.receive_data(data)
             event = connection.next_event()
+            if event is NEED_DATA and len(partial) < EXCERPT:
+                partial += data[: EXCERPT - len(partial)]
+        assert isinstance(event, Answer)
         event.response.elapsed_ms = (time.monotonic() - start) * 1000.0
         self._record(event.response)
         return event

@@ -15,6 +15,7 @@ and whose fault that was, and hands out no further answer.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -33,6 +34,14 @@ from conformance.pop3.transitions import (
 from conformance.pop3.wire import encode_command
 
 GREETING = "<greeting>"
+# Command lines are kept in a cache in TRANSACTION only, and never those of
+# the commands that carry a secret (PASS, APOP, AUTH): a secret stays in no
+# cache, even a scenario's PASS sent in the wrong state.
+_CACHED_STATES = frozenset({State.TRANSACTION})
+_SECRET_KEYWORDS = frozenset({"PASS", "APOP", "AUTH"})
+# Answers that end the connection, and the commands that may switch texts to UTF-8.
+_DEATHS = frozenset({"closed", "overflow"})
+_TEXT_MODES = frozenset({"UTF8", "LANG"})
 
 
 class Command(NamedTuple):
@@ -41,6 +50,25 @@ class Command(NamedTuple):
     line: str  # as sent, decoded (UTF-8, errors replaced)
     keyword: str  # upper-cased, or SASL_RESPONSE / GREETING
     args: tuple[str, ...] = ()
+
+
+def _encode_uncached(line: str) -> tuple[bytes, Command]:
+    keyword, args = split_command(line)
+    return encode_command(line), Command(line, keyword, tuple(args))
+
+
+# The same few TRANSACTION lines are sent thousands of times in a run; their
+# wire form and queued command are immutable, so one is made per line.
+_encoded = functools.lru_cache(maxsize=4096)(_encode_uncached)
+
+
+@functools.lru_cache(maxsize=512)
+def _reading(state: State, keyword: str, has_args: bool) -> tuple[Rule | None, Shape]:
+    """The table rule of ``keyword`` in ``state`` and the shape of its answer."""
+    rule = rule_for(state, keyword)
+    if rule is None:
+        return None, Shape.SINGLE
+    return rule, resolve_shape(rule.shape, has_args)
 
 
 class Answer(NamedTuple):
@@ -89,13 +117,17 @@ class ClientConnection:
     # -- sending -------------------------------------------------------------
     def send_command(self, line: str) -> bytes:
         """The wire form of one command line, queued for its answer."""
-        self._usable()
-        data = encode_command(line)
+        if self.dead is not None or self.tls_pending:
+            self._usable()
         if self._partial_line:
+            data = encode_command(line)
             self._queue_lines(data)
-        else:
-            keyword, args = split_command(line)
-            self._queue.append(Command(line, keyword, tuple(args)))
+            return data
+        cached = (
+            self.state in _CACHED_STATES and line.lstrip(" \t")[:4].upper() not in _SECRET_KEYWORDS
+        )
+        data, command = _encoded(line) if cached else _encode_uncached(line)
+        self._queue.append(command)
         return data
 
     def send_raw(self, data: bytes) -> bytes:
@@ -162,8 +194,10 @@ class ClientConnection:
         else:
             self._queue.popleft()
         before = self.state
-        self._advance(rule, event)
-        self._note_utf8(command, event)
+        if rule is not None or event.kind in _DEATHS:
+            self._advance(rule, event)
+        if command.keyword in _TEXT_MODES:
+            self._note_utf8(command, event)
         if command.keyword == "STLS" and event.ok:
             self.tls_pending = True
         return Answer(command, event, before, self.state)
@@ -171,16 +205,14 @@ class ClientConnection:
     def _choose_reader(self) -> tuple[Command, Rule | None, Shape]:
         """The next answer owed, its table rule in the current state and its shape
         (h11's ``READERS[state]``); fixed until that answer is read."""
-        self._usable()
+        if self.dead is not None or self.tls_pending:
+            self._usable()
         if not self._greeted:
             return Command("", GREETING), None, Shape.SINGLE
         if not self._queue:
             raise LocalProtocolError("no command is awaiting an answer")
         command = self._queue[0]
-        rule = rule_for(self.state, command.keyword)
-        if rule is None:
-            return command, None, Shape.SINGLE
-        return command, rule, resolve_shape(rule.shape, bool(command.args))
+        return (command, *_reading(self.state, command.keyword, bool(command.args)))
 
     def answer(self, line: str, response: Response) -> Answer:
         """Take ``response`` as the answer to ``line`` (the greeting first), as if both
