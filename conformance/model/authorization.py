@@ -9,8 +9,7 @@ judged before (:func:`conformance.pop3.check_line`).
 from __future__ import annotations
 
 from conformance.model.expectation import ERR, OK, Expectation
-from conformance.model.oracle import Oracle
-from conformance.model.view import SessionView
+from conformance.model.oracle import Asked, Oracle
 from conformance.pop3 import State
 
 # keyword -> (requirement, why either answer conforms)
@@ -27,7 +26,8 @@ EITHER = {
 class Authorization(Oracle):
     keywords = tuple(EITHER)
 
-    def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
+    def expect(self, asked: Asked, state: State) -> Expectation:
+        keyword = asked.keyword
         requirement, reason = EITHER[keyword]
         return Expectation(OK, requirement, reason, also_accepted=ERR)
 

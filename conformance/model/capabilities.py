@@ -7,8 +7,7 @@ capability grammar itself is judged by the scenarios that read CAPA.
 from __future__ import annotations
 
 from conformance.model.expectation import ERR, OK, Expectation
-from conformance.model.oracle import Oracle
-from conformance.model.view import SessionView
+from conformance.model.oracle import Asked, Oracle
 from conformance.pop3 import State
 
 REQUIREMENTS = {"CAPA": "RFC2449-5-1", "LANG": "RFC6856-3-1"}
@@ -17,7 +16,8 @@ REQUIREMENTS = {"CAPA": "RFC2449-5-1", "LANG": "RFC6856-3-1"}
 class Capabilities(Oracle):
     keywords = tuple(REQUIREMENTS)
 
-    def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
+    def expect(self, asked: Asked, state: State) -> Expectation:
+        keyword = asked.keyword
         if state is State.TRANSACTION:
             reason = f"{keyword} is optional"
         else:

@@ -10,7 +10,7 @@ from conformance.model.expectation import (
     Problems,
     numbers,
 )
-from conformance.model.oracle import Oracle
+from conformance.model.oracle import Asked, Oracle
 from conformance.model.view import SessionView
 from conformance.pop3 import COMMANDS, Response, State, parse_scan_line, parse_stat
 from conformance.pop3.grammar import UidLine, parse_uid_line
@@ -56,7 +56,8 @@ def check_numbering(
 class Stat(Oracle):
     keywords = ("STAT",)
 
-    def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
+    def expect(self, asked: Asked, state: State) -> Expectation:
+        view = asked.view
         marked = bool(view.deleted)
         return Expectation(
             OK,
@@ -66,14 +67,8 @@ class Stat(Oracle):
             values=(view.count, view.size),
         )
 
-    def check(
-        self,
-        view: SessionView,
-        keyword: str,
-        args: list[str],
-        exp: Expectation,
-        response: Response,
-    ) -> list[Discrepancy]:
+    def check(self, asked: Asked, exp: Expectation, response: Response) -> list[Discrepancy]:
+        view = asked.view
         got = parse_stat(response.text)
         if got is None:
             return [
@@ -87,8 +82,9 @@ class Stat(Oracle):
             return [Discrepancy(exp.requirement, exp.describe(), response.describe())]
         return []
 
-    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+    def apply(self, asked: Asked, response: Response) -> None:
         """A right total shows the session every message's size (none may change now)."""
+        view, args = asked.view, asked.args
         got = parse_stat(response.text)
         if not args and got is not None and got[0] == view.count and got[1] in view.totals():
             view.seen.saw_totals(frozenset(view.live()), got[1], "STAT")
@@ -124,7 +120,8 @@ def _add_up(view: SessionView, response: Response, problems: Problems) -> None:
 class List(Oracle):
     keywords = ("LIST",)
 
-    def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
+    def expect(self, asked: Asked, state: State) -> Expectation:
+        view, args = asked.view, asked.args
         spec = COMMANDS["LIST"]
         if not args:
             live = view.live()
@@ -143,14 +140,8 @@ class List(Oracle):
             values=(n, view.octets(n)),
         )
 
-    def check(
-        self,
-        view: SessionView,
-        keyword: str,
-        args: list[str],
-        exp: Expectation,
-        response: Response,
-    ) -> list[Discrepancy]:
+    def check(self, asked: Asked, exp: Expectation, response: Response) -> list[Discrepancy]:
+        view, args = asked.view, asked.args
         if args:
             return self._check_one(view, exp, response)
         problems = Problems()
@@ -184,8 +175,9 @@ class List(Oracle):
             return [Discrepancy("RFC1939-5.LIST-5", f"+OK {n} {size}{shown}", response.describe())]
         return []
 
-    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+    def apply(self, asked: Asked, response: Response) -> None:
         """Sizes that agreed with the model are what this session has seen."""
+        view, args = asked.view, asked.args
         if args:
             got = parse_stat(response.text)
             n = got[0] if got is not None else 0
@@ -213,7 +205,8 @@ def _valid_uid(line: UidLine, problems: Problems) -> str | None:
 class Uidl(Oracle):
     keywords = ("UIDL",)
 
-    def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
+    def expect(self, asked: Asked, state: State) -> Expectation:
+        view, args = asked.view, asked.args
         spec = COMMANDS["UIDL"]
         optional = None if "UIDL" in view.supports else ERR
         if not args:
@@ -265,14 +258,8 @@ class Uidl(Oracle):
         uid = _valid_uid(line, problems)
         return {} if uid is None else {n: uid}
 
-    def check(
-        self,
-        view: SessionView,
-        keyword: str,
-        args: list[str],
-        exp: Expectation,
-        response: Response,
-    ) -> list[Discrepancy]:
+    def check(self, asked: Asked, exp: Expectation, response: Response) -> list[Discrepancy]:
+        view, args = asked.view, asked.args
         problems = Problems()
         if args:
             got = self.one(view, exp.values[0] if exp.values else 0, response, problems)
@@ -309,8 +296,9 @@ class Uidl(Oracle):
                     f"{uid!r} names messages {numbers(ns)} of different content",
                 )
 
-    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+    def apply(self, asked: Asked, response: Response) -> None:
         """UIDL answers teach the maildrop each message's unique-id (the first one seen stays)."""
+        view, args = asked.view, asked.args
         problems = Problems()
         if not args:
             got = self.listed(view, response, problems)

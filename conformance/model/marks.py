@@ -6,15 +6,15 @@ RFC 1939 sections 4 to 6.
 from __future__ import annotations
 
 from conformance.model.expectation import OK, Expectation
-from conformance.model.oracle import Oracle
-from conformance.model.view import SessionView
+from conformance.model.oracle import Asked, Oracle
 from conformance.pop3 import COMMANDS, Response, State
 
 
 class Marks(Oracle):
     keywords = ("DELE", "RSET", "NOOP", "QUIT")
 
-    def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
+    def expect(self, asked: Asked, state: State) -> Expectation:
+        view, keyword, args = asked
         if keyword == "DELE":
             n = view.number(COMMANDS["DELE"], args[0])
             if isinstance(n, Expectation):
@@ -28,7 +28,8 @@ class Marks(Oracle):
             return Expectation(OK, "RFC1939-5.NOOP-1", "NOOP replies with a positive response")
         return Expectation(OK, "RFC1939-5.RSET-1", "RSET unmarks and replies positively")
 
-    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+    def apply(self, asked: Asked, response: Response) -> None:
+        view, keyword, args = asked
         if keyword == "DELE" and args and args[0].isascii() and args[0].isdigit():
             n = int(args[0])
             if 1 <= n <= view.last:

@@ -10,27 +10,30 @@ the spec cannot say: numbers, sizes, content and unique-ids.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from conformance.model.expectation import Discrepancy, Expectation
 from conformance.model.view import SessionView
 from conformance.pop3 import Response, State
 
 
+class Asked(NamedTuple):
+    """A command as an oracle sees it: the session's view, the keyword and its arguments."""
+
+    view: SessionView
+    keyword: str
+    args: list[str]
+
+
 class Oracle:
     keywords: tuple[str, ...] = ()
 
-    def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
+    def expect(self, asked: Asked, state: State) -> Expectation:
         raise NotImplementedError
 
-    def check(
-        self,
-        view: SessionView,
-        keyword: str,
-        args: list[str],
-        exp: Expectation,
-        response: Response,
-    ) -> list[Discrepancy]:
+    def check(self, asked: Asked, exp: Expectation, response: Response) -> list[Discrepancy]:
         """What is wrong with a positive answer in TRANSACTION (content, numbers)."""
         return []
 
-    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+    def apply(self, asked: Asked, response: Response) -> None:
         """What a positive answer in TRANSACTION changes in the view."""

@@ -22,7 +22,7 @@ from conformance.model.expectation import (
     Expectation,
     first_difference,
 )
-from conformance.model.oracle import Oracle
+from conformance.model.oracle import Asked, Oracle
 from conformance.model.view import SessionView
 from conformance.pop3 import COMMANDS, CRLF, Response, State
 from conformance.pop3.events import sha256_hex
@@ -65,7 +65,8 @@ def _octets(data: bytes, digest: str) -> str:
 class Retrieval(Oracle):
     keywords = ("RETR", "TOP")
 
-    def expect(self, view: SessionView, state: State, keyword: str, args: list[str]) -> Expectation:
+    def expect(self, asked: Asked, state: State) -> Expectation:
+        view, keyword, args = asked
         n = view.number(COMMANDS[keyword], args[0])
         if isinstance(n, Expectation):
             return n
@@ -93,14 +94,8 @@ class Retrieval(Oracle):
             also_accepted=None if "TOP" in view.supports else ERR,
         )
 
-    def check(
-        self,
-        view: SessionView,
-        keyword: str,
-        args: list[str],
-        exp: Expectation,
-        response: Response,
-    ) -> list[Discrepancy]:
+    def check(self, asked: Asked, exp: Expectation, response: Response) -> list[Discrepancy]:
+        view, keyword, args = asked
         expected = exp.payload
         if expected is None:
             return []
@@ -147,8 +142,9 @@ class Retrieval(Oracle):
             actual = _octets(response.payload, response.payload_sha256)
         return [Discrepancy(exp.requirement, described, actual)]
 
-    def apply(self, view: SessionView, keyword: str, args: list[str], response: Response) -> None:
+    def apply(self, asked: Asked, response: Response) -> None:
         """A whole message that agreed with the model is what this session has received."""
+        view, keyword, args = asked
         n = _whole(view, keyword, args, _number(view, args))
         if n is None or response.kind != "multi":
             return

@@ -28,7 +28,7 @@ from conformance.model.expectation import (
 from conformance.model.listing import List, Stat, Uidl
 from conformance.model.maildrop import Maildrop
 from conformance.model.marks import Marks
-from conformance.model.oracle import Oracle
+from conformance.model.oracle import Asked, Oracle
 from conformance.model.retrieval import Retrieval
 from conformance.model.view import SessionView
 from conformance.pop3 import (
@@ -106,7 +106,7 @@ class SessionModel(SessionView):
         problem = check_line(COMMANDS[keyword], line)
         if problem is not None and not problem.tolerated:
             return Expectation(ERR, problem.requirement, problem.reason)
-        expected = ORACLES[keyword].expect(self, state, keyword, args)
+        expected = ORACLES[keyword].expect(Asked(self, keyword, args), state)
         return expected if problem is None else tolerate(expected, problem)
 
     # -- judging ---------------------------------------------------------------
@@ -145,7 +145,7 @@ class SessionModel(SessionView):
         found: list[Discrepancy] = []
         oracle = ORACLES.get(keyword)
         if response.status == OK and state is State.TRANSACTION and oracle is not None:
-            found = oracle.check(self, keyword, args, exp, response)
+            found = oracle.check(Asked(self, keyword, args), exp, response)
         if tolerated and not found:
             # What the catalog lets a server do: recorded, not broken.
             return [Discrepancy(exp.tolerated_by, exp.describe(), response.describe(), True)]
@@ -173,7 +173,8 @@ class SessionModel(SessionView):
         if before is State.TRANSACTION:
             oracle = ORACLES.get(answer.command.keyword)
             if response.ok and oracle is not None:
-                oracle.apply(self, answer.command.keyword, list(answer.command.args), response)
+                asked = Asked(self, answer.command.keyword, list(answer.command.args))
+                oracle.apply(asked, response)
             if answer.after is not State.TRANSACTION:
                 self.deleted = set()
         elif answer.entered_transaction:
