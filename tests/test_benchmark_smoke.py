@@ -19,5 +19,5 @@ def test_explore_rate_replays_the_same_command_mix() -> None:
     # (a replay that lost count of an answer would wait out its timeout).
     assert figures["mix_connections"] > figures["examples"] >= 1
     assert figures["mix_sends"] >= figures["explore_commands"] / 2
-    assert 0 < figures["mix_s"] < figures["explore_s"]
+    assert figures["mix_s"] > 0 and figures["explore_s"] > 0  # figures, never a timed verdict
     assert figures["mix_ratio"] == figures["mix_s"] / figures["explore_s"]
