@@ -223,10 +223,7 @@ class Session:
         in_sasl = connection.state is State.AUTHORIZATION_SASL
         data = connection.send_command(line)
         self.transcript.client(self.label, data, in_sasl=in_sasl)
-        try:
-            spawn.send(data)
-        except OSError as exc:
-            self.transcript.event(self.label, f"send failed: {exc}")
+        self._write(spawn, data)
         return self.read_answer(timeout)
 
     def command(self, line: str, timeout: float | None = None) -> Response:
@@ -236,9 +233,7 @@ class Session:
     # -- receiving --------------------------------------------------------
     def read_answer(self, timeout: float | None = None) -> Answer:
         """Read the next answer owed (the greeting first) before the deadline."""
-        spawn = self._spawn
-        if spawn is None:
-            spawn = self._require()  # raises
+        spawn = self._require()
         connection = self.connection
         limit = self.timeout if timeout is None else timeout
         start = time.monotonic()

@@ -39,9 +39,6 @@ GREETING = "<greeting>"
 # cache, even a scenario's PASS sent in the wrong state.
 _CACHED_STATES = frozenset({State.TRANSACTION})
 _SECRET_KEYWORDS = frozenset({"PASS", "APOP", "AUTH"})
-# Answers that end the connection, and the commands that may switch texts to UTF-8.
-_DEATHS = frozenset({"closed", "overflow"})
-_TEXT_MODES = frozenset({"UTF8", "LANG"})
 
 
 class Command(NamedTuple):
@@ -117,8 +114,7 @@ class ClientConnection:
     # -- sending -------------------------------------------------------------
     def send_command(self, line: str) -> bytes:
         """The wire form of one command line, queued for its answer."""
-        if self.dead is not None or self.tls_pending:
-            self._usable()
+        self._usable()
         if self._partial_line:
             data = encode_command(line)
             self._queue_lines(data)
@@ -194,10 +190,8 @@ class ClientConnection:
         else:
             self._queue.popleft()
         before = self.state
-        if rule is not None or event.kind in _DEATHS:
-            self._advance(rule, event)
-        if command.keyword in _TEXT_MODES:
-            self._note_utf8(command, event)
+        self._advance(rule, event)
+        self._note_utf8(command, event)
         if command.keyword == "STLS" and event.ok:
             self.tls_pending = True
         return Answer(command, event, before, self.state)
@@ -205,8 +199,7 @@ class ClientConnection:
     def _choose_reader(self) -> tuple[Command, Rule | None, Shape]:
         """The next answer owed, its table rule in the current state and its shape
         (h11's ``READERS[state]``); fixed until that answer is read."""
-        if self.dead is not None or self.tls_pending:
-            self._usable()
+        self._usable()
         if not self._greeted:
             return Command("", GREETING), None, Shape.SINGLE
         if not self._queue:
