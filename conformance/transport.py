@@ -201,18 +201,24 @@ class Session:
     def send_raw(self, data: bytes) -> None:
         """Send bytes as they are; each line they complete awaits its answer."""
         spawn = self._require()
-        self.transcript.client(self.label, data, in_sasl=self.state is State.AUTHORIZATION_SASL)
+        in_sasl = self.state is State.AUTHORIZATION_SASL
         self.connection.send_raw(data)
-        self._write(spawn, data)
+        self._write(spawn, data, in_sasl)
 
-    def _write(self, spawn: PopSpawn, data: bytes) -> None:
+    def _write(self, spawn: PopSpawn, data: bytes, in_sasl: bool) -> None:
+        # The bytes go out first and are recorded after: the server starts on
+        # them while the transcript is written (two cores, one each).
         try:
             spawn.send(data)
         except OSError as exc:
+            self.transcript.client(self.label, data, in_sasl=in_sasl)
             self.transcript.event(self.label, f"send failed: {exc}")
+        else:
+            self.transcript.client(self.label, data, in_sasl=in_sasl)
 
-    def exchange(self, line: str, timeout: float | None = None) -> Answer:
-        """Send one command line and read its answer, shaped by the state table."""
+    def send(self, line: str) -> State:
+        """Send one command line; its answer is owed.  Returns the state it is
+        answered in (the one before the answer: nothing else is pending)."""
         spawn = self._require()
         connection = self.connection
         if connection.awaiting:
@@ -220,10 +226,14 @@ class Session:
                 f"session {self.label}: {connection.awaiting} earlier answer(s) unread "
                 "(judge each answer of a raw: batch with S: or read before the next C:)"
             )
-        in_sasl = connection.state is State.AUTHORIZATION_SASL
+        state = connection.state
         data = connection.send_command(line)
-        self.transcript.client(self.label, data, in_sasl=in_sasl)
-        self._write(spawn, data)
+        self._write(spawn, data, state is State.AUTHORIZATION_SASL)
+        return state
+
+    def exchange(self, line: str, timeout: float | None = None) -> Answer:
+        """Send one command line and read its answer, shaped by the state table."""
+        self.send(line)
         return self.read_answer(timeout)
 
     def command(self, line: str, timeout: float | None = None) -> Response:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +30,14 @@ from conformance.explore import ExploreOptions, explore, fragments
 from conformance.explore import driver as explore_driver
 from conformance.explore.driver import stopped_by_budget
 from conformance.explore.emit import scenario_text, write_scenario
-from conformance.explore.machine import Context, Exhausted, Failure
+from conformance.explore.machine import (
+    QUERY_SPECS,
+    Context,
+    Exhausted,
+    Failure,
+    evenly,
+    lines_of,
+)
 from conformance.explore.replay import nondeterministic
 from conformance.explore.replay import replay as real_replay
 from conformance.outcomes import Outcome
@@ -117,6 +125,17 @@ def test_a_pipelined_batch_goes_in_one_segment_and_every_answer_is_judged() -> N
     assert sum(isinstance(s, st.Expect) for s in steps) == 4  # 3 answers + the NOOP's
     with pytest.raises(ValueError):
         fragments.pipelined(["NOOP"] * (fragments.MAX_BATCH + 1))
+
+
+def test_each_command_of_a_rule_is_drawn_as_often_as_the_others() -> None:
+    lines = evenly(*QUERY_SPECS)
+    per_keyword = Counter(line.split(" ", 1)[0] for line in lines)
+    assert set(per_keyword) == {spec.keyword for spec in QUERY_SPECS}
+    assert len(set(per_keyword.values())) == 1  # LIST's 18 forms weigh what STAT's one does
+    # Every form of every command can be drawn, and the first spec comes first
+    # (sampled_from shrinks towards it).
+    assert all(set(lines_of(spec)) <= set(lines) for spec in QUERY_SPECS)
+    assert lines[0] == QUERY_SPECS[0].keyword
 
 
 def test_the_emitted_file_is_an_ordinary_scenario(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ their parsed steps, so a failing example is already a scenario file.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,11 +70,24 @@ def lines_of(spec: CommandSpec) -> tuple[str, ...]:
     return tuple(out)
 
 
-def command_lines(spec: CommandSpec) -> st.SearchStrategy[str]:
-    """One use of ``spec``, drawn in a single choice: an exploration draws tens of
-    thousands, and nested strategies (a number, then a form) cost hypothesis
-    several draws each."""
-    return st.sampled_from(lines_of(spec))
+def evenly(*specs: CommandSpec) -> tuple[str, ...]:
+    """The lines of ``specs``, each spec's repeated until every spec has as many.
+
+    One ``sampled_from`` of them draws each spec as often as a ``one_of`` of
+    the specs would, in a single choice.  The specs keep their order, so a
+    minimal sequence still prefers the first spec and, within it, the first
+    line.
+    """
+    groups = [lines_of(spec) for spec in specs]
+    width = math.lcm(*(len(g) for g in groups))
+    return tuple(line for g in groups for line in g * (width // len(g)))
+
+
+def command_lines(*specs: CommandSpec) -> st.SearchStrategy[str]:
+    """One use of one of ``specs``, drawn in a single choice: an exploration draws
+    tens of thousands, and nested strategies (a command, then a number, then a
+    form) cost hypothesis a draw each."""
+    return st.sampled_from(evenly(*specs))
 
 
 def _transaction(effect: str) -> list[CommandSpec]:
@@ -109,8 +123,8 @@ DRAWN_KEYWORDS: frozenset[str] = frozenset(
 )
 # Commands of the TRANSACTION state, in groups that get a rule each (rules are
 # drawn with equal weight: RSET and DELE need their own to come up often).
-QUERIES: st.SearchStrategy[str] = st.one_of([command_lines(s) for s in QUERY_SPECS])
-RETRIEVALS: st.SearchStrategy[str] = st.one_of([command_lines(s) for s in RETRIEVAL_SPECS])
+QUERIES: st.SearchStrategy[str] = command_lines(*QUERY_SPECS)
+RETRIEVALS: st.SearchStrategy[str] = command_lines(*RETRIEVAL_SPECS)
 DELETIONS: st.SearchStrategy[str] = command_lines(COMMANDS["DELE"])
 COMMANDS_DRAWN: st.SearchStrategy[str] = st.one_of(QUERIES, DELETIONS, st.just("RSET"), RETRIEVALS)
 

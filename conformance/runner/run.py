@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from conformance.catalog import section_of
 from conformance.health import Health, TargetDown
-from conformance.model import Discrepancy, SessionModel
+from conformance.model import Discrepancy, Expectation, SessionModel
 from conformance.outcomes import Outcome, worst
 from conformance.pop3 import Answer, Finding, Response, State, capability_findings
 from conformance.probe import ServerProfile
@@ -248,8 +248,15 @@ class ScenarioRun:
         """Send a command, read its answer, and keep the model in step."""
         self.in_clear(slot)
         self.unsolicited(slot)
-        answer = slot.session.exchange(line)
-        self.after_answer(slot, answer)
+        before = slot.session.send(line)
+        # What a conforming server answers depends on the line and the state
+        # only: the model works it out while the server works on the line.
+        model = slot.model
+        expectation = None if model is None else model.expect(line, before)
+        answer = slot.session.read_answer()
+        if answer.before is not before:  # the expectation was for the state sent in
+            expectation = None
+        self.after_answer(slot, answer, expectation)
         return answer.response
 
     def in_clear(self, slot: Slot) -> None:
@@ -283,7 +290,11 @@ class ScenarioRun:
         self.gone[name] = f"session {name}: {detail}"
         raise Unjudged(f"session {name}: the server sent data no command asked for")
 
-    def after_answer(self, slot: Slot, answer: Answer) -> None:
+    def after_answer(
+        self, slot: Slot, answer: Answer, expectation: Expectation | None = None
+    ) -> None:
+        """Judge ``answer`` by the model and keep it in step; ``expectation`` is the
+        model's for the line in the state it was answered in, if already known."""
         session, response, line = slot.session, answer.response, answer.command.line
         self.passive(slot, response, answer)
         death = session.connection.dead
@@ -293,7 +304,8 @@ class ScenarioRun:
         discrepancies: list[Discrepancy] = []
         model_requirement = model_expected = None
         if model is not None:
-            expectation = model.expect(line, answer.before)
+            if expectation is None:
+                expectation = model.expect(line, answer.before)
             model_requirement, model_expected = expectation.requirement, expectation.describe()
             discrepancies = model.check(line, response, expectation, answer.before)
             model.apply(answer)
