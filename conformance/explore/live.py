@@ -6,37 +6,90 @@ machine chooses each action after seeing the previous answers.  ``LiveRun``
 is the same runner (same sessions, models, grading and teardown), opened,
 fed and closed in three calls, so that a step behaves exactly as it does
 when the emitted scenario file is replayed.
+
+One thing differs, and only in time: the answer to an action that is one
+command and its ``S:`` line is read when the next action begins (``settle``)
+rather than before the action returns.  Hypothesis chooses the next action
+meanwhile, so the harness works while the server does, where it would
+otherwise wait for it.  Nothing else is sent before that answer is read and
+judged, so the server sees the same exchange as from the replayed file.
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from conformance.runner import Abort, ScenarioRun
 from conformance.runner.checks import harness_error
+from conformance.runner.exchange_steps import expect, send_ahead
 from conformance.runner.mailbox_steps import provision
+from conformance.runner.run import InFlight, Unjudged
 from conformance.runner.session_steps import teardown
-from conformance.scenario.steps import Step
+from conformance.scenario import steps as st
 
 
 class LiveRun(ScenarioRun):
     """``ScenarioRun`` with ``begin`` / ``perform`` / ``finish`` instead of ``execute``."""
 
     aborted: bool = False
+    # A command sent whose answer is not read yet, with the S: line that judges it.
+    in_flight: tuple[InFlight, st.Expect] | None = None
 
     def begin(self) -> None:
         """Seed the mailbox (the scenario's ``mailbox:``) and its model."""
         provision(self)
 
-    def perform(self, steps: Sequence[Step]) -> None:
-        """Carry out ``steps``; after an abort (already recorded as a check) do nothing more."""
+    def perform(self, steps: Sequence[st.Step]) -> None:
+        """Carry out ``steps``; after an abort (already recorded as a check) do nothing more.
+
+        A lone command and its ``S:`` line are only sent: :meth:`settle`
+        reads and judges the answer, first thing in the next call.
+        """
+        self._guarded(self._settle_and_perform, steps)
+
+    def settle(self) -> None:
+        """Read and judge the answer still owed to the last action, if any."""
+        self._guarded(lambda _: self._settle(), ())
+
+    def finish(self) -> None:
+        """Judge what is still owed, then end every open session without committing
+        anything (the runner's teardown)."""
+        self.settle()
+        teardown(self)
+
+    def _settle_and_perform(self, steps: Sequence[st.Step]) -> None:
+        self._settle()
+        if len(steps) == 2 and isinstance(steps[0], st.Send) and isinstance(steps[1], st.Expect):
+            sent = send_ahead(self, steps[0])
+            if sent is not None:
+                self.in_flight = (sent, steps[1])
+                return
+            steps = steps[1:]  # raw: bytes, whose answer the S: line reads now
+        self.perform_steps(steps)
+
+    def _settle(self) -> None:
+        if self.in_flight is None:
+            return
+        sent, judge = self.in_flight
+        self.in_flight = None
+        self.receive(sent)
+        expect(self, judge)
+
+    def _guarded(
+        self, action: Callable[[Sequence[st.Step]], None], steps: Sequence[st.Step]
+    ) -> None:
         if self.aborted:
             return
         try:
-            self.perform_steps(steps)
+            action(steps)
         except Abort:
             self.aborted = True
+        except Unjudged as stop:
+            # As in execute(): the server ended or spoiled the session; what it
+            # broke is graded already, and the rest is not the harness's error.
+            self.aborted = True
+            self.unjudged = str(stop)
         except Exception as exc:  # as in execute(): a bad server must not crash the harness
             self.aborted = True
             self.checks.append(
@@ -48,7 +101,3 @@ class LiveRun(ScenarioRun):
                     traceback.format_exc(limit=4),
                 )
             )
-
-    def finish(self) -> None:
-        """End every open session without committing anything (the runner's teardown)."""
-        teardown(self)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -261,6 +262,10 @@ class ExploreMachine(RuleBasedStateMachine):
         )
 
     def _do(self, lines: Sequence[str]) -> None:
+        # The last action's answer first: judged before anything else is sent,
+        # and a failure ends the example with that action's lines only.
+        self.run.settle()
+        self.every_answer_matches_the_model()
         self.lines += lines
         mark = self.run.transcript.mark()
         self.run.perform(fragments.parse_fragment(lines))
@@ -324,4 +329,15 @@ class ExploreMachine(RuleBasedStateMachine):
         )
 
     def teardown(self) -> None:
-        self.run.finish()
+        # An answer still owed to the last action is judged here: an example
+        # may end with the command that breaks a requirement.  Hypothesis
+        # calls teardown from a ``finally``: when the example is ending in an
+        # exception of its own (a draw past the end of a shrunk example), a
+        # failure raised here would replace it, so the answer is then only read.
+        ending_normally = sys.exception() is None
+        self.run.settle()
+        try:
+            if ending_normally:
+                self.every_answer_matches_the_model()
+        finally:
+            self.run.finish()

@@ -15,7 +15,7 @@ from conformance.transcript import redact_command
 from conformance.verdicts import grade_check
 
 if TYPE_CHECKING:
-    from conformance.runner.run import ScenarioRun, Slot
+    from conformance.runner.run import InFlight, ScenarioRun, Slot
 
 
 def check(run: ScenarioRun, step: st.Check) -> None:
@@ -23,6 +23,14 @@ def check(run: ScenarioRun, step: st.Check) -> None:
 
 
 def send(run: ScenarioRun, step: st.Send) -> None:
+    sent = send_ahead(run, step)
+    if sent is not None:
+        run.receive(sent)
+
+
+def send_ahead(run: ScenarioRun, step: st.Send) -> InFlight | None:
+    """Send the step's line and leave its answer unread (None for ``raw:`` bytes,
+    whose answers the ``S:`` lines that follow read)."""
     slot = run.slot(step.session, step)
     values = session_values(run, slot)
     try:
@@ -33,11 +41,11 @@ def send(run: ScenarioRun, step: st.Send) -> None:
             run.in_clear(slot)
             slot.session.send_raw(data)
             run.last = None
-            return
+            return None
         line = expand(step.text, run.accounts, slot.model, values, run.secrets)
     except PlaceholderError as exc:
         run.error(step, str(exc))
-    run.command(slot, line)
+    return run.send_command(slot, line)
 
 
 def session_values(run: ScenarioRun, slot: Slot) -> dict[str, str]:

@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from conformance.catalog import section_of
 from conformance.health import Health, TargetDown
@@ -63,6 +63,14 @@ class Slot:
     # follows it is judged against (RFC 1939 section 4 lets a server close
     # after an -ERR in AUTHORIZATION).
     answered: Answer | None = None
+
+
+class InFlight(NamedTuple):
+    """A command sent whose answer is still to be read."""
+
+    slot: Slot
+    before: State  # the state it is answered in
+    expectation: Expectation | None  # the model's, worked out while the server works
 
 
 @dataclass
@@ -246,6 +254,10 @@ class ScenarioRun:
 
     def command(self, slot: Slot, line: str) -> Response:
         """Send a command, read its answer, and keep the model in step."""
+        return self.receive(self.send_command(slot, line))
+
+    def send_command(self, slot: Slot, line: str) -> InFlight:
+        """Send a command whose answer :meth:`receive` reads, and nothing in between."""
         self.in_clear(slot)
         self.unsolicited(slot)
         before = slot.session.send(line)
@@ -253,10 +265,14 @@ class ScenarioRun:
         # only: the model works it out while the server works on the line.
         model = slot.model
         expectation = None if model is None else model.expect(line, before)
-        answer = slot.session.read_answer()
-        if answer.before is not before:  # the expectation was for the state sent in
-            expectation = None
-        self.after_answer(slot, answer, expectation)
+        return InFlight(slot, before, expectation)
+
+    def receive(self, sent: InFlight) -> Response:
+        """Read the answer to a command :meth:`send_command` sent, and keep the model in step."""
+        answer = sent.slot.session.read_answer()
+        # The expectation was worked out for the state the line was sent in.
+        expectation = sent.expectation if answer.before is sent.before else None
+        self.after_answer(sent.slot, answer, expectation)
         return answer.response
 
     def in_clear(self, slot: Slot) -> None:
