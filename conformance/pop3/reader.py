@@ -65,36 +65,35 @@ class _Body:
         self.findings: list[Finding] = list(head.findings)
         self.hasher = hashlib.sha256()
 
-    def add_block(self, block: bytes, keep: int) -> None:
+    def add_block(self, block: bytes, keep: int, dots: list[int] | None = None) -> None:
         """Complete wire lines (each ending in LF, none the terminator), in one go.
 
         Done on whole blocks rather than line by line: a 50 MB RETR is a
         million lines, and a Python loop over them costs more than the wire.
+        ``dots`` are the offsets in ``block`` of the dots that stuff its lines
+        after the first, when the caller's scan for the terminator found them
+        already (None: they are looked for here).
         """
         self.octets += len(block)
         lines = block.count(b"\n")
-        if block.count(b"\r\n") != lines:
-            if not any(f.code == "multiline-bare-lf" for f in self.findings):
-                bare = _BARE_LF.search(block)
-                start = block.rfind(b"\n", 0, bare.start()) + 1 if bare else 0
-                self.findings.append(
-                    finding(
-                        "multiline-bare-lf",
-                        f"body line ends in a bare LF: {block[start : start + 60]!r}",
-                    )
-                )
+        payload = _unstuff(block, dots)
+        split = None
+        if not self.truncated and self.kept + len(payload) <= keep:
+            split = payload.split(CRLF)
+            crlf = len(split) - 1  # undoing the stuffing moves no line end
+        else:
+            crlf = payload.count(CRLF)
+        if crlf != lines:
+            self._bare_lf(block)
             block = _BARE_LF.sub(b"\r\n", block)
-        # RFC 1939 section 3: a line that starts with the termination octet
-        # has that octet removed (byte-stuffing undone).
-        payload = block[1:] if block.startswith(b".") else block
-        payload = payload.replace(b"\n.", b"\n")
+            payload, split = _unstuff(block, None), None
         self.hasher.update(payload)
         self.payload_octets += len(payload)
         self.line_count += lines
         if self.truncated:
             return
         if self.kept + len(payload) <= keep:
-            self.lines += payload.split(CRLF)[:-1]
+            self.lines += (payload.split(CRLF) if split is None else split)[:-1]
             self.kept += len(payload)
             return
         # Keep whole lines up to the bound, then only count and hash.
@@ -103,6 +102,15 @@ class _Body:
         self.lines += whole.split(CRLF)[:-1]
         self.kept += len(whole)
         self.truncated = True
+
+    def _bare_lf(self, block: bytes) -> None:
+        if any(f.code == "multiline-bare-lf" for f in self.findings):
+            return
+        bare = _BARE_LF.search(block)
+        start = block.rfind(b"\n", 0, bare.start()) + 1 if bare else 0
+        shown = block[start : start + 60]
+        detail = f"body line ends in a bare LF: {shown!r}"
+        self.findings.append(finding("multiline-bare-lf", detail))
 
     def finish(self, kind: str, partial: bytes = b"") -> Response:
         head = self.head
@@ -229,10 +237,10 @@ class ResponseReader:
     def _read_body(self, body: _Body) -> Response | NeedData:
         buf = self._buf
         end = buf.rfind(b"\n") + 1  # complete lines only
-        terminator = _terminator(buf, end)
+        terminator, dots = _dot_lines(buf, end)
         if terminator is not None:
             at, after = terminator
-            body.add_block(bytes(buf[:at]), self.limits.keep)
+            body.add_block(bytes(buf[:at]), self.limits.keep, dots)
             body.octets += after - at
             if after - at == 2 and not any(f.code == "multiline-bare-lf" for f in body.findings):
                 body.findings.append(finding("multiline-bare-lf", "the '.' line ends in a bare LF"))
@@ -240,7 +248,7 @@ class ResponseReader:
             self._body = None
             return body.finish("multi")
         if end:
-            body.add_block(bytes(buf[:end]), self.limits.keep)
+            body.add_block(bytes(buf[:end]), self.limits.keep, dots)
             del buf[:end]
             if body.octets > self.limits.max_response:
                 body.findings.append(
@@ -275,14 +283,45 @@ class ResponseReader:
 _BARE_LF: Final = re.compile(rb"(?<!\r)\n")
 
 
-def _terminator(buf: bytearray, end: int) -> tuple[int, int] | None:
-    """Where the "." line that ends a body starts and ends, within ``buf[:end]``."""
+def _dot_lines(buf: bytearray, end: int) -> tuple[tuple[int, int] | None, list[int]]:
+    """The lines of ``buf[:end]`` that start with a dot, in one pass.
+
+    Returns where the "." line that ends a body starts and ends (None if it
+    has not come), and the offsets of the dots that start the lines after
+    the first and before that one (byte-stuffing to undo).
+    """
     for line in (b".\r\n", b".\n"):
         if buf.startswith(line):
-            return 0, len(line)
-    best: tuple[int, int] | None = None
-    for line in (b"\n.\r\n", b"\n.\n"):
-        at = buf.find(line, 0, end)
-        if at >= 0 and (best is None or at + 1 < best[0]):
-            best = (at + 1, at + len(line))
-    return best
+            return (0, len(line)), []
+    dots: list[int] = []
+    at = buf.find(b"\n.", 0, end)
+    while at >= 0:
+        # The line after the LF is whole (it ends before ``end``).
+        rest = buf[at + 2 : at + 4]
+        if rest == b"\r\n":
+            return (at + 1, at + 4), dots
+        if rest[:1] == b"\n":
+            return (at + 1, at + 3), dots
+        dots.append(at + 1)
+        at = buf.find(b"\n.", at + 2, end)
+    return None, dots
+
+
+def _unstuff(block: bytes, dots: list[int] | None) -> bytes:
+    """``block`` with the byte-stuffing undone (RFC 1939 section 3): a line that
+    starts with the termination octet has that octet removed.
+
+    ``dots`` are the offsets of those octets after the first line, if known.
+    """
+    first = 1 if block.startswith(b".") else 0
+    if dots is None:
+        return block[first:].replace(b"\n.", b"\n")
+    if not dots:
+        return block[first:] if first else block
+    view = memoryview(block)
+    pieces = []
+    for at in dots:
+        pieces.append(view[first:at])
+        first = at + 1
+    pieces.append(view[first:])
+    return b"".join(pieces)
