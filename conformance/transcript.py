@@ -11,11 +11,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.pop3 import secret_offset
 from conformance.results import TranscriptEntry
 from conformance.secrets import REDACTED, Secrets
+
+if TYPE_CHECKING:
+    from conformance.pop3 import Response
 
 # Lines of a multi-line body kept in the transcript: a 1 MB RETR would
 # otherwise drown every report.  The octet count is always recorded.
@@ -146,6 +149,28 @@ class Transcript:
         LINE_KEPT octets: a transcript stays small whatever the server sends.
         """
         self._raw.append((time.monotonic(), session, "lines", raw_lines, (octets, more)))
+
+    def answer(self, session: str, response: Response) -> None:
+        """Record a server answer (or the close, timeout or overflow in its place)."""
+        kind = response.kind
+        if kind == "status" or kind == "continuation":
+            self.server_lines(session, [response.status_line], response.octets)
+        elif kind == "multi" or response.status_line:
+            # A transcript is evidence, not a copy: the first lines, re-stuffed as
+            # they came, and the count of the rest.
+            shown = response.lines[: BODY_LINES_KEPT + 1]
+            lines = [response.status_line]
+            lines += [(b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in shown]
+            more = response.line_count - len(shown)
+            if kind == "multi":
+                lines.append(b".\r\n")
+            self.server_lines(session, lines, response.octets, more)
+        if kind == "closed":
+            if response.partial:
+                self.add(session, "S", response.partial.decode("latin-1"))
+            self.event(session, "connection closed by the server")
+        for found in response.findings:
+            self.event(session, f"finding: {found}")
 
     def event(self, session: str, text: str) -> None:
         self.add(session, "*", text)

@@ -40,7 +40,7 @@ from conformance.pop3 import (
 from conformance.pop3.events import EXCERPT
 from conformance.spawn import READ_CHUNK, PopSpawn, shutdown_write
 from conformance.tls import TLSError, describe, handshake
-from conformance.transcript import BODY_LINES_KEPT, Transcript
+from conformance.transcript import Transcript
 
 __all__ = ["ConnectError", "PopSpawn", "Session", "TLSError"]
 
@@ -210,11 +210,12 @@ class Session:
         # them while the transcript is written (two cores, one each).
         try:
             spawn.send(data)
+            failure = ""
         except OSError as exc:
-            self.transcript.client(self.label, data, in_sasl=in_sasl)
-            self.transcript.event(self.label, f"send failed: {exc}")
-        else:
-            self.transcript.client(self.label, data, in_sasl=in_sasl)
+            failure = f"send failed: {exc}"
+        self.transcript.client(self.label, data, in_sasl=in_sasl)
+        if failure:
+            self.transcript.event(self.label, failure)
 
     def send(self, line: str) -> State:
         """Send one command line; its answer is owed.  Returns the state it is
@@ -271,29 +272,8 @@ class Session:
                 partial += data[: EXCERPT - len(partial)]
         assert isinstance(event, Answer)
         event.response.elapsed_ms = (time.monotonic() - start) * 1000.0
-        self._record(event.response)
+        self.transcript.answer(self.label, event.response)
         return event
-
-    def _record(self, response: Response) -> None:
-        kind = response.kind
-        if kind == "status" or kind == "continuation":
-            self.transcript.server_lines(self.label, [response.status_line], response.octets)
-        elif kind == "multi" or response.status_line:
-            # A transcript is evidence, not a copy: the first lines, re-stuffed as
-            # they came, and the count of the rest.
-            shown = response.lines[: BODY_LINES_KEPT + 1]
-            lines = [response.status_line]
-            lines += [(b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in shown]
-            more = response.line_count - len(shown)
-            if kind == "multi":
-                lines.append(b".\r\n")
-            self.transcript.server_lines(self.label, lines, response.octets, more)
-        if kind == "closed":
-            if response.partial:
-                self.transcript.add(self.label, "S", response.partial.decode("latin-1"))
-            self.transcript.event(self.label, "connection closed by the server")
-        for found in response.findings:
-            self.transcript.event(self.label, f"finding: {found}")
 
     def stray_data(self) -> bytes:
         """Bytes received after the last complete response (should be none)."""
