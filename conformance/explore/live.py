@@ -46,11 +46,11 @@ class LiveRun(ScenarioRun):
         A lone command and its ``S:`` line are only sent: :meth:`settle`
         reads and judges the answer, first thing in the next call.
         """
-        self._guarded(self._settle_and_perform, steps)
+        self._guarded(lambda: self._settle_and_perform(steps))
 
     def settle(self) -> None:
         """Read and judge the answer still owed to the last action, if any."""
-        self._guarded(lambda _: self._settle(), ())
+        self._guarded(self._settle)
 
     def finish(self) -> None:
         """Judge what is still owed, then end every open session without committing
@@ -76,13 +76,11 @@ class LiveRun(ScenarioRun):
         self.receive(sent)
         expect(self, judge)
 
-    def _guarded(
-        self, action: Callable[[Sequence[st.Step]], None], steps: Sequence[st.Step]
-    ) -> None:
+    def _guarded(self, action: Callable[[], None]) -> None:
         if self.aborted:
             return
         try:
-            action(steps)
+            action()
         except Abort:
             self.aborted = True
         except Unjudged as stop:
