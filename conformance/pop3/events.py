@@ -101,6 +101,17 @@ class Response:
         return self.kind in ("status", "multi", "continuation")
 
     @property
+    def names_lock(self) -> bool:
+        """A refusal because the maildrop is locked: the [IN-USE] code (RFC 2449
+        section 8.1.2), or words saying so from a server without response codes."""
+        if not self.err:
+            return False
+        if self.code is not None and self.code[0].upper() == "IN-USE":
+            return True
+        text = self.text.lower()
+        return "lock" in text or "in use" in text or "busy" in text
+
+    @property
     def payload(self) -> bytes:
         """The multi-line body as the message it carries: unstuffed lines joined by CRLF.
 

@@ -9,7 +9,7 @@ from conformance.outcomes import Outcome
 from conformance.placeholders import PLACEHOLDER, PlaceholderError, expand, expand_raw
 from conformance.pop3 import apop_timestamp
 from conformance.runner import checks
-from conformance.runner.permitted import permitted_close
+from conformance.runner.permitted import lock_left_behind, permitted_close
 from conformance.scenario import steps as st
 from conformance.transcript import redact_command
 from conformance.verdicts import grade_check
@@ -107,6 +107,8 @@ def expect(run: ScenarioRun, step: st.Expect) -> None:
         permitted = permitted_close(owner, last.response, str(step.where))
         if permitted is not None:
             graded = permitted
+    elif graded.outcome is Outcome.PASS and owner is not None:
+        graded = lock_left_behind(run, owner, last.response, graded) or graded
     graded.command = redact_command(last.line)
     run.checks.append(graded)
     if matched is not None and matched.label:

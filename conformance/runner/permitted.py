@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from conformance.pop3 import IN_AUTHORIZATION, Response
+from conformance.pop3 import IN_AUTHORIZATION, Response, State
 from conformance.results import CheckResult
 from conformance.runner import checks
 
 if TYPE_CHECKING:
-    from conformance.runner.run import Slot
+    from conformance.runner.run import ScenarioRun, Slot
 
 
 def permitted_close(slot: Slot, response: Response, where: str) -> CheckResult | None:
@@ -26,3 +26,29 @@ def permitted_close(slot: Slot, response: Response, where: str) -> CheckResult |
     if not (previous.response.err and previous.before in IN_AUTHORIZATION):
         return None
     return checks.permitted_close(previous.command.keyword, where)
+
+
+def lock_left_behind(
+    run: ScenarioRun, slot: Slot, response: Response, passed: CheckResult
+) -> CheckResult | None:
+    """A refusal that names the lock is no refusal of the line it answers.
+
+    After a session the harness dropped in TRANSACTION, a server may keep
+    the maildrop locked a little longer (style.md), and answer the next
+    login attempt "-ERR [IN-USE]" whatever the line said: an -ERR that a
+    scenario expected for the line's syntax is then not evidence of it.  No
+    live session of the scenario holding the lock is what tells the lock
+    left behind from one the scenario tests.  The info check that replaces
+    the passed one, or None.
+    """
+    if not response.names_lock or slot.account not in run.dropped_holders:
+        return None
+    held = any(
+        other is not slot
+        and other.account == slot.account
+        and other.session.state is State.TRANSACTION
+        for other in run.slots.values()
+    )
+    if held:
+        return None
+    return checks.lock_left_behind(passed)

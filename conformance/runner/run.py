@@ -118,6 +118,9 @@ class ScenarioRun:
     setup: str = ""
     # session name -> the account (1-based) it last used, kept after it ended
     accounts_of: dict[str, int] = field(default_factory=dict)
+    # Accounts whose lock a session the harness dropped while logged in may
+    # still hold: a server may release it a little after the drop (style.md).
+    dropped_holders: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.secrets is None:

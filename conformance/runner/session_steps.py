@@ -31,7 +31,7 @@ def open_session(run: ScenarioRun, step: st.Open, account: int = 1) -> Slot:
 
     old = run.slots.get(step.session)
     if old is not None and old.session.connected:
-        old.session.abandon()
+        release(run, old)
     run.closes.reset(step.session)
     port = run.target.port
     context: ssl.SSLContext | None = None
@@ -83,6 +83,24 @@ def open_session(run: ScenarioRun, step: st.Open, account: int = 1) -> Slot:
         run.checks.append(checks.greeting(greeting, str(step.where)))
         raise Abort
     return slot
+
+
+def release(run: ScenarioRun, slot: Slot) -> None:
+    """Drop a session that a new one of the same name replaces.
+
+    One that holds its maildrop's lock (in TRANSACTION) is half-closed and
+    the server's close awaited, bounded: a server that saw the end of the
+    connection has let go of the lock, so the next session's answers speak
+    about its own lines, not about a lock left behind.  The drop is the same
+    for the server (an end of file in TRANSACTION, no UPDATE).
+    """
+    session = slot.session
+    if slot.logged_in:
+        run.dropped_holders.add(slot.account)
+    if session.state is State.TRANSACTION and not session.connection.awaiting:
+        session.half_close(within=TEARDOWN_TIMEOUT)
+    else:
+        session.abandon()
 
 
 def open_step(run: ScenarioRun, step: st.Open) -> None:
@@ -218,6 +236,8 @@ def forget(run: ScenarioRun, name: str, dropped: bool = True) -> None:
         return
     if slot.logged_in:
         run.mailboxes.dirty.add(slot.account)
+        if dropped:
+            run.dropped_holders.add(slot.account)
     slot.session.abandon()
     if slot.model is not None and dropped:
         slot.model.drop()
@@ -320,6 +340,7 @@ def teardown_session(run: ScenarioRun, name: str) -> None:
                 # handshake that never began: nothing read now would be QUIT's answer.
                 session.reset()
             elif session.state is State.TRANSACTION and not _safe_to_quit(run, slot):
+                run.dropped_holders.add(slot.account)
                 session.reset()
             else:
                 session.command("QUIT", timeout=TEARDOWN_TIMEOUT)

@@ -29,7 +29,6 @@ from conformance.pop3 import IN_AUTHORIZATION, Response, parse_stat, parse_uid_l
 from conformance.results import TranscriptEntry
 from conformance.stress import marked
 from conformance.stress import observations as obs
-from conformance.stress.reading import in_use
 from conformance.stress.world import World
 from conformance.target import Account
 from conformance.transcript import Transcript
@@ -139,7 +138,7 @@ class StressClient:
             self.world.recorder.request(name, response.elapsed_ms, 0, response.describe())
             self._unanswered(name, response)
         failure = self.world.secrets.scrub(f"-ERR {response.text}") if response.err else None
-        if login and in_use(response):
+        if login and response.names_lock:
             name, failure = f"{name} (in use)", None
         self.world.recorder.request(name, response.elapsed_ms, response.octets, failure)
         if any(f.code == "not-a-status" for f in response.findings):

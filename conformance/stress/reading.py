@@ -118,11 +118,3 @@ class Reader:
                 return top
             reading.top = False  # no TOP after all: RETR from now on
         return session.command(f"RETR {number}")
-
-
-def in_use(response: Response) -> bool:
-    """A refusal because the mailbox is locked ([IN-USE], or words saying so)."""
-    if response.code is not None and response.code[0].upper() == "IN-USE":
-        return True
-    text = response.text.lower()
-    return response.err and ("lock" in text or "in use" in text or "busy" in text)
