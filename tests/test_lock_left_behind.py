@@ -32,12 +32,12 @@ S: -ERR
 """
 
 
-def _run(tmp_path: Path, steps: str, *behave: str) -> dict[str, Any]:
+def _run(tmp_path: Path, steps: str, *behave: str, defect: str = "") -> dict[str, Any]:
     suites = tmp_path / "suites"
     suites.mkdir()
     (suites / "t.pop3").write_text(HEADER + steps)
     report = tmp_path / "report"
-    flags = [a for b in behave for a in ("--behave", b)]
+    flags = [a for b in behave for a in ("--behave", b)] + (["--defect", defect] if defect else [])
     main(["run", *flags, "--suites", str(suites), "--report-dir", str(report)])
     results = json.loads((report / "results.json").read_text())
     scenario: dict[str, Any] = results["scenarios"][0]
@@ -61,6 +61,27 @@ def test_a_refusal_for_a_lock_left_behind_is_not_judged(tmp_path: Path) -> None:
 def test_without_the_lock_the_same_check_still_fails(tmp_path: Path) -> None:
     scenario = _run(tmp_path, "login A\nclose A\n" + ATTEMPT)
     assert _pass_check(scenario)["outcome"] == "fail"
+
+
+def test_a_login_refused_for_a_lock_left_behind_is_no_fail(tmp_path: Path) -> None:
+    steps = ATTEMPT.replace("S: -ERR", "S: +OK")
+    scenario = _run(tmp_path, "login A\nclose A\n" + steps, "lock-released-later")
+    assert _pass_check(scenario)["actual"].startswith("-ERR [IN-USE]")
+    assert _pass_check(scenario)["outcome"] == "info"
+
+
+def test_a_check_of_the_response_codes_still_judges_the_refusal(tmp_path: Path) -> None:
+    # Whether a lock's refusal carries [IN-USE] (RFC 2449 section 8.1.2) is
+    # the same question whoever holds the lock: no pardon for the codes.
+    steps = ATTEMPT.replace("C: PASS", "check RFC2449-8.1.2-1\nC: PASS").replace(
+        "S: -ERR", 'S: /^-ERR \\[IN-USE/\nS: -ERR => non-strict "no [IN-USE]"'
+    )
+    scenario = _run(
+        tmp_path, "login A\nclose A\n" + steps, "lock-released-later", defect="in-use-without-code"
+    )
+    check = _pass_check(scenario)
+    assert check["actual"].startswith("-ERR") and "IN-USE" not in check["actual"]
+    assert check["outcome"] == "non-strict"
 
 
 def test_a_lock_a_live_session_holds_is_what_the_check_is_about(tmp_path: Path) -> None:

@@ -255,10 +255,10 @@ def permitted_close(previous_keyword: str, where: str) -> CheckResult:
     )
 
 
-def lock_left_behind(passed: CheckResult) -> CheckResult:
-    """An expected -ERR that named the lock a dropped session may still hold."""
+def lock_left_behind(graded: CheckResult) -> CheckResult:
+    """An answer that named the lock a dropped session may still hold: not judged."""
     return replace(
-        passed,
+        graded,
         outcome=Outcome.INFO,
         note=(
             "not judged: the refusal names the maildrop's lock, which a session the "

@@ -107,7 +107,7 @@ def expect(run: ScenarioRun, step: st.Expect) -> None:
         permitted = permitted_close(owner, last.response, str(step.where))
         if permitted is not None:
             graded = permitted
-    elif graded.outcome is Outcome.PASS and owner is not None:
+    if owner is not None:
         graded = lock_left_behind(run, owner, last.response, graded) or graded
     graded.command = redact_command(last.line)
     run.checks.append(graded)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from conformance.outcomes import Outcome
 from conformance.pop3 import IN_AUTHORIZATION, Response, State
 from conformance.results import CheckResult
 from conformance.runner import checks
@@ -28,19 +29,29 @@ def permitted_close(slot: Slot, response: Response, where: str) -> CheckResult |
     return checks.permitted_close(previous.command.keyword, where)
 
 
+# The checks that judge the response codes of a refusal: for them an [IN-USE]
+# is the answer in question (to a wrong password it asserts a success).
+ABOUT_THE_CODES = ("RFC2449-8.1.2", "RFC3206-")
+
+
 def lock_left_behind(
-    run: ScenarioRun, slot: Slot, response: Response, passed: CheckResult
+    run: ScenarioRun, slot: Slot, response: Response, graded: CheckResult
 ) -> CheckResult | None:
-    """A refusal that names the lock is no refusal of the line it answers.
+    """A refusal that names the lock is no answer to the line it follows.
 
     After a session the harness dropped in TRANSACTION, a server may keep
     the maildrop locked a little longer (style.md), and answer the next
-    login attempt "-ERR [IN-USE]" whatever the line said: an -ERR that a
-    scenario expected for the line's syntax is then not evidence of it.  No
-    live session of the scenario holding the lock is what tells the lock
-    left behind from one the scenario tests.  The info check that replaces
-    the passed one, or None.
+    login attempt "-ERR [IN-USE]" whatever the line said: that -ERR is not
+    the refusal a scenario expected for the line's syntax (no pass), nor a
+    wrong answer to a login it expected to succeed (no fail).  No live
+    session of the scenario holding the lock is what tells the lock left
+    behind from one the scenario tests.  The info check that replaces the
+    graded one, or None.
     """
+    if graded.outcome not in (Outcome.PASS, Outcome.FAIL, Outcome.NON_STRICT):
+        return None
+    if graded.requirement.startswith(ABOUT_THE_CODES):
+        return None
     if not response.names_lock or slot.account not in run.dropped_holders:
         return None
     held = any(
@@ -51,4 +62,4 @@ def lock_left_behind(
     )
     if held:
         return None
-    return checks.lock_left_behind(passed)
+    return checks.lock_left_behind(graded)
