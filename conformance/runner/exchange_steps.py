@@ -108,7 +108,7 @@ def expect(run: ScenarioRun, step: st.Expect) -> None:
         if permitted is not None:
             graded = permitted
     if owner is not None:
-        graded = lock_left_behind(run, owner, last.response, graded) or graded
+        graded = lock_left_behind(run, last.session, owner, last.response, graded) or graded
     graded.command = redact_command(last.line)
     run.checks.append(graded)
     if matched is not None and matched.label:

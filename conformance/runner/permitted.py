@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from conformance.outcomes import Outcome
-from conformance.pop3 import IN_AUTHORIZATION, Response, State
+from conformance.pop3 import IN_AUTHORIZATION, Response
 from conformance.results import CheckResult
 from conformance.runner import checks
+from conformance.runner.deliveries import holders
 
 if TYPE_CHECKING:
     from conformance.runner.run import ScenarioRun, Slot
@@ -35,7 +36,7 @@ ABOUT_THE_CODES = ("RFC2449-8.1.2", "RFC3206-")
 
 
 def lock_left_behind(
-    run: ScenarioRun, slot: Slot, response: Response, graded: CheckResult
+    run: ScenarioRun, name: str, slot: Slot, response: Response, graded: CheckResult
 ) -> CheckResult | None:
     """A refusal that names the lock is no answer to the line it follows.
 
@@ -54,12 +55,6 @@ def lock_left_behind(
         return None
     if not response.names_lock or slot.account not in run.dropped_holders:
         return None
-    held = any(
-        other is not slot
-        and other.account == slot.account
-        and other.session.state is State.TRANSACTION
-        for other in run.slots.values()
-    )
-    if held:
+    if holders(run, slot.account, but=name):
         return None
     return checks.lock_left_behind(graded)
