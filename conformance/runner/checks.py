@@ -262,7 +262,9 @@ def lock_left_behind(graded: CheckResult) -> CheckResult:
         outcome=Outcome.INFO,
         note=(
             "not judged: the refusal names the maildrop's lock, which a session the "
-            "harness dropped may still hold (a server may release it a little later)"
+            "harness dropped may still hold. RFC 1939 section 6 says only that such a "
+            'session "does not enter the UPDATE state", and sets no time for the lock\'s '
+            "release"
         ),
     )
 
