@@ -59,7 +59,9 @@ class PopSpawn(SocketSpawn):  # type: ignore[misc]
             # Decrypted bytes already buffered inside the SSL object: a wait on
             # the descriptor (select, or a recv timeout) would not see them.
             timeout = 0
-        self._wait_at_most(timeout)
+        current = self._sock_timeout
+        if timeout is None or current is None or not timeout / 2 <= current <= timeout:
+            self._wait_at_most(timeout)
         try:
             data: bytes = sock.recv(size)
         except TimeoutError as exc:

@@ -121,6 +121,8 @@ class Transcript:
             for line in lines:
                 shown = redact_command(line, extra)
                 self._entry(t, session, "C", _cut(shown, shown.encode("utf-8")))
+        elif kind == "status":
+            self._entry(t, session, "S", _cut(payload.decode("latin-1"), payload))
         elif kind == "lines":
             raw_lines, octets, more = payload, extra[0], extra[1]
             kept = raw_lines[: BODY_LINES_KEPT + 1]
@@ -154,7 +156,8 @@ class Transcript:
         """Record a server answer (or the close, timeout or overflow in its place)."""
         kind = response.kind
         if kind == "status" or kind == "continuation":
-            self.server_lines(session, [response.status_line], response.octets)
+            # One line, recorded as it came (the path of nearly every answer).
+            self._raw.append((time.monotonic(), session, "status", response.status_line, None))
         elif kind == "multi" or response.status_line:
             # A transcript is evidence, not a copy: the first lines, re-stuffed as
             # they came, and the count of the rest.
@@ -169,8 +172,9 @@ class Transcript:
             if response.partial:
                 self.add(session, "S", response.partial.decode("latin-1"))
             self.event(session, "connection closed by the server")
-        for found in response.findings:
-            self.event(session, f"finding: {found}")
+        if response.findings:
+            for found in response.findings:
+                self.event(session, f"finding: {found}")
 
     def event(self, session: str, text: str) -> None:
         self.add(session, "*", text)

@@ -22,7 +22,7 @@ import socket
 import ssl
 import struct
 import time
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from pexpect import EOF, TIMEOUT
 
@@ -33,6 +33,7 @@ from conformance.pop3 import (
     ClientConnection,
     Limits,
     LocalProtocolError,
+    NeedData,
     Response,
     State,
     encode_command,
@@ -46,6 +47,9 @@ __all__ = ["ConnectError", "PopSpawn", "Session", "TLSError"]
 
 # What a transcript keeps of data that arrives outside any answer.
 TRANSCRIPT_CHUNK = 512
+# Enum members bound once: on Python 3.11 every ``State.X`` goes through
+# EnumType.__getattr__ (a hook call, ~100 ns), and this is the path of every answer.
+_IN_SASL: Final = State.AUTHORIZATION_SASL
 
 
 class ConnectError(Exception):
@@ -201,7 +205,7 @@ class Session:
     def send_raw(self, data: bytes) -> None:
         """Send bytes as they are; each line they complete awaits its answer."""
         spawn = self._require()
-        in_sasl = self.state is State.AUTHORIZATION_SASL
+        in_sasl = self.state is _IN_SASL
         self.connection.send_raw(data)
         self._write(spawn, data, in_sasl)
 
@@ -213,14 +217,14 @@ class Session:
             failure = ""
         except OSError as exc:
             failure = f"send failed: {exc}"
-        self.transcript.client(self.label, data, in_sasl=in_sasl)
+        self.transcript.client(self.label, data, in_sasl)
         if failure:
             self.transcript.event(self.label, failure)
 
     def send(self, line: str) -> State:
         """Send one command line; its answer is owed.  Returns the state it is
         answered in (the one before the answer: nothing else is pending)."""
-        spawn = self._require()
+        spawn = self._spawn or self._require()
         connection = self.connection
         if connection.awaiting:
             raise LocalProtocolError(
@@ -229,7 +233,7 @@ class Session:
             )
         state = connection.state
         data = connection.send_command(line)
-        self._write(spawn, data, state is State.AUTHORIZATION_SASL)
+        self._write(spawn, data, state is _IN_SASL)
         return state
 
     def exchange(self, line: str, timeout: float | None = None) -> Answer:
@@ -239,19 +243,20 @@ class Session:
 
     def command(self, line: str, timeout: float | None = None) -> Response:
         """:meth:`exchange`, for callers that need only the response."""
-        return self.exchange(line, timeout).response
+        self.send(line)
+        return self.read_answer(timeout).response
 
     # -- receiving --------------------------------------------------------
     def read_answer(self, timeout: float | None = None) -> Answer:
         """Read the next answer owed (the greeting first) before the deadline."""
-        spawn = self._require()
+        spawn = self._spawn or self._require()
         connection = self.connection
         limit = self.timeout if timeout is None else timeout
         start = time.monotonic()
         deadline = start + limit
         partial = b""  # what arrived of an answer still incomplete (for a timeout)
         event = connection.next_event() if connection.buffered() else NEED_DATA
-        while event is NEED_DATA:
+        while isinstance(event, NeedData):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 event = connection.time_out(partial, limit)
@@ -270,7 +275,6 @@ class Session:
             event = connection.next_event()
             if event is NEED_DATA and len(partial) < EXCERPT:
                 partial += data[: EXCERPT - len(partial)]
-        assert isinstance(event, Answer)
         event.response.elapsed_ms = (time.monotonic() - start) * 1000.0
         self.transcript.answer(self.label, event.response)
         return event

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from conformance.pop3.errors import LocalProtocolError
 from conformance.pop3.events import Finding, Response, finding
@@ -37,8 +37,12 @@ GREETING = "<greeting>"
 # Command lines are kept in a cache in TRANSACTION only, and never those of
 # the commands that carry a secret (PASS, APOP, AUTH): a secret stays in no
 # cache, even a scenario's PASS sent in the wrong state.
-_CACHED_STATES = frozenset({State.TRANSACTION})
 _SECRET_KEYWORDS = frozenset({"PASS", "APOP", "AUTH"})
+# Enum members bound once: on Python 3.11 every ``State.X`` goes through
+# EnumType.__getattr__ (a hook call, ~100 ns), and this is the path of every answer.
+_TRANSACTION: Final = State.TRANSACTION
+# The commands whose +OK (LANG's with a language) makes UTF-8 text legal.
+_TEXT_MODE_KEYWORDS = frozenset({"UTF8", "LANG"})
 
 
 class Command(NamedTuple):
@@ -55,8 +59,21 @@ def _encode_uncached(line: str) -> tuple[bytes, Command]:
 
 
 # The same few TRANSACTION lines are sent thousands of times in a run; their
-# wire form and queued command are immutable, so one is made per line.
-_encoded = functools.lru_cache(maxsize=4096)(_encode_uncached)
+# wire form and queued command are immutable, so one is made per line.  Only
+# lines without a secret go in, so a line found here needs no other test.
+_ENCODED: dict[str, tuple[bytes, Command]] = {}
+_ENCODED_MAX: Final = 4096
+
+
+def _encode_transaction(line: str) -> tuple[bytes, Command]:
+    encoded = _ENCODED.get(line)
+    if encoded is None:
+        encoded = _encode_uncached(line)
+        if line.lstrip(" \t")[:4].upper() not in _SECRET_KEYWORDS:
+            if len(_ENCODED) >= _ENCODED_MAX:
+                _ENCODED.clear()
+            _ENCODED[line] = encoded
+    return encoded
 
 
 @functools.lru_cache(maxsize=512)
@@ -68,7 +85,8 @@ def _reading(state: State, keyword: str, has_args: bool) -> tuple[Rule | None, S
     return rule, resolve_shape(rule.shape, has_args)
 
 
-class Answer(NamedTuple):
+@dataclass(slots=True)
+class Answer:
     """One answer, the command it answers and the states around it."""
 
     command: Command
@@ -114,15 +132,16 @@ class ClientConnection:
     # -- sending -------------------------------------------------------------
     def send_command(self, line: str) -> bytes:
         """The wire form of one command line, queued for its answer."""
-        self._usable()
+        if self.dead is not None or self.tls_pending:
+            self._usable()
         if self._partial_line:
             data = encode_command(line)
             self._queue_lines(data)
             return data
-        cached = (
-            self.state in _CACHED_STATES and line.lstrip(" \t")[:4].upper() not in _SECRET_KEYWORDS
-        )
-        data, command = _encoded(line) if cached else _encode_uncached(line)
+        if self.state is _TRANSACTION:
+            data, command = _ENCODED.get(line) or _encode_transaction(line)
+        else:
+            data, command = _encode_uncached(line)
         self._queue.append(command)
         return data
 
@@ -176,22 +195,22 @@ class ClientConnection:
             head = self._head = self._choose_reader()
         command, rule, shape = head
         event = self._reader.next_event(shape)
-        if event is NEED_DATA:
-            return NEED_DATA
-        assert isinstance(event, Response)
+        if isinstance(event, NeedData):
+            return event
         self._head = None
         # A line that is no status line at all is that finding (not-a-status),
         # not this one as well: one root cause, one finding.
         line = event.status_line
-        if event.status is not None and (not line.isascii() or b"\0" in line):
+        # ``0 in line`` looks for the NUL octet; ``b"\0" in line`` would cost an
+        # exception raised and cleared inside bytes.__contains__ on every answer.
+        if event.status is not None and (not line.isascii() or 0 in line):
             self._judge_octets(event)
         if command.keyword == GREETING:
             self._greeted = True
         else:
             self._queue.popleft()
         before = self.state
-        self._advance(rule, event)
-        self._note_utf8(command, event)
+        self._take(command, rule, event)
         if command.keyword == "STLS" and event.ok:
             self.tls_pending = True
         return Answer(command, event, before, self.state)
@@ -199,7 +218,8 @@ class ClientConnection:
     def _choose_reader(self) -> tuple[Command, Rule | None, Shape]:
         """The next answer owed, its table rule in the current state and its shape
         (h11's ``READERS[state]``); fixed until that answer is read."""
-        self._usable()
+        if self.dead is not None or self.tls_pending:
+            self._usable()
         if not self._greeted:
             return Command("", GREETING), None, Shape.SINGLE
         if not self._queue:
@@ -219,8 +239,7 @@ class ClientConnection:
             keyword = SASL_RESPONSE
         command = Command(line, keyword, tuple(args))
         before = self.state
-        self._advance(rule_for(before, keyword), response)
-        self._note_utf8(command, response)
+        self._take(command, rule_for(before, keyword), response)
         return Answer(command, response, before, self.state)
 
     def time_out(self, partial: bytes, limit: float) -> Answer:
@@ -256,13 +275,6 @@ class ClientConnection:
         self.die("timeout", detail, by_server=True)
         return Answer(command, response, before, self.state)
 
-    def _note_utf8(self, command: Command, response: Response) -> None:
-        # RFC 6856: after UTF8, or LANG with a language, texts may be UTF-8.
-        if response.ok and (
-            command.keyword == "UTF8" or (command.keyword == "LANG" and command.args)
-        ):
-            self.utf8_text = True
-
     def _judge_octets(self, response: Response) -> None:
         """A NUL, or an 8-bit octet outside UTF-8 mode, in a status line (RFC 2449 section 3)."""
         line = response.status_line
@@ -276,16 +288,22 @@ class ClientConnection:
             finding("octets-outside-text", f"{what} in the status line: {line[:60]!r}")
         )
 
-    def _advance(self, rule: Rule | None, response: Response) -> None:
+    def _take(self, command: Command, rule: Rule | None, response: Response) -> None:
+        """Move the state as the table says for ``response``, the answer to ``command``."""
         kind = response.kind
         if kind == "closed" or kind == "overflow":
             self.die(kind, response.describe(), by_server=True)
             return
-        if rule is None:
-            return
-        after = rule.after(response.status)
-        if after is not None:
-            self.state = after
+        status = response.status
+        if rule is not None and status is not None:
+            self.state = rule.leads.get(status, self.state)
+        # RFC 6856: after UTF8, or LANG with a language, texts may be UTF-8.
+        if (
+            status == "+OK"
+            and command.keyword in _TEXT_MODE_KEYWORDS
+            and (command.keyword == "UTF8" or command.args)
+        ):
+            self.utf8_text = True
 
     def command_row(self, line: str) -> str:
         """The table row a line would be looked up by in the current state."""

@@ -43,12 +43,16 @@ def parse_status_line(raw: bytes, *, length: int | None = None) -> Response:
     real length when ``raw`` is only its beginning (an over-long line).
     """
     size = len(raw) if length is None else length
-    if size <= MAX_STATUS_LINE and raw.endswith(b"\r\n") and b"[" not in raw[:6]:
-        # The common case, without a regex: "+OK ..." or "-ERR ..." and no code.
-        if raw.startswith(b"+OK") and (raw[3:4] == b" " or size == 5):
-            return Response("status", "+OK", None, raw[4:-2].decode("latin-1"), raw, octets=size)
-        if raw.startswith(b"-ERR") and (raw[4:5] == b" " or size == 6):
-            return Response("status", "-ERR", None, raw[5:-2].decode("latin-1"), raw, octets=size)
+    if size <= MAX_STATUS_LINE and raw.endswith(b"\r\n"):
+        # The common case, without a regex: "+OK" or "-ERR", then the line end
+        # or a space and a text that opens no response code.  Every answer
+        # passes here, so the tests are slices and the Response is positional.
+        if raw.startswith(b"+OK") and (size == 5 or (raw[3:4] == b" " and raw[4:5] != b"[")):
+            text = raw[4:-2].decode("latin-1")
+            return Response("status", "+OK", None, text, raw, [], size, [])
+        if raw.startswith(b"-ERR") and (size == 6 or (raw[4:5] == b" " and raw[5:6] != b"[")):
+            text = raw[5:-2].decode("latin-1")
+            return Response("status", "-ERR", None, text, raw, [], size, [])
     findings: list[Finding] = []
     if raw.endswith(b"\r\n"):
         body = raw[:-2]

@@ -50,6 +50,10 @@ class NeedData:
 
 NEED_DATA: Final = NeedData()
 
+# Enum members bound once: on Python 3.11 every ``Shape.X`` goes through
+# EnumType.__getattr__ (a hook call, ~100 ns), and this is the path of every answer.
+_MULTI: Final = Shape.MULTI
+
 
 class _Body:
     """A multi-line body in progress: kept lines, counts and the running digest."""
@@ -198,37 +202,44 @@ class ResponseReader:
         """
         if shape is not None:
             self._shape = shape
-        if self._body is None:
-            head = self._read_status()
-            if not isinstance(head, Response):
+        body = self._body
+        if body is None:
+            # The status line (every answer's path, so written out here).
+            buf = self._buf
+            nl = buf.find(b"\n")
+            if nl < 0:
+                return self._no_status_line()
+            if nl + 1 == len(buf):  # the usual case: the buffer holds just this line
+                raw = bytes(buf)
+                buf.clear()
+            else:
+                raw = bytes(buf[: nl + 1])
+                del buf[: nl + 1]
+            head = parse_status_line(raw)
+            if self._shape is not _MULTI or head.status != "+OK" or head.kind != "status":
                 return head
-            if self._shape is not Shape.MULTI or head.status != "+OK" or head.kind != "status":
-                return head
-            self._body = _Body(head)
-        return self._read_body(self._body)
+            body = self._body = _Body(head)
+        return self._read_body(body)
 
-    def _read_status(self) -> Response | NeedData:
-        nl = self._buf.find(b"\n")
-        if nl < 0:
-            if len(self._buf) > self.limits.max_line:
-                size = len(self._buf)
-                head = bytes(self._buf[:EXCERPT])
-                self._buf.clear()
-                parsed = parse_status_line(head, length=size)
-                return Response(
-                    kind="overflow",
-                    status=parsed.status,
-                    status_line=head,
-                    octets=size,
-                    findings=parsed.findings,
-                    partial=head,
-                )
-            if self._eof:
-                return self._closed(bytes(self._buf))
-            return NEED_DATA
-        raw = bytes(self._buf[: nl + 1])
-        del self._buf[: nl + 1]
-        return parse_status_line(raw)
+    def _no_status_line(self) -> Response | NeedData:
+        """No whole status line yet: wait, or end on a line too long or a close."""
+        buf = self._buf
+        if len(buf) > self.limits.max_line:
+            size = len(buf)
+            head = bytes(buf[:EXCERPT])
+            buf.clear()
+            parsed = parse_status_line(head, length=size)
+            return Response(
+                kind="overflow",
+                status=parsed.status,
+                status_line=head,
+                octets=size,
+                findings=parsed.findings,
+                partial=head,
+            )
+        if self._eof:
+            return self._closed(bytes(buf))
+        return NEED_DATA
 
     def _closed(self, partial: bytes) -> Response:
         self._buf.clear()

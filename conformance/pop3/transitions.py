@@ -17,7 +17,7 @@ always a single line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from conformance.pop3.arguments import words
@@ -38,15 +38,19 @@ class Rule:
     # Where a "+ challenge" answer leads (None: a continuation is not an answer here).
     on_continue: State | None = None
 
+    def __post_init__(self) -> None:
+        leads = {"+OK": self.on_ok, "-ERR": self.on_err}
+        if self.on_continue is not None:
+            leads["+"] = self.on_continue
+        object.__setattr__(self, "leads", leads)
+
+    # The state each status ("+OK", "-ERR", "+") leads to, as a mapping: it is
+    # looked up on every answer.  A status not in it leaves the state unknown.
+    leads: dict[str, State] = field(init=False, compare=False, repr=False)
+
     def after(self, status: str | None) -> State | None:
         """The state an answer with ``status`` ("+OK", "-ERR", "+") leads to; None: unknown."""
-        if status == "+OK":
-            return self.on_ok
-        if status == "-ERR":
-            return self.on_err
-        if status == "+":
-            return self.on_continue
-        return None
+        return None if status is None else self.leads.get(status)
 
 
 def _build() -> dict[State, dict[str, Rule]]:
