@@ -161,7 +161,7 @@ class Transcript:
         elif kind == "multi" or response.status_line:
             # A transcript is evidence, not a copy: the first lines, re-stuffed as
             # they came, and the count of the rest.
-            shown = response.lines[: BODY_LINES_KEPT + 1]
+            shown = response.head_lines(BODY_LINES_KEPT + 1)
             lines = [response.status_line]
             lines += [(b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in shown]
             more = response.line_count - len(shown)

@@ -134,6 +134,16 @@ class TestMultiLine:
         (r,) = read_all(b"+OK\r\n.\r\n", [Shape.MULTI])
         assert r.lines == [] and r.payload == b""
 
+    def test_head_lines_are_the_first_lines_whatever_the_count(self) -> None:
+        # The body is kept whole and split on demand; a transcript takes only its head.
+        wire = b"+OK\r\na\r\n\r\n..b\r\nc\r\n.\r\n"
+        (r,) = read_all(wire, [Shape.MULTI], chunks=[7, 12])
+        assert r.lines == [b"a", b"", b".b", b"c"]
+        for count in range(7):
+            assert r.head_lines(count) == r.lines[:count]
+        (empty,) = read_all(b"+OK\r\n.\r\n", [Shape.MULTI])
+        assert empty.head_lines(3) == []
+
     def test_missing_terminator_at_eof(self) -> None:
         (r,) = read_all(b"+OK\r\nline\r\npartial", [Shape.MULTI])
         assert r.kind == "closed"

@@ -66,7 +66,7 @@ class Response:
     the deadline passed first (set by the transport, never by the reader) and
     ``"overflow"`` when a line or an answer outgrew the reader's bounds.
 
-    A multi-line body is kept line by line up to the reader's ``keep`` bound;
+    A multi-line body is kept (``body``) up to the reader's ``keep`` bound;
     beyond it only its length and SHA-256 are (``truncated``): a transcript is
     evidence, not a copy.  ``payload_sha256`` and ``payload_octets`` always
     describe the whole unstuffed body.
@@ -77,7 +77,8 @@ class Response:
     code: tuple[str, ...] | None = None  # extended response code, split at "/"
     text: str = ""  # the status line after the indicator (and code), decoded latin-1
     status_line: bytes = b""  # the status line as received (an excerpt if it was huge)
-    lines: list[bytes] = field(default_factory=list)  # multi-line body, unstuffed, no CRLF
+    # The multi-line body as kept: unstuffed, whole lines, each ending in CRLF.
+    body: bytes = b""
     octets: int = 0  # exact number of octets received for this response
     findings: list[Finding] = field(default_factory=list)
     partial: bytes = b""  # what arrived before a close or a timeout (an excerpt)
@@ -118,9 +119,19 @@ class Response:
         Only the kept part when the body was truncated: compare
         :attr:`payload_sha256` to judge a large body.
         """
-        if not self.lines:
-            return b""
-        return CRLF.join(self.lines) + CRLF
+        return self.body
+
+    @property
+    def lines(self) -> list[bytes]:
+        """The kept body line by line, unstuffed, without their CRLF (split on each call)."""
+        return self.body.split(CRLF)[:-1]
+
+    def head_lines(self, count: int) -> list[bytes]:
+        """The first ``count`` lines of :attr:`lines` (or fewer), without splitting the rest."""
+        parts = self.body.split(CRLF, count)
+        # More parts than asked: the last is the rest.  Else it is what follows
+        # the last CRLF, which is nothing.
+        return parts[:count] if len(parts) > count else parts[:-1]
 
     @property
     def code_text(self) -> str | None:

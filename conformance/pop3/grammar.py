@@ -49,10 +49,10 @@ def parse_status_line(raw: bytes, *, length: int | None = None) -> Response:
         # passes here, so the tests are slices and the Response is positional.
         if raw.startswith(b"+OK") and (size == 5 or (raw[3:4] == b" " and raw[4:5] != b"[")):
             text = raw[4:-2].decode("latin-1")
-            return Response("status", "+OK", None, text, raw, [], size, [])
+            return Response("status", "+OK", None, text, raw, b"", size, [])
         if raw.startswith(b"-ERR") and (size == 6 or (raw[4:5] == b" " and raw[5:6] != b"[")):
             text = raw[5:-2].decode("latin-1")
-            return Response("status", "-ERR", None, text, raw, [], size, [])
+            return Response("status", "-ERR", None, text, raw, b"", size, [])
     findings: list[Finding] = []
     if raw.endswith(b"\r\n"):
         body = raw[:-2]

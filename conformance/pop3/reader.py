@@ -56,11 +56,14 @@ _MULTI: Final = Shape.MULTI
 
 
 class _Body:
-    """A multi-line body in progress: kept lines, counts and the running digest."""
+    """A multi-line body in progress: the kept blocks, counts and the running digest."""
 
     def __init__(self, head: Response) -> None:
         self.head = head
-        self.lines: list[bytes] = []
+        # Unstuffed blocks of whole lines, kept as they came: split into lines
+        # only if someone asks (Response.lines), since most bodies are judged
+        # by their digest and a 1 MB message is 14,000 lines.
+        self.blocks: list[bytes] = []
         self.octets = head.octets  # on the wire, status line included
         self.kept = 0
         self.payload_octets = 0
@@ -81,29 +84,24 @@ class _Body:
         self.octets += len(block)
         lines = block.count(b"\n")
         payload = _unstuff(block, dots)
-        split = None
-        if not self.truncated and self.kept + len(payload) <= keep:
-            split = payload.split(CRLF)
-            crlf = len(split) - 1  # undoing the stuffing moves no line end
-        else:
-            crlf = payload.count(CRLF)
-        if crlf != lines:
+        # Undoing the stuffing moves no line end: a CRLF short is a bare LF.
+        if payload.count(CRLF) != lines:
             self._bare_lf(block)
             block = _BARE_LF.sub(b"\r\n", block)
-            payload, split = _unstuff(block, None), None
+            payload = _unstuff(block, None)
         self.hasher.update(payload)
         self.payload_octets += len(payload)
         self.line_count += lines
         if self.truncated:
             return
         if self.kept + len(payload) <= keep:
-            self.lines += (payload.split(CRLF) if split is None else split)[:-1]
+            self.blocks.append(payload)
             self.kept += len(payload)
             return
         # Keep whole lines up to the bound, then only count and hash.
         room = payload[: max(0, keep - self.kept)]
         whole = room[: room.rfind(CRLF) + 2] if CRLF in room else b""
-        self.lines += whole.split(CRLF)[:-1]
+        self.blocks.append(whole)
         self.kept += len(whole)
         self.truncated = True
 
@@ -124,7 +122,7 @@ class _Body:
             code=head.code,
             text=head.text,
             status_line=head.status_line,
-            lines=self.lines,
+            body=b"".join(self.blocks),
             octets=self.octets,
             findings=self.findings,
             partial=partial,

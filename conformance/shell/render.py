@@ -62,7 +62,7 @@ def response_lines(response: Response) -> list[str]:
     lines = [f"S: {_text(status)}"]
     if kind != "multi":
         return lines
-    shown = response.lines[:BODY_SHOWN]
+    shown = response.head_lines(BODY_SHOWN)
     lines += [f"S: {_text(b'.' + ln if ln.startswith(b'.') else ln)}" for ln in shown]
     left = response.line_count - len(shown)
     if left > 0:
