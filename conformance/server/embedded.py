@@ -212,6 +212,11 @@ class EmbeddedServer:
         return Path(self.maildir_template.replace(USER_PLACEHOLDER, user))
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs (a benchmark keeps it off its own CPU)."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
