@@ -184,3 +184,25 @@ def test_no_line_that_carries_a_secret_is_kept_in_the_command_cache() -> None:
     conn.send_command("LIST 424242")  # an ordinary line is
     assert set(_ENCODED) == before | {"LIST 424242"}
     assert [c.keyword for c in conn._queue] == ["PASS", "APOP", "AUTH", "LIST"]
+
+
+def test_a_nul_or_an_8_bit_octet_in_a_status_line_is_one_finding_until_utf8() -> None:
+    """RFC 2449 section 3: status text is CHAR (%x01-7F), until UTF8 or LANG (RFC 6856)."""
+    conn = greeted()
+
+    def codes(line: str, answer: bytes) -> list[str]:
+        conn.send_command(line)
+        [got] = feed(conn, answer)
+        return [f.code for f in got.response.findings]
+
+    assert codes("NOOP", b"+OK fine\r\n") == []
+    assert codes("NOOP", b"+OK a\x00b\r\n") == ["octets-outside-text"]
+    assert codes("NOOP", b"-ERR gr\xc3\xbc\xc3\x9f\r\n") == ["octets-outside-text"]
+    # No status line at all: that finding only (one root cause, one finding).
+    assert codes("NOOP", b"\x00garbage\r\n") == ["not-a-status"]
+    # LANG without an argument lists languages: it changes no text.
+    assert codes("LANG", b"+OK\r\nen English\r\n.\r\n") == []
+    assert codes("NOOP", b"-ERR gr\xc3\xbc\xc3\x9f\r\n") == ["octets-outside-text"]
+    assert codes("UTF8", b"+OK UTF-8 on\r\n") == []
+    assert codes("NOOP", b"-ERR gr\xc3\xbc\xc3\x9f\r\n") == []
+    assert codes("NOOP", b"+OK a\x00b\r\n") == ["octets-outside-text"]  # never a NUL

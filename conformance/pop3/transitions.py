@@ -37,16 +37,15 @@ class Rule:
     shape: Shape
     # Where a "+ challenge" answer leads (None: a continuation is not an answer here).
     on_continue: State | None = None
+    # The state each status ("+OK", "-ERR", "+") leads to, as a mapping: it is
+    # looked up on every answer.  A status not in it leaves the state unknown.
+    leads: dict[str, State] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         leads = {"+OK": self.on_ok, "-ERR": self.on_err}
         if self.on_continue is not None:
             leads["+"] = self.on_continue
         object.__setattr__(self, "leads", leads)
-
-    # The state each status ("+OK", "-ERR", "+") leads to, as a mapping: it is
-    # looked up on every answer.  A status not in it leaves the state unknown.
-    leads: dict[str, State] = field(init=False, compare=False, repr=False)
 
     def after(self, status: str | None) -> State | None:
         """The state an answer with ``status`` ("+OK", "-ERR", "+") leads to; None: unknown."""
