@@ -59,9 +59,16 @@ class PopSpawn(SocketSpawn):  # type: ignore[misc]
             # Decrypted bytes already buffered inside the SSL object: a wait on
             # the descriptor (select, or a recv timeout) would not see them.
             timeout = 0
+        # The socket's timeout changes only when it no longer fits: a deadline
+        # shrinks between reads, and a timeout of three quarters of it stays
+        # valid for the next answers' fresh deadlines, so a steady exchange
+        # sets it once.
         current = self._sock_timeout
-        if timeout is None or current is None or not timeout / 2 <= current <= timeout:
-            self._wait_at_most(timeout)
+        if timeout is None:
+            if current is not None:
+                self._set_timeout(None)
+        elif current is None or not timeout / 2 <= current <= timeout:
+            self._set_timeout(timeout * 0.75 if timeout > 0.004 else timeout)
         try:
             data: bytes = sock.recv(size)
         except TimeoutError as exc:
@@ -93,22 +100,7 @@ class PopSpawn(SocketSpawn):  # type: ignore[misc]
         self.child_fd = sock.fileno()
         self._sock_timeout = -1.0
 
-    def _wait_at_most(self, timeout: float | None) -> None:
-        """Give the socket a timeout no longer than ``timeout``, changing it only when needed.
-
-        A deadline shrinks between reads; a timeout of three quarters of it
-        stays valid for the next answers' fresh deadlines, so a steady
-        exchange sets it once.
-        """
-        current = self._sock_timeout
-        if timeout is None:
-            wanted: float | None = None
-            if current is None:
-                return
-        elif current is not None and timeout / 2 <= current <= timeout:
-            return
-        else:
-            wanted = timeout * 0.75 if timeout > 0.004 else timeout
+    def _set_timeout(self, wanted: float | None) -> None:
         self.socket.settimeout(wanted)
         self._sock_timeout = wanted
 

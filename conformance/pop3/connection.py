@@ -65,14 +65,13 @@ _ENCODED: dict[str, tuple[bytes, Command]] = {}
 _ENCODED_MAX: Final = 4096
 
 
-def _encode_transaction(line: str) -> tuple[bytes, Command]:
-    encoded = _ENCODED.get(line)
-    if encoded is None:
-        encoded = _encode_uncached(line)
-        if line.lstrip(" \t")[:4].upper() not in _SECRET_KEYWORDS:
-            if len(_ENCODED) >= _ENCODED_MAX:
-                _ENCODED.clear()
-            _ENCODED[line] = encoded
+def _encode_and_keep(line: str) -> tuple[bytes, Command]:
+    """A TRANSACTION line not in the cache yet: encoded, and kept unless it has a secret."""
+    encoded = _encode_uncached(line)
+    if line.lstrip(" \t")[:4].upper() not in _SECRET_KEYWORDS:
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()
+        _ENCODED[line] = encoded
     return encoded
 
 
@@ -139,7 +138,7 @@ class ClientConnection:
             self._queue_lines(data)
             return data
         if self.state is _TRANSACTION:
-            data, command = _ENCODED.get(line) or _encode_transaction(line)
+            data, command = _ENCODED.get(line) or _encode_and_keep(line)
         else:
             data, command = _encode_uncached(line)
         self._queue.append(command)

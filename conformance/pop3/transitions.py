@@ -47,10 +47,6 @@ class Rule:
             leads["+"] = self.on_continue
         object.__setattr__(self, "leads", leads)
 
-    def after(self, status: str | None) -> State | None:
-        """The state an answer with ``status`` ("+OK", "-ERR", "+") leads to; None: unknown."""
-        return None if status is None else self.leads.get(status)
-
 
 def _build() -> dict[State, dict[str, Rule]]:
     table: dict[State, dict[str, Rule]] = {state: {} for state in State}

@@ -214,7 +214,8 @@ class EmbeddedServer:
     @property
     def pid(self) -> int | None:
         """The server process's id while it runs (a benchmark keeps it off its own CPU)."""
-        return self._process.pid if self.running and self._process is not None else None
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
 
     @property
     def running(self) -> bool:
