@@ -58,15 +58,28 @@ def method_for(account: Account, profile: ServerProfile) -> str:
     return "apop" if profile.logs_in_with_apop(account.apop) else "user"
 
 
-def send_login(lines: list[str], exchange: Exchange, last: Exchange | None = None) -> Response:
-    """Send a login's lines, each once the one before got +OK (the last one through
-    ``last`` if given); the last answer (+OK: logged in)."""
-    *first, final = lines
-    for line in first:
+def send_until_last(lines: list[str], exchange: Exchange) -> Response | None:
+    """Send a login's lines but the last, each once the one before got +OK: the
+    refusal that stopped them, or None when the last line may go."""
+    for line in lines[:-1]:
         response = exchange(line)
         if not response.ok:
             return response
-    return (last or exchange)(final)
+    return None
+
+
+def send_login(lines: list[str], exchange: Exchange, last: Exchange | None = None) -> Response:
+    """Send a login's lines, each once the one before got +OK (the last one through
+    ``last`` if given); the last answer (+OK: logged in)."""
+    refusal = send_until_last(lines, exchange)
+    return refusal if refusal is not None else (last or exchange)(lines[-1])
+
+
+def harness_login_lines(
+    account: Account, profile: ServerProfile, greeting: str, secrets: Secrets | None = None
+) -> list[str]:
+    """The lines of the harness's own login to ``account`` (:func:`method_for`)."""
+    return login_lines(account, method_for(account, profile), greeting, secrets)
 
 
 def log_in(
@@ -77,8 +90,7 @@ def log_in(
     secrets: Secrets | None = None,
 ) -> Response:
     """Send the login commands through ``exchange``; the last answer (+OK: logged in)."""
-    method = method_for(account, profile)
-    return send_login(login_lines(account, method, greeting, secrets), exchange)
+    return send_login(harness_login_lines(account, profile, greeting, secrets), exchange)
 
 
 def _last(session: Session, wait: float | None, line: str) -> Response:

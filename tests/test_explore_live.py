@@ -1,4 +1,4 @@
-"""The exploration's live run: a lone command's answer is read when the next action begins.
+"""The exploration's live run: an action's last answer is read when the next action begins.
 
 Hypothesis chooses the next action while the server answers the last one;
 these tests pin down what that must not change: every answer is read and
@@ -44,18 +44,77 @@ def clean() -> Iterator[EmbeddedServer]:
 
 
 @pytest.fixture(scope="module")
+def released_later() -> Iterator[EmbeddedServer]:
+    with EmbeddedServer(extra_args=["--behave", "lock-released-later"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def stat_counts_deleted() -> Iterator[EmbeddedServer]:
     with EmbeddedServer(extra_args=["--defect", "stat-counts-deleted"]) as server:
         yield server
 
 
-def _logged_in(context: Context) -> LiveRun:
-    run = LiveRun(
+def _live(context: Context) -> LiveRun:
+    return LiveRun(
         context.scenario(), context.target, context.profile, [context.account], timeout=10.0
     )
+
+
+def _logged_in(context: Context) -> LiveRun:
+    run = _live(context)
     run.begin()
     run.perform(fragments.parse_fragment(fragments.login()))
+    run.settle()
     return run
+
+
+def _sides(run: LiveRun, session: str = "A") -> list[str]:
+    return [
+        e.direction for e in run.transcript.entries if e.session == session and e.direction != "*"
+    ]
+
+
+def test_a_login_and_a_pipelined_batch_leave_their_last_answer_to_the_next_action(
+    clean: EmbeddedServer,
+) -> None:
+    run = _live(_context(clean))
+    run.begin()
+    run.perform(fragments.parse_fragment(fragments.login()))
+    session = run.slots["A"].session
+    assert session.connection.awaiting == 1 and run.checks == []  # PASS in flight
+    run.perform(fragments.parse_fragment(fragments.pipelined(["STAT", "LIST 1"])))
+    # The login was judged before the batch went out; the batch's last answer is owed.
+    assert run.checks[0].requirement == "RFC1939-4-2"
+    assert [c.command for c in run.checks[1:]] == ["STAT", "LIST 1"]
+    assert session.connection.awaiting == 1
+    run.perform(fragments.parse_fragment(fragments.command("NOOP")))
+    assert len(run.checks) == 4 and run.checks[-1].command == "NOOP"
+    run.finish()
+    assert len(run.checks) == 5
+    assert all(c.outcome is Outcome.PASS for c in run.checks), run.checks
+    assert "C" not in _sides(run)[-1:]  # the last answer was read before the end
+
+
+def test_a_login_refused_for_a_lock_is_tried_again_when_the_next_action_begins(
+    released_later: EmbeddedServer,
+) -> None:
+    run = _live(_context(released_later))
+    run.begin()
+    run.perform(fragments.parse_fragment(fragments.login()))
+    # A's lock outlives its close: the first PASS is refused, and tried again.
+    run.perform(fragments.parse_fragment(fragments.end_and_login("close")))
+    assert len(run.checks) == 1  # the first login's; the second one's PASS is in flight
+    assert run.slots["A"].session.connection.awaiting == 1
+    run.perform(fragments.parse_fragment(fragments.command("STAT")))
+    relogin = run.checks[-1]
+    assert relogin.requirement == "RFC1939-4-2" and relogin.outcome is Outcome.PASS
+    attempts = int(relogin.actual.split()[3])  # "logged in after N attempt(s)"
+    assert attempts > 1, relogin.actual
+    run.finish()
+    assert run.checks[-1].command == "STAT" and run.checks[-1].outcome is Outcome.PASS
+    # Every attempt's lines went out in order, each after the answer before it.
+    assert _sides(run).count("C") >= 2 * attempts + 3
 
 
 def test_a_lone_command_is_judged_when_the_next_action_begins(clean: EmbeddedServer) -> None:

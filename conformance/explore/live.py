@@ -7,12 +7,15 @@ is the same runner (same sessions, models, grading and teardown), opened,
 fed and closed in three calls, so that a step behaves exactly as it does
 when the emitted scenario file is replayed.
 
-One thing differs, and only in time: the answer to an action that is one
-command and its ``S:`` line is read when the next action begins (``settle``)
-rather than before the action returns.  Hypothesis chooses the next action
-meanwhile, so the harness works while the server does, where it would
-otherwise wait for it.  Nothing else is sent before that answer is read and
-judged, so the server sees the same exchange as from the replayed file.
+One thing differs, and only in time: the last answer of an action is read
+when the next action begins (``settle``) rather than before the action
+returns, where the action ends with a command and its ``S:`` line (``C:``
+or ``raw:``) or with a retried login (the answer to its last line: the
+server opens the maildrop meanwhile, the longest wait of a login).
+Hypothesis chooses the next action meanwhile, so the harness works while
+the server does, where it would otherwise wait for it.  Nothing else is sent
+before that answer is read and judged, so the server sees the same exchange
+as from the replayed file.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Callable, Sequence
 from conformance.runner import Abort, ScenarioRun
 from conformance.runner.checks import harness_error
 from conformance.runner.exchange_steps import expect, send_ahead
+from conformance.runner.login_steps import Retrying, begin_eventually, finish_eventually
 from conformance.runner.mailbox_steps import provision
 from conformance.runner.run import InFlight, Unjudged
 from conformance.runner.session_steps import teardown
@@ -33,8 +37,10 @@ class LiveRun(ScenarioRun):
     """``ScenarioRun`` with ``begin`` / ``perform`` / ``finish`` instead of ``execute``."""
 
     aborted: bool = False
-    # A command sent whose answer is not read yet, with the S: line that judges it.
-    in_flight: tuple[InFlight, st.Expect] | None = None
+    # The last answer of the last action, not read yet: a command's (None for a
+    # raw: line, whose answer the S: line reads) with the S: line that judges
+    # it, or a retried login's.
+    in_flight: tuple[InFlight | None, st.Expect] | Retrying | None = None
 
     def begin(self) -> None:
         """Seed the mailbox (the scenario's ``mailbox:``) and its model."""
@@ -43,8 +49,9 @@ class LiveRun(ScenarioRun):
     def perform(self, steps: Sequence[st.Step]) -> None:
         """Carry out ``steps``; after an abort (already recorded as a check) do nothing more.
 
-        A lone command and its ``S:`` line are only sent: :meth:`settle`
-        reads and judges the answer, first thing in the next call.
+        A last command and its ``S:`` line, or a last retried login, are only
+        sent: :meth:`settle` reads and judges the answer, first thing in the
+        next call.
         """
         self._guarded(lambda: self._settle_and_perform(steps))
 
@@ -60,20 +67,28 @@ class LiveRun(ScenarioRun):
 
     def _settle_and_perform(self, steps: Sequence[st.Step]) -> None:
         self._settle()
-        if len(steps) == 2 and isinstance(steps[0], st.Send) and isinstance(steps[1], st.Expect):
-            sent = send_ahead(self, steps[0])
-            if sent is not None:
-                self.in_flight = (sent, steps[1])
-                return
-            steps = steps[1:]  # raw: bytes, whose answer the S: line reads now
-        self.perform_steps(steps)
+        *head, last = steps
+        send = head[-1] if head else None
+        if isinstance(last, st.Eventually):
+            self.perform_steps(head)
+            self.in_flight = begin_eventually(self, last)
+        elif isinstance(last, st.Expect) and isinstance(send, st.Send):
+            self.perform_steps(head[:-1])
+            self.in_flight = (send_ahead(self, send), last)
+        else:
+            self.perform_steps(steps)
 
     def _settle(self) -> None:
-        if self.in_flight is None:
+        pending = self.in_flight
+        if pending is None:
             return
-        sent, judge = self.in_flight
         self.in_flight = None
-        self.receive(sent)
+        if isinstance(pending, Retrying):
+            finish_eventually(self, pending)
+            return
+        sent, judge = pending
+        if sent is not None:
+            self.receive(sent)
         expect(self, judge)
 
     def _guarded(self, action: Callable[[], None]) -> None:

@@ -263,11 +263,12 @@ class ExploreMachine(RuleBasedStateMachine):
 
     def _do(self, lines: Sequence[str]) -> None:
         # The last action's answer first: judged before anything else is sent,
-        # and a failure ends the example with that action's lines only.
+        # and a failure ends the example with that action's lines only.  Lines
+        # sent while it settles (a login tried again) count too.
+        mark = self.run.transcript.mark()
         self.run.settle()
         self.every_answer_matches_the_model()
         self.lines += lines
-        mark = self.run.transcript.mark()
         self.run.perform(fragments.parse_fragment(lines))
         self.context.commands += self.run.transcript.client_lines_since(mark)
 
@@ -335,7 +336,9 @@ class ExploreMachine(RuleBasedStateMachine):
         # exception of its own (a draw past the end of a shrunk example), a
         # failure raised here would replace it, so the answer is then only read.
         ending_normally = sys.exception() is None
+        mark = self.run.transcript.mark()
         self.run.settle()
+        self.context.commands += self.run.transcript.client_lines_since(mark)
         try:
             if ending_normally:
                 self.every_answer_matches_the_model()

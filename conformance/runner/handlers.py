@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from conformance.runner import exchange_steps as ex
+from conformance.runner import login_steps as ls
 from conformance.runner import mailbox_steps as mb
 from conformance.runner import session_steps as ss
 from conformance.runner import tls_steps as tls
@@ -18,7 +19,7 @@ Handler = Callable[["ScenarioRun", Any], None]
 
 HANDLERS: Final[dict[type, Handler]] = {
     st.Open: ss.open_step,
-    st.Login: ss.login_step,
+    st.Login: ls.login,
     st.Use: ss.use,
     st.Check: ex.check,
     st.Send: ex.send,
@@ -27,7 +28,7 @@ HANDLERS: Final[dict[type, Handler]] = {
     st.ExpectClosed: ss.expect_closed,
     st.Snapshot: mb.snapshot,
     st.Unchanged: mb.unchanged,
-    st.Eventually: ss.eventually,
+    st.Eventually: ls.eventually,
     st.Sleep: ss.sleep,
     st.When: ex.when,
     st.Body: ex.body,

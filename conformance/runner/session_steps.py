@@ -1,16 +1,14 @@
-"""Sessions in a scenario: open, log in, switch, end in every way, and teardown."""
+"""Sessions in a scenario: open, switch, end in every way, and teardown (logins:
+:mod:`conformance.runner.login_steps`)."""
 
 from __future__ import annotations
 
 import ssl
-import time
 from typing import TYPE_CHECKING
 
-from conformance.login import log_in
-from conformance.pop3 import Response, State, apop_timestamp
+from conformance.pop3 import State, apop_timestamp
 from conformance.runner import checks
 from conformance.runner.deliveries import quit_ended
-from conformance.runner.mailbox_steps import relearn
 from conformance.runner.permitted import permitted_close
 from conformance.runner.tls_steps import client_context, done, failed
 from conformance.scenario import steps as st
@@ -107,82 +105,6 @@ def open_step(run: ScenarioRun, step: st.Open) -> None:
     open_session(run, step)
 
 
-# How long a refused login is tried again before the refusal counts as the
-# credentials': a server may release a mailbox's lock a little after the
-# session that held it ended (style.md), and a refusal then is not final.
-LOGIN_GRACE_S = 5.0
-LOGIN_RETRY_S = 0.5
-# The requirement a login command's answer is judged by when it is not +OK or -ERR.
-LOGIN_REQUIREMENTS = {
-    "USER": "RFC1939-7.USER-1",
-    "PASS": "RFC1939-7.PASS-2",
-    "APOP": "RFC1939-7.APOP-3",
-}
-
-
-def _attempt(run: ScenarioRun, step: st.Login) -> tuple[Slot, Response]:
-    existing = run.slots.get(step.session)
-    if (
-        existing is None
-        or not existing.session.connected
-        or existing.session.state is not State.AUTHORIZATION
-    ):
-        if existing is not None:
-            teardown_session(run, step.session)
-        open_session(run, st.Open(step.where, step.session), step.account)
-    slot = run.slots[step.session]
-    slot.account = step.account
-    run.accounts_of[step.session] = step.account
-    account = run.accounts[step.account - 1]
-    response = log_in(
-        lambda line: run.command(slot, line), account, run.profile, slot.greeting, run.secrets
-    )
-    return slot, response
-
-
-def login(run: ScenarioRun, step: st.Login, quiet: bool = False) -> bool:
-    """The account's login (USER/PASS or APOP); True on success.
-
-    A refusal is graded by who caused it: an answer that is neither +OK nor
-    -ERR (a close, a timeout, garbage) is the server's fault, a fail against
-    the login command's requirement; a clean -ERR, confirmed by the retries
-    of LOGIN_GRACE_S, is the run's setup (the credentials), an error.
-    """
-    from conformance.runner.run import Abort
-
-    relearn(run, step.account, step.session, step)
-    slot, response = _attempt(run, step)
-    if response.ok or quiet:
-        return response.ok
-    where = str(step.where)
-    last_command = run.last.line.split(" ", 1)[0].upper() if run.last else "USER"
-    if response.status not in ("+OK", "-ERR") or not response.answered:
-        permitted = permitted_close(slot, response, where)
-        requirement = LOGIN_REQUIREMENTS.get(last_command, "RFC1939-7.USER-1")
-        run.checks.append(permitted or checks.login_unanswered(requirement, response, where))
-        raise Abort
-    deadline = time.monotonic() + LOGIN_GRACE_S
-    attempts = 1
-    while time.monotonic() < deadline:
-        time.sleep(LOGIN_RETRY_S)
-        teardown_session(run, step.session)
-        slot, response = _attempt(run, step)
-        attempts += 1
-        if response.ok:
-            run.transcript.event(step.session, f"logged in at attempt {attempts}")
-            return True
-    account = run.accounts[step.account - 1]
-    run.error(
-        step,
-        f"login as {account.user!r} refused {attempts} times over {LOGIN_GRACE_S:g} s: "
-        f"{response.describe()} (check the credentials)",
-    )
-
-
-def login_step(run: ScenarioRun, step: st.Login) -> None:
-    login(run, step)
-
-
 def use(run: ScenarioRun, step: st.Use) -> None:
     if step.session not in run.slots:
         run.error(step, f"no session named {step.session}")
@@ -257,35 +179,6 @@ def expect_closed(run: ScenarioRun, step: st.ExpectClosed) -> None:
     if closed:
         run.closes.server_closed(name)
         forget(run, name)
-
-
-def eventually(run: ScenarioRun, step: st.Eventually) -> None:
-    from conformance.runner.run import Abort
-
-    deadline = time.monotonic() + step.within_s
-    attempts = 0
-    where = str(step.where)
-    while True:
-        attempts += 1
-        saved = run.timeout
-        run.timeout = max(1.0, min(saved, deadline - time.monotonic() + 1.0))
-        try:
-            ok = login(run, step.step, quiet=True)
-        finally:
-            run.timeout = saved
-        if ok:
-            run.checks.append(
-                checks.login_within(run.requirement, True, step.within_s, attempts, "", where)
-            )
-            return
-        teardown_session(run, step.step.session)
-        if time.monotonic() >= deadline:
-            last = run.last.response.describe() if run.last else "no answer"
-            run.checks.append(
-                checks.login_within(run.requirement, False, step.within_s, attempts, last, where)
-            )
-            raise Abort
-        time.sleep(0.2)
 
 
 def sleep(run: ScenarioRun, step: st.Sleep) -> None:
