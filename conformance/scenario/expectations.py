@@ -163,37 +163,31 @@ class ExpectationGrammar(GrammarBase):
     def note_tokens(self, text: str, number: int) -> list[tuple[str, bool]]:
         """Whitespace-separated words, with ``"quoted notes"`` (``\\"`` and ``\\\\`` inside)."""
         tokens: list[tuple[str, bool]] = []
-        i = 0
-        while i < len(text):
-            if text[i].isspace():
-                i += 1
-                continue
-            if text[i] == '"':
-                out: list[str] = []
-                i += 1
-                while True:
-                    if i >= len(text):
-                        raise self.error(number, "unterminated note: a '\"' is missing")
-                    ch = text[i]
-                    if ch == "\\" and i + 1 < len(text) and text[i + 1] in '"\\':
-                        out.append(text[i + 1])
-                        i += 2
-                    elif ch == '"':
-                        i += 1
-                        break
-                    else:
-                        out.append(ch)
-                        i += 1
-                tokens.append(("".join(out), True))
-                continue
-            start = i
-            while i < len(text) and not text[i].isspace():
-                i += 1
-            word = text[start:i]
-            if '"' in word:
-                raise self.error(number, f"stray '\"' in {word!r}: a note is a whole quoted word")
-            tokens.append((word, False))
-        return tokens
+        pos = 0
+        while True:
+            token = _TOKEN.match(text, pos)
+            assert token is not None  # it matches the empty string
+            note, closed, word = token.groups()
+            if word is not None:
+                if '"' in word:
+                    raise self.error(
+                        number, f"stray '\"' in {word!r}: a note is a whole quoted word"
+                    )
+                tokens.append((word, False))
+            elif note is not None:
+                if closed is None:
+                    raise self.error(number, "unterminated note: a '\"' is missing")
+                tokens.append((_ESCAPED.sub(r"\1", note), True))
+            else:
+                return tokens  # nothing but spaces left
+            pos = token.end()
+
+
+# Spaces, then a note: a '"', then escaped '"' or '\\', a lone '\\' or any other
+# character, then the closing '"' (missing: unterminated); or a word up to the
+# next space; or nothing (the end).  \s is str.isspace's set.
+_TOKEN: Final = re.compile(r'\s*(?:"((?:\\["\\]|\\(?!["\\])|[^"\\])*)(")?|(\S+))?')
+_ESCAPED: Final = re.compile(r'\\(["\\])')
 
 
 def _regex_end(text: str) -> int | None:
