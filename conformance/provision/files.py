@@ -48,6 +48,10 @@ class Owner:
         if self.ids is not None:
             os.chown(path, *self.ids)
 
+    def give_fd(self, fd: int) -> None:
+        if self.ids is not None:
+            os.fchown(fd, *self.ids)
+
 
 def makedirs(path: Path, owner: Owner) -> None:
     """mkdir -p, handing every directory it creates to ``owner``."""
@@ -66,3 +70,19 @@ def write_lf(path: Path, message: Message) -> None:
     with open(path, "wb") as f:
         for piece in message.lf_pieces():
             f.write(piece)
+
+
+def write_new(path: str, message: Message, owner: Owner, mtime: int) -> None:
+    """Create ``path`` (it must not exist) holding ``message`` with LF line ends,
+    mode 0600, handed to ``owner``, modified at ``mtime``: all through one descriptor."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        for piece in message.lf_pieces():
+            view = memoryview(piece)
+            while view:
+                view = view[os.write(fd, view) :]
+        os.fchmod(fd, 0o600)  # whatever the umask
+        owner.give_fd(fd)
+        os.utime(fd, (mtime, mtime))
+    finally:
+        os.close(fd)

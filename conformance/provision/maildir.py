@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from conformance.messages import Message
-from conformance.provision.files import Owner, makedirs, user_path, write_lf
+from conformance.provision.files import Owner, makedirs, user_path, write_new
 from conformance.provision.interface import OwnStore, ProvisionError
 
 
@@ -30,15 +30,16 @@ class MaildirProvisioner(OwnStore):
         return user_path(self.template, user)
 
     def clear(self, user: str) -> None:
-        root = self.path(user)
+        root = os.fspath(self.path(user))
         try:
             for sub in ("new", "cur", "tmp"):
-                d = root / sub
-                if not d.is_dir():
+                d = os.path.join(root, sub)
+                if not os.path.isdir(d):
                     continue
-                for entry in d.iterdir():
-                    if entry.is_file() or entry.is_symlink():
-                        entry.unlink()
+                with os.scandir(d) as entries:
+                    for entry in entries:
+                        if entry.is_file() or entry.is_symlink():
+                            os.unlink(entry.path)
         except OSError as e:
             raise ProvisionError(f"cannot clear maildir {root}: {e}") from e
 
@@ -64,16 +65,15 @@ class MaildirProvisioner(OwnStore):
             makedirs(root, owner)
             for sub in ("new", "cur", "tmp"):
                 makedirs(root / sub, owner)
+            # Plain strings and descriptors from here: an exploration seeds
+            # before every example, and path objects cost more than the writes.
+            tmp_dir, new_dir = os.path.join(root, "tmp"), os.path.join(root, "new")
             for i, message in enumerate(messages):
                 name = f"{base + i}.N{nonce}S{i:06d}.pop3-conformance"
-                tmp = root / "tmp" / name
-                write_lf(tmp, message)
-                tmp.chmod(0o600)
-                owner.give(tmp)
-                final = root / "new" / name
+                tmp = os.path.join(tmp_dir, name)
+                write_new(tmp, message, owner, base + i)
                 # Deliver through tmp/ as the Maildir protocol says: a server
                 # scanning new/ never sees a half-written file.
-                tmp.rename(final)
-                os.utime(final, (base + i, base + i))
+                os.rename(tmp, os.path.join(new_dir, name))
         except OSError as e:
             raise ProvisionError(f"cannot {verb} maildir {root}: {e}") from e
