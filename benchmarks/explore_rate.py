@@ -25,6 +25,11 @@ login is mostly the server's work while a command is mostly the harness's,
 so the ratio moves with the seed.  ``--seeds K`` explores with K seeds and
 prints the median ratio as well.
 
+Both clients, the exploration and the replay, run on one CPU and the
+embedded server on the other (``--no-pin``: wherever the scheduler puts
+them), as in :mod:`benchmarks.roundtrip`: the same placement for both, and
+the one a harness has against a server on another machine.
+
 The figures are for people, never for assertions: these machines are noisy.
 """
 
@@ -37,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.roundtrip import pinned_apart
 from benchmarks.wire_replay import WireLog, recording, replay
 from conformance.explore import ExploreOptions, explore
 from conformance.messages import corpus
@@ -109,8 +115,8 @@ def transaction_commands(log: WireLog) -> list[str]:
     return out
 
 
-def run(budget_s: float, seed: int = 1) -> dict[str, float]:
-    with EmbeddedServer() as server:
+def run(budget_s: float, seed: int = 1, pin: bool = False) -> dict[str, float]:
+    with EmbeddedServer() as server, pinned_apart(server, pin):
         target = Target(
             server.host,
             server.port,
@@ -191,12 +197,17 @@ def main() -> None:
         default=1,
         help="explorations with the seeds SEED, SEED+1, ... (each its own mix), and their median",
     )
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="leave the clients and the embedded server free to share a CPU",
+    )
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     ratios = []
     for seed in range(args.seed, args.seed + args.seeds):
-        r = run(args.budget, seed)
+        r = run(args.budget, seed, pin=not args.no_pin)
         report(r, args.budget, seed)
         ratios.append(r["mix_ratio"])
     if len(ratios) > 1:

@@ -13,11 +13,12 @@ are for people, never for assertions: these machines are noisy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from conformance.server.embedded import EmbeddedServer
 from conformance.transcript import Transcript
@@ -123,11 +124,24 @@ def pin_apart(server_pid: int) -> str:
     return f"clients on CPU {cpus[-1]}, the server on the other CPUs"
 
 
+@contextlib.contextmanager
+def pinned_apart(server: EmbeddedServer, pin: bool = True) -> Iterator[None]:
+    """:func:`pin_apart` for the life of ``server``; this process's CPUs are given back
+    after (a server started later inherits them, and must not find one CPU left)."""
+    if not pin or server.pid is None or not hasattr(os, "sched_getaffinity"):
+        yield
+        return
+    saved = os.sched_getaffinity(0)
+    print(pin_apart(server.pid))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)
+
+
 def run(count: int, pin: bool = False) -> dict[str, float]:
     """Against the embedded reference server."""
-    with EmbeddedServer() as server:
-        if pin and server.pid is not None:
-            print(pin_apart(server.pid))
+    with EmbeddedServer() as server, pinned_apart(server, pin):
         accounts = [(a.user, a.password) for a in server.accounts[:2]]
         return compare(server.host, server.port, accounts, count)
 
