@@ -8,6 +8,7 @@ its requirement carries (MUST: fail, SHOULD: non-strict, MAY: info).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -220,17 +221,22 @@ def grade_check(
 
 
 def _level(req_id: str) -> Level:
-    try:
-        return catalog_requirement(req_id).grade
-    except KeyError:
-        return Level.MUST
+    return _graded_as(req_id)[0]
 
 
 def _quote(req_id: str) -> str:
+    return _graded_as(req_id)[2]
+
+
+@functools.lru_cache(maxsize=1024)
+def _graded_as(req_id: str) -> tuple[Level, str, str]:
+    """The level a requirement is graded at, its value and its quote (MUST and no
+    quote for an ID the catalog lacks): looked up once, for every check made."""
     try:
-        return catalog_requirement(req_id).text
+        found = catalog_requirement(req_id)
     except KeyError:
-        return ""
+        return Level.MUST, Level.MUST.value, ""
+    return found.grade, found.grade.value, found.text
 
 
 def _check(
@@ -243,10 +249,11 @@ def make_check(
     req_id: str, outcome: Outcome, expected: str, actual: str, where: str, note: str = ""
 ) -> CheckResult:
     """A check graded by the runner itself (login, snapshots, closes)."""
+    _, level, quote = _graded_as(req_id)
     return CheckResult(
         requirement=req_id,
-        level=_level(req_id).value,
-        quote=_quote(req_id),
+        level=level,
+        quote=quote,
         outcome=outcome,
         expected=expected,
         actual=actual,

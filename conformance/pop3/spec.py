@@ -342,6 +342,10 @@ def spec_for(keyword: str) -> CommandSpec | None:
 
 
 _WORD = re.compile(r"\S+")
+# Keyword -> index of its first secret argument.
+_SECRET_FROM: Final[dict[str, int]] = {
+    k: i for k, s in COMMANDS.items() if (i := s.secret_from) is not None
+}
 
 
 def secret_offset(line: str) -> int | None:
@@ -351,8 +355,14 @@ def secret_offset(line: str) -> int | None:
     the first secret argument, and everything after it.  Transcripts redact
     from there, and the interactive shell masks from there as it is typed.
     """
-    words = list(_WORD.finditer(line))
-    spec = COMMANDS.get(words[0].group().upper()) if words else None
-    if spec is None or spec.secret_from is None or len(words) <= 1 + spec.secret_from:
+    # Every line sent is redacted for the transcript: the keyword decides, and
+    # the words are only looked at as far as the secret one.
+    words = _WORD.finditer(line)
+    first = next(words, None)
+    index = None if first is None else _SECRET_FROM.get(first.group().upper())
+    if index is None:
         return None
-    return words[1 + spec.secret_from].start()
+    for i, word in enumerate(words):
+        if i == index:
+            return word.start()
+    return None

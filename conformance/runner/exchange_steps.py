@@ -70,8 +70,6 @@ def read(run: ScenarioRun, step: st.Read) -> None:
 
 
 def expect(run: ScenarioRun, step: st.Expect) -> None:
-    from conformance.runner.session_steps import forget
-
     if run.last is None or run.last.session != run.current:
         slot = run.slot(None, step)
         if not slot.session.connection.awaiting:
@@ -117,6 +115,8 @@ def expect(run: ScenarioRun, step: st.Expect) -> None:
     run.judged = last
     run.last = None
     if last.response.kind == "closed":
+        from conformance.runner.session_steps import forget  # (a cycle; and only here)
+
         run.closes.server_closed(last.session)
         run.gone.setdefault(last.session, f"session {last.session}: closed by the server")
         forget(run, last.session)
