@@ -79,7 +79,11 @@ def evenly(*specs: CommandSpec) -> tuple[str, ...]:
     minimal sequence still prefers the first spec and, within it, the first
     line.
     """
-    groups = [lines_of(spec) for spec in specs]
+    return balanced(*(lines_of(spec) for spec in specs))
+
+
+def balanced(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    """``groups`` joined, each repeated until every group has as many lines."""
     width = math.lcm(*(len(g) for g in groups))
     return tuple(line for g in groups for line in g * (width // len(g)))
 
@@ -127,7 +131,11 @@ DRAWN_KEYWORDS: frozenset[str] = frozenset(
 QUERIES: st.SearchStrategy[str] = command_lines(*QUERY_SPECS)
 RETRIEVALS: st.SearchStrategy[str] = command_lines(*RETRIEVAL_SPECS)
 DELETIONS: st.SearchStrategy[str] = command_lines(COMMANDS["DELE"])
-COMMANDS_DRAWN: st.SearchStrategy[str] = st.one_of(QUERIES, DELETIONS, st.just("RSET"), RETRIEVALS)
+# The commands of a pipelined batch: each of the four groups as often as the
+# others, as a one_of of them would draw them, in a single choice per command.
+COMMANDS_DRAWN: st.SearchStrategy[str] = st.sampled_from(
+    balanced(evenly(*QUERY_SPECS), lines_of(COMMANDS["DELE"]), ("RSET",), evenly(*RETRIEVAL_SPECS))
+)
 
 
 class Exhausted(BaseException):
@@ -262,14 +270,16 @@ class ExploreMachine(RuleBasedStateMachine):
         )
 
     def _do(self, lines: Sequence[str]) -> None:
-        # The last action's answer first: judged before anything else is sent,
-        # and a failure ends the example with that action's lines only.  Lines
-        # sent while it settles (a login tried again) count too.
+        # Parsed while the server may still be answering the last action;
+        # that answer is then judged before anything else is sent, and a
+        # failure ends the example with that action's lines only.  Lines sent
+        # while it settles (a login tried again) count too.
+        steps = fragments.parse_fragment(lines)
         mark = self.run.transcript.mark()
         self.run.settle()
         self.every_answer_matches_the_model()
         self.lines += lines
-        self.run.perform(fragments.parse_fragment(lines))
+        self.run.perform(steps)
         self.context.commands += self.run.transcript.client_lines_since(mark)
 
     @initialize()
