@@ -2,8 +2,8 @@
 
 pexpect is the IO layer the user fixed.  This subclass makes it fit a POP3
 client: bytes only, CRLF line ends, reads copied to ``logfile_read``, an RST
-reported as EOF, a ``close()`` that survives an RST, and no sleep after every
-read.
+reported as EOF, a ``close()`` that survives an RST, no sleep after every
+read, and no system calls to name the socket.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import ssl
 
 from pexpect import EOF, TIMEOUT
 from pexpect.socket_pexpect import SocketSpawn
+from pexpect.spawnbase import SpawnBase
 
 READ_CHUNK = 65536
 
@@ -22,8 +23,18 @@ class PopSpawn(SocketSpawn):  # type: ignore[misc]
     """``SocketSpawn`` with the defects of pexpect 4.9 mended."""
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
-        # encoding=None: pexpect 4.9's encoding= path is broken for sockets.
-        super().__init__(sock, timeout=timeout, maxread=READ_CHUNK, encoding=None)
+        # What SocketSpawn.__init__ does, but its name: "<socket %s>" % sock
+        # asks the kernel for both addresses (a quarter of a connection's
+        # setup).  encoding=None: pexpect 4.9's encoding= path is broken for
+        # sockets.
+        self.args = None
+        self.command = None
+        SpawnBase.__init__(self, timeout, READ_CHUNK, None, None, encoding=None)
+        self.socket = sock
+        self.child_fd = sock.fileno()
+        self.closed = False
+        self.name = f"<socket fd {self.child_fd}>"
+        self.use_poll = False
         # The default sleeps 100 us after every read: 7x slower round trips.
         self.delayafterread = None
         # Set when a TLS stream ended with a bare TCP close (no close_notify).
