@@ -152,3 +152,16 @@ def test_a_line_a_server_may_have_cut_is_named() -> None:
     assert split_line("X" * 253) is None  # 255 octets with the CRLF
     assert split_line("X" * 254) == "256 octets"
     assert split_line("LIST\r1") == "a bare CR inside"
+
+
+def test_a_line_judged_again_gets_the_same_problem_and_no_secret_line_is_kept() -> None:
+    from conformance.pop3.arguments import _CHECKED, _check_line
+
+    lines = ["LIST 0042", "LIST  1", "DELE x", "TOP 1", "STAT", "UIDL 9 9"]
+    first = [check_line(COMMANDS[split_command(line)[0]], line) for line in lines]
+    again = [check_line(COMMANDS[split_command(line)[0]], line) for line in lines]
+    assert again == first == [_check_line(COMMANDS[split_command(ln)[0]], ln) for ln in lines]
+    assert [p and p.kind for p in first] == ["zeros", "spacing", "bad", "missing", None, "extra"]
+    for line in ("PASS s3cret 0", "APOP bob 0123456789abcdef", "AUTH PLAIN c2VjcmV0"):
+        check_line(COMMANDS[split_command(line)[0]], line)
+        assert not any(line in key for key in _CHECKED), line

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from conformance.pop3.spec import LINE_COUNT, MESSAGE_NUMBER, CommandSpec
+from conformance.pop3.spec import LINE_COUNT, MESSAGE_NUMBER, SECRET_KEYWORDS, CommandSpec
 
 # The separators a lenient server may take between words: what the reader
 # splits on to pick an answer's shape (a -ERR is one line whatever it was,
@@ -170,6 +170,13 @@ def check_arguments(spec: CommandSpec, args: list[str]) -> ArgumentProblem | Non
     return None
 
 
+# The lines judged so far and their problems: an exploration sends the same
+# few thousand lines over and over, and a line's problem depends on nothing
+# else.  A line with a secret is never kept.
+_CHECKED: dict[tuple[str, str], ArgumentProblem | None] = {}
+_CHECKED_MAX: Final = 4096
+
+
 def check_line(spec: CommandSpec, line: str) -> ArgumentProblem | None:
     """The rule for one command line of ``spec``: its worst problem, or None.
 
@@ -177,6 +184,18 @@ def check_line(spec: CommandSpec, line: str) -> ArgumentProblem | None:
     numbers); then the deviations the catalog tolerates: spacing, then
     leading zeros.
     """
+    key = (spec.keyword, line)
+    if key in _CHECKED:
+        return _CHECKED[key]
+    problem = _check_line(spec, line)
+    if spec.keyword not in SECRET_KEYWORDS:
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[key] = problem
+    return problem
+
+
+def _check_line(spec: CommandSpec, line: str) -> ArgumentProblem | None:
     if "\r" in line:
         return ArgumentProblem("RFC1939-3-12", "a bare CR inside the line separates nothing", "cr")
     found = words(line)
