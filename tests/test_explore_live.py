@@ -55,16 +55,18 @@ def stat_counts_deleted() -> Iterator[EmbeddedServer]:
         yield server
 
 
-def _live(context: Context) -> LiveRun:
-    return LiveRun(
+def _logging_in(context: Context) -> LiveRun:
+    """A run whose mailbox is seeded and whose login's last answer is still owed."""
+    run = LiveRun(
         context.scenario(), context.target, context.profile, [context.account], timeout=10.0
     )
+    run.begin()
+    run.perform(fragments.parse_fragment(fragments.login()))
+    return run
 
 
 def _logged_in(context: Context) -> LiveRun:
-    run = _live(context)
-    run.begin()
-    run.perform(fragments.parse_fragment(fragments.login()))
+    run = _logging_in(context)
     run.settle()
     return run
 
@@ -78,9 +80,7 @@ def _sides(run: LiveRun, session: str = "A") -> list[str]:
 def test_a_login_and_a_pipelined_batch_leave_their_last_answer_to_the_next_action(
     clean: EmbeddedServer,
 ) -> None:
-    run = _live(_context(clean))
-    run.begin()
-    run.perform(fragments.parse_fragment(fragments.login()))
+    run = _logging_in(_context(clean))
     session = run.slots["A"].session
     assert session.connection.awaiting == 1 and run.checks == []  # PASS in flight
     run.perform(fragments.parse_fragment(fragments.pipelined(["STAT", "LIST 1"])))
@@ -99,9 +99,7 @@ def test_a_login_and_a_pipelined_batch_leave_their_last_answer_to_the_next_actio
 def test_a_login_refused_for_a_lock_is_tried_again_when_the_next_action_begins(
     released_later: EmbeddedServer,
 ) -> None:
-    run = _live(_context(released_later))
-    run.begin()
-    run.perform(fragments.parse_fragment(fragments.login()))
+    run = _logging_in(_context(released_later))
     # A's lock outlives its close: the first PASS is refused, and tried again.
     run.perform(fragments.parse_fragment(fragments.end_and_login("close")))
     assert len(run.checks) == 1  # the first login's; the second one's PASS is in flight
