@@ -25,6 +25,14 @@ login is mostly the server's work while a command is mostly the harness's,
 so the ratio moves with the seed.  ``--seeds K`` explores with K seeds and
 prints the median ratio as well.
 
+The host's bursts of work (steal time, seen at 10-20% of a CPU for seconds
+at a time) slow whichever phase they land in, the exploration or its
+replay, and move the whole run's ratio by a tenth either way.  So the run is
+also cut into stretches of 25 examples, each seeding to seeding, and each
+stretch's replay time is set against its exploration time: the median of
+those ratios leaves out the stretches a burst landed in, as the round-trip
+benchmark's median of per-round ratios does.  Both figures are printed.
+
 Both clients, the exploration and the replay, run on one CPU and the
 embedded server on the other (``--no-pin``: wherever the scheduler puts
 them), as in :mod:`benchmarks.roundtrip`: the same placement for both, and
@@ -36,6 +44,7 @@ The figures are for people, never for assertions: these machines are noisy.
 from __future__ import annotations
 
 import argparse
+import itertools
 import socket
 import statistics
 import tempfile
@@ -51,6 +60,8 @@ from conformance.provision import make_provisioner
 from conformance.server.embedded import EmbeddedServer
 from conformance.target import Account, Target
 
+# Examples per stretch of the run whose ratio is taken apart (stretch_ratios).
+STRETCH = 25
 # Lines the raw client leaves out: they end or open sessions, which it does not do.
 _SESSION_LINES = frozenset({"USER", "PASS", "QUIT"})
 
@@ -115,6 +126,26 @@ def transaction_commands(log: WireLog) -> list[str]:
     return out
 
 
+def stretch_ratios(replayed: list[float], seeded_at: list[float]) -> list[float]:
+    """The ratio of each stretch of STRETCH examples: replay seconds over explore seconds.
+
+    An example's exploration time runs from its seeding to the next example's
+    (everything the exploration does, seeding included); its replay time is
+    the replay's stretch from the same seeding (seeding left out).  The last
+    example, cut by the budget, is left out; a run shorter than one stretch
+    is one stretch.
+    """
+    explored = [b - a for a, b in itertools.pairwise(seeded_at)]
+    n = min(len(explored), len(replayed))
+    size = STRETCH if n >= STRETCH else max(n, 1)
+    out = []
+    for start in range(0, n - size + 1, size):
+        spent = sum(explored[start : start + size])
+        if spent > 0:
+            out.append(sum(replayed[start : start + size]) / spent)
+    return out
+
+
 def run(budget_s: float, seed: int = 1, pin: bool = False) -> dict[str, float]:
     with EmbeddedServer() as server, pinned_apart(server, pin):
         target = Target(
@@ -137,7 +168,9 @@ def run(budget_s: float, seed: int = 1, pin: bool = False) -> dict[str, float]:
         setattr(provisioner, "seed", seed_mailbox)  # noqa: B010
         if exploration.found:
             raise RuntimeError(f"the reference server failed: {exploration.result.reason}")
-        mix_s = replay(log, server.host, server.port, seed_mailbox)
+        segments: list[float] = []
+        mix_s = replay(log, server.host, server.port, seed_mailbox, segments)
+        stretches = stretch_ratios(segments, log.seeded_at)
         commands = transaction_commands(log)
         # The same account, seeded again with the same content.
         account = target.accounts[0]
@@ -153,6 +186,10 @@ def run(budget_s: float, seed: int = 1, pin: bool = False) -> dict[str, float]:
     same = len(commands) / exploration.search_s if exploration.search_s > 0 else 0.0
     return {
         "mix_ratio": mix_s / exploration.search_s if exploration.search_s > 0 else 0.0,
+        "stretch_ratio": statistics.median(stretches) if stretches else 0.0,
+        "stretches": float(len(stretches)),
+        "stretch_low": min(stretches, default=0.0),
+        "stretch_high": max(stretches, default=0.0),
         "mix_s": mix_s,
         "explore_s": exploration.search_s,
         "mix_sends": float(log.sends),
@@ -185,6 +222,10 @@ def report(r: dict[str, float], budget_s: float, seed: int) -> None:
         f"{r['explore_s']:.2f} s"
     )
     print(f"  ratio (explore rate / raw rate, same command mix): {r['mix_ratio']:.2f}x")
+    print(
+        f"  the same, per {STRETCH} examples: median {r['stretch_ratio']:.2f}x of "
+        f"{r['stretches']:.0f} stretches (from {r['stretch_low']:.2f} to {r['stretch_high']:.2f})"
+    )
 
 
 def main() -> None:
@@ -205,15 +246,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
-    ratios = []
+    ratios, stretched = [], []
     for seed in range(args.seed, args.seed + args.seeds):
         r = run(args.budget, seed, pin=not args.no_pin)
         report(r, args.budget, seed)
         ratios.append(r["mix_ratio"])
+        stretched.append(r["stretch_ratio"])
     if len(ratios) > 1:
-        shown = ", ".join(f"{x:.2f}" for x in ratios)
-        median = statistics.median(ratios)
-        print(f"median ratio over {len(ratios)} seeds, same command mix: {median:.2f}x ({shown})")
+        for what, values in (("whole runs", ratios), (f"per {STRETCH} examples", stretched)):
+            shown = ", ".join(f"{x:.2f}" for x in values)
+            median = statistics.median(values)
+            print(
+                f"median ratio over {len(values)} seeds, same command mix, {what}: "
+                f"{median:.2f}x ({shown})"
+            )
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ class WireLog:
     """
 
     ops: list[tuple[str, int, Any]] = field(default_factory=list)
+    # When each seeding began (perf_counter): an exploration seeds before every
+    # example, so these cut the run into examples (see :func:`replay`'s segments).
+    seeded_at: list[float] = field(default_factory=list)
 
     def add(self, op: str, conn: int, arg: Any = None) -> None:
         last = self.ops[-1] if self.ops else None
@@ -135,6 +138,7 @@ def recording(seed: Callable[[str, Sequence[Message]], None]) -> Iterator[tuple[
         saved["discard"](self)
 
     def seeded(user: str, messages: Sequence[Message]) -> None:
+        log.seeded_at.append(time.perf_counter())
         log.add("seed", -1, (user, list(messages)))
         seed(user, messages)
 
@@ -192,17 +196,30 @@ class _Conn:
 
 
 def replay(
-    log: WireLog, host: str, port: int, seed: Callable[[str, Sequence[Message]], None]
+    log: WireLog,
+    host: str,
+    port: int,
+    seed: Callable[[str, Sequence[Message]], None],
+    segments: list[float] | None = None,
 ) -> float:
-    """Do ``log`` again over bare sockets; returns the seconds spent, seeding left out."""
+    """Do ``log`` again over bare sockets; returns the seconds spent, seeding left out.
+
+    ``segments``, if given, gets the seconds of each stretch that begins with a
+    seeding and ends where the next one begins (seeding left out too): one per
+    example of an exploration, the last one included.
+    """
     conns: dict[int, _Conn] = {}
     seeding = 0.0
     t0 = time.perf_counter()
+    mark = None  # where the current stretch began, on the replay's clock
     for op, conn, arg in log.ops:
         if op == "seed":
             s0 = time.perf_counter()
+            if segments is not None and mark is not None:
+                segments.append(s0 - mark)
             seed(*arg)
             seeding += time.perf_counter() - s0
+            mark = time.perf_counter()
         elif op == "connect":
             sock = socket.create_connection((host, port), timeout=REPLAY_TIMEOUT_S)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -224,4 +241,7 @@ def replay(
             sock.close()
     for leftover in conns.values():
         leftover.sock.close()
-    return time.perf_counter() - t0 - seeding
+    end = time.perf_counter()
+    if segments is not None and mark is not None:
+        segments.append(end - mark)
+    return end - t0 - seeding
