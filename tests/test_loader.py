@@ -514,3 +514,32 @@ def test_load_all_reports_errors_and_duplicate_ids(tmp_path: Path) -> None:
         f"{tmp_path / 'b.pop3'}:2: duplicate id 't.one' (already used at {tmp_path / 'a.pop3'}:1)",
         f"{tmp_path / 'c.pop3'}:{FIRST}: unknown step 'bad'",
     ]
+
+
+@pytest.mark.parametrize(
+    ("tail", "tokens"),
+    [
+        ('fail as x "a note"', [("fail", False), ("as", False), ("x", False), ("a note", True)]),
+        ('"say \\"no\\" \\\\ here"', [('say "no" \\ here', True)]),
+        ('"a \\d stays"', [("a \\d stays", True)]),
+        ('""info', [("", True), ("info", False)]),
+        ("info\u2003as\tx ", [("info", False), ("as", False), ("x", False)]),
+        ("   ", []),
+    ],
+)
+def test_the_words_and_notes_after_the_arrow(tail: str, tokens: list[tuple[str, bool]]) -> None:
+    from conformance.scenario.expectations import ExpectationGrammar
+
+    assert ExpectationGrammar("", "t.pop3").note_tokens(tail, 1) == tokens
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [('"open', "unterminated note"), ('"ends in \\', "unterminated note"), ('a"b', "stray")],
+)
+def test_a_broken_note_is_named(tail: str, message: str) -> None:
+    from conformance.scenario.errors import ScenarioError
+    from conformance.scenario.expectations import ExpectationGrammar
+
+    with pytest.raises(ScenarioError, match=message):
+        ExpectationGrammar("", "t.pop3").note_tokens(tail, 1)
