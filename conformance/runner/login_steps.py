@@ -24,7 +24,7 @@ from conformance.runner.session_steps import open_session, teardown_session
 from conformance.scenario import steps as st
 
 if TYPE_CHECKING:
-    from conformance.runner.run import InFlight, ScenarioRun, Slot
+    from conformance.runner.run import InFlight, ScenarioRun
 
 # How long a refused login is tried again before the refusal counts as the
 # credentials': a server may release a mailbox's lock a little after the
@@ -41,17 +41,9 @@ LOGIN_REQUIREMENTS = {
 }
 
 
-@dataclass
-class Sent:
-    """A login under way: its last line sent and unread, or the refusal that came first."""
-
-    slot: Slot
-    last: InFlight | None
-    refusal: Response | None = None
-
-
-def _start(run: ScenarioRun, step: st.Login) -> Sent:
-    """Open the session if need be and send the login's lines, the last one unread."""
+def _start(run: ScenarioRun, step: st.Login) -> InFlight | Response:
+    """Open the session if need be and send the login's lines: the last one sent
+    with its answer unread, or the refusal of an earlier one."""
     existing = run.slots.get(step.session)
     if (
         existing is None
@@ -67,17 +59,12 @@ def _start(run: ScenarioRun, step: st.Login) -> Sent:
     account = run.accounts[step.account - 1]
     lines = harness_login_lines(account, run.profile, slot.greeting, run.secrets)
     refusal = send_until_last(lines, lambda line: run.command(slot, line))
-    if refusal is not None:
-        return Sent(slot, None, refusal)
-    return Sent(slot, run.send_command(slot, lines[-1]))
+    return refusal if refusal is not None else run.send_command(slot, lines[-1])
 
 
-def _answer(run: ScenarioRun, sent: Sent) -> Response:
+def _answer(run: ScenarioRun, sent: InFlight | Response) -> Response:
     """The login's last answer: read now if it was left unread."""
-    if sent.last is None:
-        assert sent.refusal is not None
-        return sent.refusal
-    return run.receive(sent.last)
+    return sent if isinstance(sent, Response) else run.receive(sent)
 
 
 def login(run: ScenarioRun, step: st.Login) -> None:
@@ -92,13 +79,14 @@ def login(run: ScenarioRun, step: st.Login) -> None:
 
     relearn(run, step.account, step.session, step)
     sent = _start(run, step)
+    slot = run.slots[step.session]
     response = _answer(run, sent)
     if response.ok:
         return
     where = str(step.where)
     last_command = run.last.line.split(" ", 1)[0].upper() if run.last else "USER"
     if response.status not in ("+OK", "-ERR") or not response.answered:
-        permitted = permitted_close(sent.slot, response, where)
+        permitted = permitted_close(slot, response, where)
         requirement = LOGIN_REQUIREMENTS.get(last_command, "RFC1939-7.USER-1")
         run.checks.append(permitted or checks.login_unanswered(requirement, response, where))
         raise Abort
@@ -127,7 +115,7 @@ class Retrying:
     step: st.Eventually
     deadline: float
     attempts: int = 0
-    sent: Sent | None = None
+    sent: InFlight | Response | None = None
 
 
 def begin_eventually(run: ScenarioRun, step: st.Eventually) -> Retrying:
