@@ -23,6 +23,7 @@ from typing import Final, NamedTuple
 from conformance.pop3.errors import LocalProtocolError
 from conformance.pop3.events import Finding, Response, finding
 from conformance.pop3.reader import DEFAULT_LIMITS, NEED_DATA, Limits, NeedData, ResponseReader
+from conformance.pop3.spec import SECRET_KEYWORDS
 from conformance.pop3.states import Shape, State
 from conformance.pop3.transitions import (
     SASL_RESPONSE,
@@ -35,9 +36,9 @@ from conformance.pop3.wire import encode_command
 
 GREETING = "<greeting>"
 # Command lines are kept in a cache in TRANSACTION only, and never those of
-# the commands that carry a secret (PASS, APOP, AUTH): a secret stays in no
-# cache, even a scenario's PASS sent in the wrong state.
-_SECRET_KEYWORDS = frozenset({"PASS", "APOP", "AUTH"})
+# the commands that carry a secret (the spec's SECRET_KEYWORDS, each four
+# letters): a secret stays in no cache, even a scenario's PASS sent in the
+# wrong state.
 # Enum members bound once: on Python 3.11 every ``State.X`` goes through
 # EnumType.__getattr__ (a hook call, ~100 ns), and this is the path of every answer.
 _TRANSACTION: Final = State.TRANSACTION
@@ -68,7 +69,7 @@ _ENCODED_MAX: Final = 4096
 def _encode_and_keep(line: str) -> tuple[bytes, Command]:
     """A TRANSACTION line not in the cache yet: encoded, and kept unless it has a secret."""
     encoded = _encode_uncached(line)
-    if line.lstrip(" \t")[:4].upper() not in _SECRET_KEYWORDS:
+    if line.lstrip(" \t")[:4].upper() not in SECRET_KEYWORDS:
         if len(_ENCODED) >= _ENCODED_MAX:
             _ENCODED.clear()
         _ENCODED[line] = encoded

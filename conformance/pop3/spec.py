@@ -321,10 +321,12 @@ COMMANDS: Final[dict[str, CommandSpec]] = {
 KNOWN_KEYWORDS: Final[frozenset[str]] = frozenset(COMMANDS)
 # Optional commands, and the CAPA tag of each that has one.
 OPTIONAL_KEYWORDS: Final[frozenset[str]] = frozenset(k for k, s in COMMANDS.items() if s.optional)
-# Commands whose arguments carry secrets (redacted in every transcript).
-SECRET_KEYWORDS: Final[frozenset[str]] = frozenset(
-    k for k, s in COMMANDS.items() if s.secret_from is not None
-)
+# Commands whose arguments carry secrets (redacted in every transcript), and
+# the index of each one's first secret argument.
+_SECRET_FROM: Final[dict[str, int]] = {
+    k: i for k, s in COMMANDS.items() if (i := s.secret_from) is not None
+}
+SECRET_KEYWORDS: Final[frozenset[str]] = frozenset(_SECRET_FROM)
 
 
 # The rules a command breaks by being invalid where it is sent (unknown, wrong
@@ -342,10 +344,6 @@ def spec_for(keyword: str) -> CommandSpec | None:
 
 
 _WORD = re.compile(r"\S+")
-# Keyword -> index of its first secret argument.
-_SECRET_FROM: Final[dict[str, int]] = {
-    k: i for k, s in COMMANDS.items() if (i := s.secret_from) is not None
-}
 
 
 def secret_offset(line: str) -> int | None:
