@@ -272,14 +272,20 @@ class ExploreMachine(RuleBasedStateMachine):
     def _do(self, lines: Sequence[str]) -> None:
         # Parsed while the server may still be answering the last action;
         # that answer is then judged before anything else is sent, and a
-        # failure ends the example with that action's lines only.  Lines sent
-        # while it settles (a login tried again) count too.
+        # failure ends the example with that action's lines only.
         steps = fragments.parse_fragment(lines)
-        mark = self.run.transcript.mark()
-        self.run.settle()
+        self._settle()
         self.every_answer_matches_the_model()
         self.lines += lines
+        mark = self.run.transcript.mark()
         self.run.perform(steps)
+        self.context.commands += self.run.transcript.client_lines_since(mark)
+
+    def _settle(self) -> None:
+        """Read and judge the answer the last action still owes; the lines sent
+        meanwhile (a login tried again) are counted."""
+        mark = self.run.transcript.mark()
+        self.run.settle()
         self.context.commands += self.run.transcript.client_lines_since(mark)
 
     @initialize()
@@ -346,9 +352,7 @@ class ExploreMachine(RuleBasedStateMachine):
         # exception of its own (a draw past the end of a shrunk example), a
         # failure raised here would replace it, so the answer is then only read.
         ending_normally = sys.exception() is None
-        mark = self.run.transcript.mark()
-        self.run.settle()
-        self.context.commands += self.run.transcript.client_lines_since(mark)
+        self._settle()
         try:
             if ending_normally:
                 self.every_answer_matches_the_model()
